@@ -1,0 +1,95 @@
+"""Stage `evaluate`: score the test split, compare with the oracle, plot, log to MLflow."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from _stage import ROOT, Timer, logger, params, section
+
+from tiesignal.config import EvaluateConfig, TrackingConfig
+from tiesignal.evaluation import metrics as m
+from tiesignal.evaluation import plots
+from tiesignal.io import file_sha256, read_parquet, write_csv, write_json
+from tiesignal.models import tracking
+from tiesignal.models.data import features_named, model_matrix
+from tiesignal.models.train import TrainedModel
+
+FEATURES = ROOT / "data" / "features"
+MODEL = ROOT / "models" / "train"
+TRUTH = ROOT / "data" / "raw" / "truth.parquet"
+PLOTS = ROOT / "plots" / "evaluate"
+METRICS = ROOT / "metrics" / "evaluate.json"
+
+
+def main() -> None:
+    log = logger("evaluate")
+    all_params = params()
+    cfg = section(EvaluateConfig, "evaluate", all_params)
+    timer = Timer()
+    model = TrainedModel.load(MODEL)
+    spec = json.loads((FEATURES / "feature_spec.json").read_text(encoding="utf-8"))
+    test = read_parquet(FEATURES / "test.parquet")
+    X, y = model_matrix(test, features_named(model.features), spec["category_levels"])
+    p = model.predict(X)
+    scores = m.classification_metrics(y, p, cfg.calibration_bins, cfg.top_fractions)
+
+    oracle = None
+    if TRUTH.exists():  # simulated data: how far from the Bayes-optimal model?
+        truth = read_parquet(TRUTH, columns=["request_id", "p_opportunity"])
+        p_true = test[["request_id"]].merge(truth, on="request_id", how="left")["p_opportunity"]
+        if p_true.notna().all():
+            oracle = m.oracle_metrics(y, p, p_true.to_numpy())
+            scores.update(oracle)
+        else:
+            log.warning("truth file does not cover the test split: no oracle comparison")
+    write_json({k: round(v, 6) for k, v in scores.items()}, METRICS)
+
+    curves = m.curve_tables(y, p)
+    calibration = m.calibration_table(y, p, cfg.calibration_bins).round(6)
+    importance = model.importance().sort_values("importance", ascending=False)
+    for name, table in {**curves, "calibration": calibration, "importance": importance}.items():
+        write_csv(table, PLOTS / f"{name}.csv")
+    plots.roc_plot(
+        curves["roc"], scores["roc_auc"], oracle and oracle["oracle_roc_auc"], PLOTS / "roc.png"
+    )
+    plots.pr_plot(curves["pr"], scores["pr_auc"], scores["base_rate"], PLOTS / "pr.png")
+    plots.calibration_plot(calibration, PLOTS / "calibration.png")
+    plots.importance_plot(importance, PLOTS / "importance.png")
+
+    _log_to_training_run(all_params, model, scores, log)
+    summary = ", ".join(f"{k} {scores[k]:.4f}" for k in ("roc_auc", "pr_auc", "brier", "ece"))
+    if oracle:
+        summary += (
+            f"; oracle AUC {oracle['oracle_roc_auc']:.4f}, gap {oracle['auc_gap_to_oracle']:.4f}"
+        )
+    log.info("%s (%s)", summary, timer)
+
+
+def _log_to_training_run(all_params: dict, model: TrainedModel, scores: dict, log) -> None:
+    """Add test metrics and plots to the run that trained this exact model file."""
+    import mlflow
+
+    tracking_cfg = section(TrackingConfig, "tracking", all_params)
+    model_file = MODEL / ("model.txt" if model.kind == "lightgbm" else "model.joblib")
+    mlflow.set_tracking_uri(tracking.tracking_uri(tracking_cfg, ROOT))
+    runs = mlflow.search_runs(
+        experiment_names=[tracking_cfg.experiment],
+        filter_string=f"tags.model_sha256 = '{file_sha256(model_file)}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if isinstance(runs, pd.DataFrame) and len(runs):
+        run = mlflow.start_run(run_id=runs.iloc[0]["run_id"])
+    else:
+        log.warning("no MLflow run holds this model (store reset?): logging to a new run")
+        run = tracking.start(tracking_cfg, ROOT, run_name=f"{model.kind}-evaluate-only")
+    with run:
+        mlflow.log_metrics({f"test_{k}": v for k, v in scores.items()})
+        mlflow.log_artifacts(str(PLOTS), artifact_path="evaluate")
+        mlflow.log_artifact(str(METRICS), artifact_path="evaluate")
+        log.info("logged to MLflow run %s", run.info.run_id)
+
+
+if __name__ == "__main__":
+    main()

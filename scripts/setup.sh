@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Creates .venv from the lock file when it is missing or stale; safe to run every time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DVC_NO_ANALYTICS=1
+venv=.venv
+stamp="$venv/.lock-sha256"
+want=$( (cat requirements.lock pyproject.toml) | sha256sum | cut -d' ' -f1)
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating $venv"
+  python3 -m venv "$venv"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing pinned dependencies from requirements.lock"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+  VIRTUAL_ENV="$PWD/$venv" "$venv/bin/uv" pip sync --quiet --require-hashes requirements.lock
+  VIRTUAL_ENV="$PWD/$venv" "$venv/bin/uv" pip install --quiet --no-deps --no-build-isolation -e .
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,225 @@
+"""Typed configuration objects and a strict loader.
+
+Entry points in `pipelines/` read `params.yaml` and build these objects; the library only
+ever sees the objects. The loader refuses unknown and missing keys and names the full key
+path, so a typo in a Hydra override fails loudly instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+
+class ConfigError(ValueError):
+    """A config value is missing, unknown or of the wrong type; the message names the key."""
+
+
+# ---------------------------------------------------------------- simulated world
+
+
+@dataclass(frozen=True)
+class SenderTypeConfig:
+    """One kind of sender: how many there are, how they behave, what they intend."""
+
+    share: float
+    volume: float  # relative number of requests sent
+    log_connections_mean: float
+    log_connections_sd: float
+    account_age_days_mean: float
+    completeness_a: float  # Beta(a, b) profile completeness
+    completeness_b: float
+    personalize_a: float  # Beta(a, b) propensity to personalize
+    personalize_b: float
+    automation_share: float  # share using bulk tools: high volume, one template for all
+    specializations_max: int
+    intent: dict[str, float]  # opening / pipeline / connections / growth
+
+
+@dataclass(frozen=True)
+class AcceptanceConfig:
+    """Logit coefficients of P(accept)."""
+
+    intercept: float
+    personalization: dict[str, float]  # by note level: none, generic, name_merge, ...
+    long_note_per_100_chars: float  # penalty per 100 characters beyond 300
+    mutual_log1p: float
+    sender_completeness: float
+    sender_young_account: float  # accounts younger than 90 days
+    recipient_open_to_work: float
+    recipient_blocks_strangers: float
+    recipient_log_connections: float
+    recipient_executive: float
+    recipient_latent_sd: float  # unobserved per-member openness
+    weekend: float
+    business_hours: float
+
+
+@dataclass(frozen=True)
+class TieStrengthConfig:
+    """Inverted U in mutual connections on the opportunity logit (Rajkumar et al. 2022)."""
+
+    peak_mutuals: float
+    width_log: float  # width of the bump on the log1p(mutuals) scale
+    height: float  # effect at the peak for a non-digital industry
+    digital_height: float  # extra height at digital intensity 1
+
+
+@dataclass(frozen=True)
+class OpportunityConfig:
+    """Logit coefficients of P(opportunity | accepted)."""
+
+    intercept: float
+    intent: dict[str, float]
+    fit: float
+    open_to_work: float
+    personalization: dict[str, float]  # the causal effect of the note's level
+    market_amplitude: float
+    market_period_months: float
+    market_phase_months: float
+    recipient_seniority: dict[str, float]
+    fake_sender: float
+    tie_strength: TieStrengthConfig
+    delay_days_mean: float  # time from acceptance to the first qualifying message
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """The simulated outreach world of DESIGN.md; every coefficient lives here."""
+
+    seed: int
+    n_requests: int
+    n_members: int
+    n_senders: int
+    start: str  # ISO date of the first day
+    months: int
+    chunk_size: int
+    off_target_share: float  # sourcing errors: openings sent outside the target industry
+    member_open_to_work: float
+    member_blocks_strangers: float
+    seniority_shares: dict[str, float]
+    mutual_scale: float  # mean mutual connections ~ scale * sqrt(sender x recipient connections)
+    same_industry_mutual_boost: float
+    personalization_intent_shift: dict[str, float]  # confounding: intent -> personalization
+    personalization_cutpoints: list[
+        float
+    ]  # ordered logit: none | generic | name_company | specific
+    sender_types: dict[str, SenderTypeConfig]
+    acceptance: AcceptanceConfig
+    opportunity: OpportunityConfig
+
+
+# ---------------------------------------------------------------- pipeline stages
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Label window, censoring and the time split."""
+
+    label_window_days: int
+    train_fraction: float
+    valid_fraction: float
+    min_sent_at: str  # requests outside [min_sent_at, max_sent_at] are rejected
+    max_sent_at: str
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """Which feature groups a model may use."""
+
+    name: str
+    groups: list[str]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A model family and its hyperparameters; `kind` picks the trainer."""
+
+    kind: str  # lightgbm | logistic
+    seed: int
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_child_samples: int = 50
+    feature_fraction: float = 0.9
+    bagging_fraction: float = 0.9
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    max_rounds: int = 2000
+    early_stopping_rounds: int = 50
+    num_threads: int = 2
+    C: float = 1.0  # logistic regression's inverse regularization
+    max_iter: int = 500
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where MLflow runs go. An empty URI means the SQLite store inside the repo."""
+
+    experiment: str
+    tracking_uri: str = ""
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    calibration_bins: int
+    top_fractions: list[float]
+
+
+# ---------------------------------------------------------------- loader
+
+T = TypeVar("T")
+
+
+def load(cls: type[T], data: Any, where: str) -> T:
+    """Build dataclass `cls` from a plain mapping, naming `where.key` on any mismatch."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}")
+    values = {}
+    for name, f in fields.items():
+        if name not in data:
+            has_default = (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            )
+            if has_default:
+                continue
+            raise ConfigError(f"{where}: missing key {where}.{name}")
+        values[name] = _coerce(hints[name], data[name], f"{where}.{name}")
+    return cls(**values)
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return load(tp, value, where)
+    if origin in (dict, Mapping):
+        key_tp, val_tp = typing.get_args(tp)
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {
+            _coerce(key_tp, k, where): _coerce(val_tp, v, f"{where}.{k}") for k, v in value.items()
+        }
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{where}: union types are not supported in config")
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is str and isinstance(value, str):
+        return value
+    if tp is bool and isinstance(value, bool):
+        return value
+    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}")

@@ -1,0 +1,94 @@
+"""Censoring, labelling and the time split, after validation.
+
+Rows in = rows kept + rows rejected (by `validate_requests`), and every kept row ends up
+in exactly one of train / valid / test / excluded, the last with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tiesignal.config import PrepareConfig
+
+SPLITS = ("train", "valid", "test")
+LABEL = "opportunity_within_window"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    requests: pd.DataFrame  # every kept row, sorted by time, with `split` and `excluded_reason`
+    report: dict
+
+
+def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
+    """Label each request, censor the ones whose window is still open, split by time.
+
+    The data's end is the latest timestamp it holds. A request sent less than
+    `label_window_days` before it is censored: its outcome is unknown, not negative.
+    Train, valid and test are consecutive periods cut at time quantiles of the labelled
+    requests. A recipient belongs to the period of their latest labelled request and
+    their requests in earlier periods are excluded, so no recipient is in two splits and
+    the test period keeps every labelled request it has: what is lost is training data.
+    """
+    if cfg.train_fraction <= 0 or cfg.valid_fraction <= 0:
+        raise ValueError("split.train_fraction and split.valid_fraction must be positive")
+    if cfg.train_fraction + cfg.valid_fraction >= 1:
+        raise ValueError("split.train_fraction + split.valid_fraction must be below 1")
+    df = kept.sort_values(["sent_at", "request_id"], kind="stable").reset_index(drop=True)
+    window = pd.Timedelta(days=cfg.label_window_days)
+    data_end = max(
+        df[c].max() for c in ("sent_at", "accepted_at", "opportunity_at") if df[c].notna().any()
+    )
+
+    within = df["opportunity_at"].isna() | (df["opportunity_at"] - df["sent_at"] <= window)
+    df[LABEL] = (df["opportunity"] & within).astype("boolean")
+    reason = pd.Series(pd.NA, index=df.index, dtype="str")
+    reason[df["opportunity"].isna()] = "no_label"
+    reason[reason.isna() & (df["sent_at"] > data_end - window)] = "censored"
+
+    labelled = reason.isna()
+    times = df.loc[labelled, "sent_at"]
+    if len(times) < 3:
+        raise ValueError(f"only {len(times)} labelled requests: too few to split")
+    valid_from = times.quantile(cfg.train_fraction)
+    test_from = times.quantile(cfg.train_fraction + cfg.valid_fraction)
+    period = np.select([df["sent_at"] < valid_from, df["sent_at"] < test_from], [0, 1], 2)
+
+    last_period = (
+        pd.Series(np.where(labelled, period, -1), index=df.index)
+        .groupby(df["recipient_id"])
+        .transform("max")
+    )
+    reason[labelled & (period < last_period)] = "recipient_in_later_split"
+    split = pd.Series(np.array(SPLITS, dtype=object)[period], index=df.index, dtype="str")
+    df["split"] = split.where(reason.isna(), "excluded")
+    df["excluded_reason"] = reason
+
+    counts = df["split"].value_counts()
+    by_split = {
+        s: {
+            "rows": int(counts.get(s, 0)),
+            "positives": int(df.loc[df["split"] == s, LABEL].sum()),
+            "from": df.loc[df["split"] == s, "sent_at"].min(),
+            "to": df.loc[df["split"] == s, "sent_at"].max(),
+        }
+        for s in SPLITS
+    }
+    report = {
+        "data_end": data_end,
+        "label_window_days": cfg.label_window_days,
+        "valid_from": valid_from,
+        "test_from": test_from,
+        "splits": by_split,
+        "excluded": {k: int(v) for k, v in reason.value_counts().sort_index().items()},
+        "recipients_in_two_splits": _recipients_in_two_splits(df),
+    }
+    return Prepared(requests=df, report=report)
+
+
+def _recipients_in_two_splits(df: pd.DataFrame) -> int:
+    used = df[df["split"].isin(SPLITS)]
+    return int((used.groupby("recipient_id")["split"].nunique() > 1).sum())

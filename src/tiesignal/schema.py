@@ -1,0 +1,215 @@
+"""The canonical request schema: the contract between every source and `prepare`.
+
+`validate_requests` never drops a row silently: each row is either kept or returned as a
+reject with the row number, the column and the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
+SOURCES = ("simulated", "member_exports", "table")
+
+# column -> kind; `required` columns must exist in every source
+REQUIRED = ("request_id", "sent_at", "sender_id", "recipient_id", "accepted", "source")
+COLUMN_KINDS: dict[str, str] = {
+    "request_id": "str",
+    "sent_at": "timestamp",
+    "sender_id": "str",
+    "recipient_id": "str",
+    "note": "str",
+    "sender_headline": "str",
+    "sender_connections": "int",
+    "sender_account_age_days": "int",
+    "sender_profile_completeness": "float",
+    "sender_industries": "list",
+    "recipient_industry": "str",
+    "recipient_seniority": "str",
+    "recipient_skills": "list",
+    "recipient_connections": "int",
+    "recipient_open_to_work": "bool",
+    "recipient_accepts_messages": "bool",
+    "recipient_profile_completeness": "float",
+    "mutual_connections": "int",
+    "accepted": "bool",
+    "accepted_at": "timestamp",
+    "opportunity": "bool",
+    "opportunity_at": "timestamp",
+    "source": "str",
+    # outputs of tiesignal.features.personalization.note_features
+    "note_length": "int",
+    "note_mentions_name": "bool",
+    "note_mentions_company": "bool",
+    "note_skill_mentions": "int",
+    "note_template_id": "str",
+}
+CANONICAL_COLUMNS = tuple(COLUMN_KINDS)
+
+
+class InputError(ValueError):
+    """The input cannot be used at all (missing file or column, empty table)."""
+
+
+@dataclass(frozen=True)
+class Validated:
+    kept: pd.DataFrame  # canonical columns, canonical dtypes, original order
+    rejects: pd.DataFrame  # the rejected rows as text, with row, column and reason
+
+
+def _schema(min_sent_at: pd.Timestamp, max_sent_at: pd.Timestamp) -> pa.DataFrameSchema:
+    nonneg = pa.Check.ge(0)
+    share = pa.Check.in_range(0.0, 1.0)
+    ts = pd.DatetimeTZDtype("us", "UTC")
+    return pa.DataFrameSchema(
+        {
+            "request_id": pa.Column(str, pa.Check.str_length(min_value=1)),
+            "sent_at": pa.Column(ts, pa.Check.in_range(min_sent_at, max_sent_at)),
+            "sender_id": pa.Column(str, pa.Check.str_length(min_value=1)),
+            "recipient_id": pa.Column(str, pa.Check.str_length(min_value=1)),
+            "sender_connections": pa.Column("Int64", nonneg, nullable=True),
+            "sender_account_age_days": pa.Column("Int64", nonneg, nullable=True),
+            "sender_profile_completeness": pa.Column(float, share, nullable=True),
+            "recipient_seniority": pa.Column(str, pa.Check.isin(SENIORITY_LEVELS), nullable=True),
+            "recipient_connections": pa.Column("Int64", nonneg, nullable=True),
+            "recipient_profile_completeness": pa.Column(float, share, nullable=True),
+            "mutual_connections": pa.Column("Int64", nonneg, nullable=True),
+            "accepted": pa.Column("boolean"),
+            "source": pa.Column(str, pa.Check.isin(SOURCES)),
+            "note_length": pa.Column("Int64", nonneg, nullable=True),
+            "note_skill_mentions": pa.Column("Int64", nonneg, nullable=True),
+        },
+        checks=[
+            pa.Check(
+                lambda df: df["accepted_at"].isna() | (df["accepted_at"] >= df["sent_at"]),
+                error="accepted_at is before sent_at",
+            ),
+            pa.Check(
+                lambda df: df["opportunity_at"].isna() | (df["opportunity_at"] >= df["sent_at"]),
+                error="opportunity_at is before sent_at",
+            ),
+        ],
+        strict=False,
+    )
+
+
+def validate_requests(
+    raw: pd.DataFrame, file: str, min_sent_at: str, max_sent_at: str
+) -> Validated:
+    """Coerce every canonical column, check values, and split rows into kept and rejects."""
+    if raw.empty:
+        raise InputError(f"{file}: no rows")
+    missing = [c for c in REQUIRED if c not in raw.columns]
+    if missing:
+        raise InputError(f"{file}: missing required column(s) {', '.join(missing)}")
+    raw = raw.reset_index(drop=True)
+    reasons: dict[int, tuple[str, str]] = {}  # row -> (column, reason); the first one wins
+
+    def reject(rows: np.ndarray, column: str, why) -> None:
+        for row in rows:
+            if int(row) not in reasons:
+                reasons[int(row)] = (column, why(int(row)) if callable(why) else why)
+
+    columns = {}
+    for column, kind in COLUMN_KINDS.items():
+        values = raw[column] if column in raw.columns else pd.Series(pd.NA, index=raw.index)
+        coerced, bad = _coerce(values, kind)
+        reject(
+            np.flatnonzero(bad),
+            column,
+            lambda r, v=values, k=kind: f"not a {k}: {_show(v.iloc[r])}",
+        )
+        columns[column] = coerced
+    df = pd.DataFrame(columns)
+
+    for column in REQUIRED:
+        reject(np.flatnonzero(df[column].isna().to_numpy()), column, "missing value")
+    duplicated = df["request_id"].duplicated(keep="first") & df["request_id"].notna()
+    first_row = {rid: i for i, rid in reversed(list(enumerate(df["request_id"])))}
+    reject(
+        np.flatnonzero(duplicated.to_numpy()),
+        "request_id",
+        lambda r: f"duplicate request_id (first at row {first_row[df['request_id'].iloc[r]]})",
+    )
+
+    schema = _schema(pd.Timestamp(min_sent_at, tz="UTC"), pd.Timestamp(max_sent_at, tz="UTC"))
+    candidates = df.drop(index=list(reasons))
+    try:
+        schema.validate(candidates, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases.dropna(subset=["index"])
+        for _, case in cases.iterrows():
+            column = case["column"] if isinstance(case["column"], str) else "(row)"
+            reject(
+                np.array([int(case["index"])]),
+                column,
+                f"failed {case['check']}: {_show(case['failure_case'])}",
+            )
+
+    bad_rows = np.array(sorted(reasons), dtype=np.int64)
+    kept = df.drop(index=bad_rows).reset_index(drop=True)
+    rejects = raw.iloc[bad_rows].astype(str).reset_index(drop=True)
+    rejects.insert(0, "reject_reason", [reasons[r][1] for r in bad_rows])
+    rejects.insert(0, "reject_column", [reasons[r][0] for r in bad_rows])
+    rejects.insert(0, "reject_row", bad_rows)
+    rejects.insert(0, "reject_file", file)
+    return Validated(kept=kept, rejects=rejects)
+
+
+def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
+    """Canonical dtype for one column, and which present values could not be converted."""
+    present = values.notna().to_numpy()
+    if kind == "str":
+        out = values.astype("str").where(values.notna(), None).astype("str")
+        return out, np.zeros(len(values), dtype=bool)
+    if kind == "timestamp":
+        out = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+        out = out.astype(pd.DatetimeTZDtype("us", "UTC"))
+    elif kind == "int":
+        num = pd.to_numeric(values, errors="coerce")
+        whole = num.notna() & (num % 1 == 0)
+        out = num.where(whole).astype("Float64").astype("Int64")
+    elif kind == "float":
+        out = pd.to_numeric(values, errors="coerce").astype(float)
+    elif kind == "bool":
+        if pd.api.types.is_bool_dtype(values.dtype):
+            return values.astype("boolean"), np.zeros(len(values), dtype=bool)
+        out = values.map(_to_bool, na_action="ignore").astype("boolean")
+    elif kind == "list":
+        if values.map(type, na_action="ignore").isin([np.ndarray, list]).sum() == present.sum():
+            return values, np.zeros(len(values), dtype=bool)  # already lists (Parquet)
+        out = values.map(_to_list, na_action="ignore")
+        return out, present & out.isna().to_numpy()
+    else:
+        raise ValueError(kind)
+    return out, present & out.isna().to_numpy()
+
+
+_TRUE = {"true", "1", "yes", "t", "y"}
+_FALSE = {"false", "0", "no", "f", "n"}
+
+
+def _to_bool(value):
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else pd.NA
+
+
+def _to_list(value):
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v) for v in value]
+    if isinstance(value, str):  # CSV sources: "a;b;c"
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return None
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,450 @@
+"""Requests over time: who contacts whom, why, with what note, and what comes of it.
+
+Each request has a latent intent (never a feature). Openings target recipients by
+industry, seniority and skills; growth requests go out en masse. Senders with an opening
+personalize more, so personalization's predictive importance mixes its causal effect with
+intent. Probabilities are sums of named logit terms, each tagged with the feature group it
+belongs to, so the truth can say what each group is worth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from tiesignal.config import WorldConfig
+from tiesignal.features.personalization import note_features
+from tiesignal.simulate.notes import LEVEL_INDEX, render_notes
+from tiesignal.simulate.vocab import (
+    FIRST_NAMES,
+    INDUSTRIES,
+    INTENTS,
+    NOTE_LEVELS,
+    SENDER_TYPES,
+    SENIORITIES,
+    SENIORITY_TITLE_PREFIX,
+)
+from tiesignal.simulate.world import (
+    COMPANIES,
+    DIGITAL_INTENSITY,
+    INDUSTRY_SHARES,
+    MAX_MEMBER_SKILLS,
+    N_INDUSTRIES,
+    Members,
+    Senders,
+)
+
+SECONDS_PER_DAY = 86_400
+INDUSTRY_NAMES = np.array([ind.name for ind in INDUSTRIES], dtype=object)
+SKILL_NAMES = np.array([list(ind.skills) for ind in INDUSTRIES], dtype=object)
+ROLE_NAMES = [ind.roles for ind in INDUSTRIES]
+
+# Which feature group each logit term belongs to; `latent` terms have no observable twin.
+TERM_GROUPS: dict[str, str] = {
+    "acc_intercept": "intercept",
+    "acc_personalization": "personalization",
+    "acc_long_note": "personalization",
+    "acc_mutual": "tie_strength",
+    "acc_sender_completeness": "sender_profile",
+    "acc_sender_young_account": "sender_profile",
+    "acc_open_to_work": "recipient_profile",
+    "acc_blocks_strangers": "recipient_profile",
+    "acc_recipient_connections": "network_size",
+    "acc_executive": "recipient_profile",
+    "acc_latent_openness": "latent",
+    "acc_weekend": "timing",
+    "acc_business_hours": "timing",
+    "opp_intercept": "intercept",
+    "opp_intent": "latent",
+    "opp_fit": "industry_overlap",
+    "opp_open_to_work": "recipient_profile",
+    "opp_personalization": "personalization",
+    "opp_market": "timing",
+    "opp_seniority": "recipient_profile",
+    "opp_fake_sender": "sender_profile",
+    "opp_tie_strength": "tie_strength",
+}
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Days of the timeline with how much outreach each gets (humans rest on weekends)."""
+
+    start: pd.Timestamp
+    n_days: int
+    human_cum: np.ndarray
+    bot_cum: np.ndarray
+
+    @classmethod
+    def build(cls, cfg: WorldConfig) -> Calendar:
+        start = pd.Timestamp(cfg.start, tz="UTC")
+        end = start + pd.DateOffset(months=cfg.months)
+        days = pd.date_range(start, end, freq="D", inclusive="left")
+        month = _months_since(days, start)
+        busy = 1.0 + 0.5 * market_cycle(cfg, month)
+        weekend = days.dayofweek.to_numpy() >= 5
+        human = busy * np.where(weekend, 0.3, 1.0)
+        return cls(start, len(days), np.cumsum(human) / human.sum(), np.cumsum(busy) / busy.sum())
+
+
+def market_cycle(cfg: WorldConfig, months_since_start: np.ndarray) -> np.ndarray:
+    """Hiring-market cycle in [-1, 1]: hot and cold quarters over the year."""
+    o = cfg.opportunity
+    return np.sin(2 * np.pi * (months_since_start - o.market_phase_months) / o.market_period_months)
+
+
+def tie_strength_effect(cfg: WorldConfig, mutuals: np.ndarray, digital: np.ndarray) -> np.ndarray:
+    """Inverted U in mutual connections on the opportunity logit, higher in digital industries."""
+    t = cfg.opportunity.tie_strength
+    bump = np.exp(-0.5 * ((np.log1p(mutuals) - np.log1p(t.peak_mutuals)) / t.width_log) ** 2)
+    return (t.height + t.digital_height * digital) * bump
+
+
+def simulate_chunk(
+    cfg: WorldConfig,
+    members: Members,
+    senders: Senders,
+    calendar: Calendar,
+    first_request: int,
+    n: int,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`n` requests numbered from `first_request`: (observable records, truth rows)."""
+    sender = np.searchsorted(np.cumsum(senders.volume) / senders.volume.sum(), rng.random(n))
+    sender = np.minimum(sender, senders.n - 1)
+    kind = senders.kind[sender]
+    automated = senders.automated[sender]
+    intent = _draw_intent(cfg, kind, automated, rng)
+
+    # what the sender is looking for
+    n_spec = senders.n_specializations[sender]
+    pick = np.floor(rng.random(n) * n_spec).astype(np.int64)
+    target_industry = senders.specializations[sender, pick].astype(np.int64)
+    off = rng.random(n) < cfg.off_target_share
+    target_industry[off] = rng.choice(N_INDUSTRIES, off.sum(), p=INDUSTRY_SHARES)
+    seniority_p = np.array([cfg.seniority_shares[s] for s in SENIORITIES])
+    target_seniority = rng.choice(len(SENIORITIES), n, p=seniority_p / seniority_p.sum())
+    required = np.argsort(rng.random((n, SKILL_NAMES.shape[1])), axis=1)[:, :2]
+
+    recipient = _find_recipients(members, intent, target_industry, target_seniority, rng)
+
+    # fit between the recipient and what the sender looks for (partly latent)
+    r_ind = members.industry[recipient].astype(np.int64)
+    r_sen = members.seniority[recipient].astype(np.int64)
+    r_skills = members.skills[recipient]
+    industry_match = r_ind == target_industry
+    specialized = (senders.specializations[sender] == r_ind[:, None]).any(axis=1)
+    has_required = (r_skills[:, :, None] == required[:, None, :]).any(axis=1) & industry_match[
+        :, None
+    ]
+    headline_skill_hit = (r_skills[:, :, None] == senders.headline_skills[sender][:, None, :]).any(
+        axis=(1, 2)
+    ) & (r_ind == senders.specializations[sender, 0])
+    fit = np.select(
+        [intent == 0, intent == 1],
+        [
+            0.5 * has_required.mean(axis=1)
+            + 0.3 * industry_match
+            + 0.2 * (1 - np.abs(r_sen - target_seniority) / 3),
+            0.6 * specialized + 0.4 * headline_skill_hit,
+        ],
+        0.3 * specialized,
+    )
+
+    # when
+    day = np.where(
+        automated,
+        np.searchsorted(calendar.bot_cum, rng.random(n)),
+        np.searchsorted(calendar.human_cum, rng.random(n)),
+    ).clip(0, calendar.n_days - 1)
+    hour = np.where(automated, rng.integers(0, 24, n), np.clip(rng.normal(11.5, 3.0, n), 0, 23.99))
+    seconds = (day * SECONDS_PER_DAY + hour * 3600 + rng.random(n) * 3599).astype(np.int64)
+    sent_at = calendar.start + pd.to_timedelta(seconds, unit="s")
+    month = _months_since(sent_at, calendar.start)
+    weekend = sent_at.dayofweek.to_numpy() >= 5
+    local_hour = sent_at.hour.to_numpy()
+    business_hours = (local_hour >= 9) & (local_hour < 18) & ~weekend
+
+    # the note
+    level = _draw_level(cfg, senders, sender, intent, rng)
+    variant = np.where(automated, senders.automated_variant[sender], rng.integers(0, 3, n))
+    with_extra = (rng.random(n) < 0.3) & (level == LEVEL_INDEX["specific"])
+    note_inputs = _note_inputs(
+        members, recipient, target_industry, target_seniority, required, r_ind
+    )
+    notes = render_notes(level, variant, with_extra, **note_inputs)
+
+    # tie strength
+    s_conn = senders.connections[sender]
+    r_conn = members.connections[recipient]
+    lam = (
+        cfg.mutual_scale
+        * np.sqrt(s_conn * r_conn)
+        * np.where(specialized, cfg.same_industry_mutual_boost, 1.0)
+        * np.where(intent == 2, 2.0, 1.0)
+        * rng.lognormal(0.0, 0.7, n)
+    )
+    mutuals = rng.poisson(np.minimum(lam, 5_000)).astype(np.int64)
+
+    state = {
+        "kind": kind,
+        "intent": intent,
+        "fit": fit,
+        "mutuals": mutuals,
+        "digital": DIGITAL_INTENSITY[r_ind],
+        "sender_completeness": senders.completeness[sender],
+        "sender_age": senders.account_age_days[sender],
+        "open_to_work": members.open_to_work[recipient],
+        "blocks": members.blocks_strangers[recipient],
+        "r_conn": r_conn,
+        "r_sen": r_sen,
+        "latent_openness": members.latent_openness[recipient],
+        "weekend": weekend,
+        "business_hours": business_hours,
+        "month": month,
+    }
+    lengths = np.array([0 if t is None else len(t) for t in notes])
+    p_acc, p_opp = outcome_probabilities(cfg, state, level, lengths)
+
+    u_acc, u_opp = rng.random(n), rng.random(n)
+    accepted = u_acc < p_acc
+    opportunity = accepted & (u_opp < p_opp)
+    accept_delay = rng.exponential(2.0 * SECONDS_PER_DAY, n).astype(np.int64) + 60
+    opp_delay = rng.exponential(cfg.opportunity.delay_days_mean * SECONDS_PER_DAY, n).astype(
+        np.int64
+    )
+    accepted_at = sent_at + pd.to_timedelta(accept_delay, unit="s")
+    opportunity_at = accepted_at + pd.to_timedelta(opp_delay + 600, unit="s")
+    observed_until = calendar.start + pd.Timedelta(days=calendar.n_days)
+    seen_accept = accepted & (accepted_at <= observed_until)
+    seen_opportunity = opportunity & (opportunity_at <= observed_until)
+
+    ids = first_request + np.arange(n)
+    request_id = pd.array([f"R{i:010d}" for i in ids], dtype="str")
+    features = note_features(
+        notes,
+        note_inputs["first"],
+        COMPANIES_ARRAY[members.company[recipient]],
+        _skill_lists(r_skills, r_ind),
+    )
+    records = pd.DataFrame(
+        {
+            "request_id": request_id,
+            "sent_at": sent_at,
+            "sender_id": pd.array([f"S{i:07d}" for i in sender], dtype="str"),
+            "recipient_id": pd.array([f"M{i:08d}" for i in recipient], dtype="str"),
+            "note": pd.array(notes, dtype="str"),
+            "sender_headline": pd.array(senders.headline[sender], dtype="str"),
+            "sender_connections": s_conn,
+            "sender_account_age_days": senders.account_age_days[sender],
+            "sender_profile_completeness": senders.completeness[sender].round(3),
+            "sender_industries": _industry_lists(senders.specializations[sender]),
+            "recipient_industry": pd.array(INDUSTRY_NAMES[r_ind], dtype="str"),
+            "recipient_seniority": pd.array(np.array(SENIORITIES)[r_sen], dtype="str"),
+            "recipient_skills": _skill_lists(r_skills, r_ind),
+            "recipient_connections": r_conn,
+            "recipient_open_to_work": members.open_to_work[recipient],
+            "recipient_accepts_messages": ~members.blocks_strangers[recipient],
+            "recipient_profile_completeness": members.completeness[recipient].round(3),
+            "mutual_connections": mutuals,
+            "accepted": seen_accept,
+            "accepted_at": accepted_at.where(seen_accept),
+            "opportunity": seen_opportunity,
+            "opportunity_at": opportunity_at.where(seen_opportunity),
+            "source": pd.array(["simulated"] * n, dtype="str"),
+        }
+    )
+    records = pd.concat([records, features], axis=1)
+
+    truth = pd.DataFrame(
+        {
+            "request_id": request_id,
+            "intent": pd.array(np.array(INTENTS)[intent], dtype="str"),
+            "sender_type": pd.array(np.array(SENDER_TYPES)[kind], dtype="str"),
+            "note_level": pd.array(np.array(NOTE_LEVELS)[level], dtype="str"),
+            "fit": fit.round(4),
+            "digital_intensity": DIGITAL_INTENSITY[r_ind],
+            "p_accept": p_acc,
+            "p_opportunity_given_accept": p_opp,
+            "p_opportunity": p_acc * p_opp,
+            "accepted_eventually": accepted,
+            "opportunity_eventually": opportunity,
+        }
+    )
+    # counterfactual re-simulation of the same requests with every note at one level
+    for name, cf_level in _counterfactual_levels(intent).items():
+        cf_notes = render_notes(cf_level, variant, with_extra & (cf_level == 4), **note_inputs)
+        cf_len = np.array([0 if t is None else len(t) for t in cf_notes])
+        cf_acc, cf_opp = outcome_probabilities(cfg, state, cf_level, cf_len)
+        truth[f"p_opportunity_if_{name}"] = cf_acc * cf_opp
+        truth[f"opportunity_if_{name}"] = (u_acc < cf_acc) & (u_opp < cf_opp)
+    return records, truth
+
+
+COMPANIES_ARRAY = np.array(COMPANIES, dtype=object)
+
+
+def outcome_probabilities(
+    cfg: WorldConfig, state: dict[str, np.ndarray], level: np.ndarray, note_length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(accept) and P(opportunity | accept) from the sums of their logit terms."""
+    terms = logit_terms(cfg, state, level, note_length)
+    acc = sum(v for k, v in terms.items() if k.startswith("acc_"))
+    opp = sum(v for k, v in terms.items() if k.startswith("opp_"))
+    return _sigmoid(acc), _sigmoid(opp)
+
+
+def logit_terms(
+    cfg: WorldConfig, state: dict[str, np.ndarray], level: np.ndarray, note_length: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Every additive term of both logits, named as in TERM_GROUPS."""
+    a, o = cfg.acceptance, cfg.opportunity
+    n = len(level)
+    acc_pers = np.array([a.personalization[lv] for lv in NOTE_LEVELS])[level]
+    opp_pers = np.array([o.personalization[lv] for lv in NOTE_LEVELS])[level]
+    intent_effect = np.array([o.intent[i] for i in INTENTS])[state["intent"]]
+    seniority_effect = np.array([o.recipient_seniority[s] for s in SENIORITIES])[state["r_sen"]]
+    fake = state["kind"] == SENDER_TYPES.index("fake_profile")
+    terms = {
+        "acc_intercept": np.full(n, a.intercept),
+        "acc_personalization": acc_pers,
+        "acc_long_note": -a.long_note_per_100_chars * np.maximum(note_length - 300, 0) / 100,
+        "acc_mutual": a.mutual_log1p * np.log1p(state["mutuals"]),
+        "acc_sender_completeness": a.sender_completeness * (state["sender_completeness"] - 0.5),
+        "acc_sender_young_account": a.sender_young_account * (state["sender_age"] < 90),
+        "acc_open_to_work": a.recipient_open_to_work * state["open_to_work"],
+        "acc_blocks_strangers": a.recipient_blocks_strangers * state["blocks"],
+        "acc_recipient_connections": a.recipient_log_connections * (np.log(state["r_conn"]) - 5.5),
+        "acc_executive": a.recipient_executive * (state["r_sen"] == 3),
+        "acc_latent_openness": state["latent_openness"],
+        "acc_weekend": a.weekend * state["weekend"],
+        "acc_business_hours": a.business_hours * state["business_hours"],
+        "opp_intercept": np.full(n, o.intercept),
+        "opp_intent": intent_effect,
+        "opp_fit": o.fit * state["fit"],
+        "opp_open_to_work": o.open_to_work * state["open_to_work"],
+        "opp_personalization": opp_pers,
+        "opp_market": o.market_amplitude * market_cycle(cfg, state["month"]),
+        "opp_seniority": seniority_effect,
+        "opp_fake_sender": o.fake_sender * fake,
+        "opp_tie_strength": tie_strength_effect(cfg, state["mutuals"], state["digital"]),
+    }
+    assert set(terms) == set(TERM_GROUPS), "every logit term needs a feature group"
+    return terms
+
+
+def _draw_intent(
+    cfg: WorldConfig, kind: np.ndarray, automated: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    probs = np.array(
+        [[cfg.sender_types[t].intent[i] for i in INTENTS] for t in SENDER_TYPES], dtype=float
+    )
+    cum = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)[kind]
+    intent = (rng.random(len(kind))[:, None] > cum).sum(axis=1).clip(0, len(INTENTS) - 1)
+    # a bulk tool has no particular person's opening in mind: it builds a pipeline
+    return np.where(automated & (intent == 0), 1, intent)
+
+
+def _draw_level(
+    cfg: WorldConfig, senders: Senders, sender: np.ndarray, intent: np.ndarray, rng
+) -> np.ndarray:
+    """Ordered-logit personalization level; openings push it up (the confounding)."""
+    p = senders.personalize[sender]
+    shift = np.array([cfg.personalization_intent_shift[i] for i in INTENTS])[intent]
+    score = np.log(p / (1 - p)) + shift + rng.logistic(0.0, 1.0, len(sender))
+    human_levels = np.array([0, 1, 3, 4])  # people do not mail-merge
+    cuts = np.array(cfg.personalization_cutpoints)
+    level = human_levels[(score[:, None] > cuts[None, :]).sum(axis=1)]
+    level = np.where((level == 4) & (intent != 0), 3, level)  # a pitch needs an opening
+    return np.where(senders.automated[sender], senders.automated_level[sender], level)
+
+
+def _find_recipients(members: Members, intent, target_industry, target_seniority, rng):
+    """Sample recipients: openings search a (industry, seniority) slice, pipelines an
+    industry, connection-seekers favour large networks, growth requests anyone."""
+    n = len(intent)
+    w_any = np.cumsum(members.contact_weight)
+    w_big = np.cumsum(members.contact_weight * (members.connections / 200.0) ** 0.7)
+    lo = np.zeros(n, dtype=np.int64)
+    hi = np.full(n, members.n, dtype=np.int64)
+    opening, pipeline = intent == 0, intent == 1
+    bs = members.bucket_start
+    lo[opening] = bs[target_industry[opening], target_seniority[opening]]
+    hi[opening] = bs[target_industry[opening], target_seniority[opening] + 1]
+    lo[pipeline] = bs[target_industry[pipeline], 0]
+    hi[pipeline] = bs[target_industry[pipeline], -1]
+    empty = hi <= lo  # a slice with nobody in it (tiny worlds): search the industry, then all
+    lo[empty], hi[empty] = bs[target_industry[empty], 0], bs[target_industry[empty], -1]
+    empty = hi <= lo
+    lo[empty], hi[empty] = 0, members.n
+    chosen = np.empty(n, dtype=np.int64)
+    for weights, mask in ((w_big, intent == 2), (w_any, intent != 2)):
+        base = np.where(lo[mask] > 0, weights[lo[mask] - 1], 0.0)
+        span = weights[hi[mask] - 1] - base
+        target = base + rng.random(mask.sum()) * span
+        chosen[mask] = np.searchsorted(weights, target, side="right")
+        chosen[mask] = np.clip(chosen[mask], lo[mask], hi[mask] - 1)
+    return chosen
+
+
+def _note_inputs(members, recipient, target_industry, target_seniority, required, r_ind):
+    """The words a note can use: the recipient's name, company and industry, and the
+    opening's role and required skills (only a specific pitch, which needs an opening,
+    uses those)."""
+    first = np.array(FIRST_NAMES, dtype=object)[members.first_name[recipient]]
+    company = COMPANIES_ARRAY[members.company[recipient]]
+    role = np.array(
+        [
+            SENIORITY_TITLE_PREFIX[s] + ROLE_NAMES[i][(i + s) % len(ROLE_NAMES[i])]
+            for i, s in zip(target_industry, target_seniority, strict=True)
+        ],
+        dtype=object,
+    )
+    return {
+        "first": first,
+        "company": company,
+        "industry": INDUSTRY_NAMES[r_ind],
+        "role": role,
+        "skill1": SKILL_NAMES[target_industry, required[:, 0]],
+        "skill2": SKILL_NAMES[target_industry, required[:, 1]],
+    }
+
+
+def _counterfactual_levels(intent: np.ndarray) -> dict[str, np.ndarray]:
+    """No note for anyone, versus the most personal note each request's intent allows."""
+    n = len(intent)
+    return {
+        "none": np.zeros(n, dtype=np.int64),
+        "personalized": np.where(intent == 0, LEVEL_INDEX["specific"], LEVEL_INDEX["name_company"]),
+    }
+
+
+def _skill_lists(skills: np.ndarray, industry: np.ndarray) -> pa.Array:
+    """Recipient skills as an Arrow list<string> column, built without Python lists."""
+    valid = skills >= 0
+    counts = valid.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    names = SKILL_NAMES[np.repeat(industry, MAX_MEMBER_SKILLS).reshape(skills.shape), skills]
+    return pd.arrays.ArrowExtensionArray(
+        pa.ListArray.from_arrays(pa.array(offsets), pa.array(names[valid].tolist(), pa.string()))
+    )
+
+
+def _industry_lists(spec: np.ndarray) -> pa.Array:
+    valid = spec >= 0
+    offsets = np.concatenate([[0], np.cumsum(valid.sum(axis=1))]).astype(np.int32)
+    names = INDUSTRY_NAMES[spec[valid].astype(np.int64)]
+    return pd.arrays.ArrowExtensionArray(
+        pa.ListArray.from_arrays(pa.array(offsets), pa.array(names.tolist(), pa.string()))
+    )
+
+
+def _months_since(times: pd.DatetimeIndex, start: pd.Timestamp) -> np.ndarray:
+    return ((times - start) / pd.Timedelta(days=1)).to_numpy() / 30.4375
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
