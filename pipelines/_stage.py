@@ -9,12 +9,14 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
 from tiesignal.config import ConfigError, load
+from tiesignal.schema import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -57,3 +59,12 @@ class Timer:
 
     def __str__(self) -> str:
         return f"{time.perf_counter() - self.start:.1f}s"
+
+
+def run(stage: str, main: Callable[[], None]) -> None:
+    """Run a stage; bad input or config ends it with one clear line, not a traceback."""
+    try:
+        main()
+    except (ConfigError, InputError, FileNotFoundError, ValueError) as err:
+        logger(stage).error("failed: %s", err)
+        raise SystemExit(1) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from _stage import ROOT, Timer, logger, params, section
+from _stage import ROOT, Timer, logger, params, run, section
 
 from tiesignal.config import EvaluateConfig, TrackingConfig
 from tiesignal.evaluation import metrics as m
@@ -80,16 +80,16 @@ def _log_to_training_run(all_params: dict, model: TrainedModel, scores: dict, lo
         max_results=1,
     )
     if isinstance(runs, pd.DataFrame) and len(runs):
-        run = mlflow.start_run(run_id=runs.iloc[0]["run_id"])
+        active = mlflow.start_run(run_id=runs.iloc[0]["run_id"])
     else:
         log.warning("no MLflow run holds this model (store reset?): logging to a new run")
-        run = tracking.start(tracking_cfg, ROOT, run_name=f"{model.kind}-evaluate-only")
-    with run:
+        active = tracking.start(tracking_cfg, ROOT, run_name=f"{model.kind}-evaluate-only")
+    with active:
         mlflow.log_metrics({f"test_{k}": v for k, v in scores.items()})
         mlflow.log_artifacts(str(PLOTS), artifact_path="evaluate")
         mlflow.log_artifact(str(METRICS), artifact_path="evaluate")
-        log.info("logged to MLflow run %s", run.info.run_id)
+        log.info("logged to MLflow run %s", active.info.run_id)
 
 
 if __name__ == "__main__":
-    main()
+    run("evaluate", main)

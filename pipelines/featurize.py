@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _stage import ROOT, Timer, logger
+from _stage import ROOT, Timer, logger, run
 
 from tiesignal.features.build import build_features, category_levels
 from tiesignal.features.registry import FEATURES
@@ -46,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run("featurize", main)

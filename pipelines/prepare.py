@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from _stage import ROOT, Timer, logger, section
+from _stage import ROOT, Timer, logger, run, section
 
 from tiesignal.config import PrepareConfig
 from tiesignal.io import read_parquet, write_json, write_parquet
 from tiesignal.prepare import label_and_split
-from tiesignal.schema import InputError, validate_requests
+from tiesignal.schema import validate_requests
 
 SOURCE = ROOT / "data" / "raw" / "requests.parquet"
 OUT = ROOT / "data" / "prepared"
@@ -19,12 +19,9 @@ def main() -> None:
     timer = Timer()
     raw = read_parquet(SOURCE)
     log.info("validating %d rows of %s", len(raw), SOURCE.relative_to(ROOT))
-    try:
-        checked = validate_requests(
-            raw, str(SOURCE.relative_to(ROOT)), cfg.min_sent_at, cfg.max_sent_at
-        )
-    except InputError as err:
-        raise SystemExit(f"prepare: {err}") from err
+    checked = validate_requests(
+        raw, str(SOURCE.relative_to(ROOT)), cfg.min_sent_at, cfg.max_sent_at
+    )
     prepared = label_and_split(checked.kept, cfg)
     # message text stops here: features use the note_* columns made at the source
     requests = prepared.requests.drop(columns=["note"])
@@ -56,4 +53,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run("prepare", main)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _stage import ROOT, Timer, logger, section
+from _stage import ROOT, Timer, logger, run, section
 
 from tiesignal.config import WorldConfig
 from tiesignal.io import ParquetChunks, atomic_path, write_json
@@ -51,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run("simulate", main)

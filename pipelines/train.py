@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 
-from _stage import ROOT, Timer, logger, params, section
+from _stage import ROOT, Timer, logger, params, run, section
 
 from tiesignal.config import FeaturesConfig, ModelConfig, TrackingConfig
 from tiesignal.features.registry import select
@@ -122,4 +122,4 @@ def _log_model(model: TrainedModel, X_valid) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run("train", main)

@@ -153,10 +153,10 @@ def validate_requests(
     bad_rows = np.array(sorted(reasons), dtype=np.int64)
     kept = df.drop(index=bad_rows).reset_index(drop=True)
     rejects = raw.iloc[bad_rows].astype(str).reset_index(drop=True)
-    rejects.insert(0, "reject_reason", [reasons[r][1] for r in bad_rows])
-    rejects.insert(0, "reject_column", [reasons[r][0] for r in bad_rows])
+    rejects.insert(0, "reject_reason", pd.array([reasons[r][1] for r in bad_rows], dtype="str"))
+    rejects.insert(0, "reject_column", pd.array([reasons[r][0] for r in bad_rows], dtype="str"))
     rejects.insert(0, "reject_row", bad_rows)
-    rejects.insert(0, "reject_file", file)
+    rejects.insert(0, "reject_file", pd.array([file] * len(bad_rows), dtype="str"))
     return Validated(kept=kept, rejects=rejects)
 
 
@@ -166,8 +166,13 @@ def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
     if kind == "str":
         out = values.astype("str").where(values.notna(), None).astype("str")
         return out, np.zeros(len(values), dtype=bool)
-    if kind == "timestamp":
-        out = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    if kind == "timestamp" and isinstance(values.dtype, pd.DatetimeTZDtype):
+        out = values.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype("us", "UTC"))
+    elif kind == "timestamp":
+        # a bare number is not a timestamp (it would parse as an offset from 1970)
+        numeric = values.map(lambda v: isinstance(v, int | float | np.number), na_action="ignore")
+        text_or_time = values.where(~numeric.fillna(False).astype(bool))
+        out = pd.to_datetime(text_or_time, errors="coerce", utc=True, format="ISO8601")
         out = out.astype(pd.DatetimeTZDtype("us", "UTC"))
     elif kind == "int":
         num = pd.to_numeric(values, errors="coerce")
@@ -211,5 +216,8 @@ def _to_list(value):
 
 
 def _show(value) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except (ValueError, NotImplementedError):
+        text = f"<unprintable {type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."

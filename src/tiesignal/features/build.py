@@ -68,7 +68,7 @@ def build_features(requests: pd.DataFrame) -> pd.DataFrame:
 
     sent = r["sent_at"].dt
     out["sent_hour"] = sent.hour.astype("Float64")
-    out["sent_weekday"] = sent.dayofweek.astype("Float64")
+    out["sent_weekday"] = sent.day_of_week.astype("Float64")
     out["sent_month"] = sent.month.astype("Float64")
     assert list(out.columns) == [f.name for f in FEATURES], "build order must match the registry"
     return out

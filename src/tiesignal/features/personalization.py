@@ -36,45 +36,64 @@ def note_features(
     The template id hashes the note with the recipient's name, company and skills masked
     out, so a mail-merged message sent to many people gets the same id each time.
     """
-    lengths, names, comps, skill_counts, template_ids = [], [], [], [], []
+    # Real outreach repeats itself (templates, mail merge), so the text work is cached by
+    # note, name and company, and the template id by masked text and the skills it names.
+    by_text: dict[tuple, tuple] = {}
+    by_mask: dict[tuple, str] = {}
+    rows = []
     for note, first, company, recipient_skills in zip(
         notes, first_names, companies, skills, strict=True
     ):
         if not isinstance(note, str) or not note.strip():
-            lengths.append(0)
-            names.append(False)
-            comps.append(False)
-            skill_counts.append(0)
-            template_ids.append(None)
+            rows.append(_NO_NOTE)
             continue
-        lowered = note.lower()
-        masked = lowered
-        mentions_name = _mentions(first, lowered)
-        if mentions_name:
-            masked = masked.replace(first.lower(), "<name>")
-        mentions_company = _mentions(company, lowered)
-        if mentions_company:
-            masked = masked.replace(company.lower(), "<company>")
-        n_skills = 0
-        for skill in recipient_skills if recipient_skills is not None else ():
-            if _mentions(skill, lowered):
-                n_skills += 1
-                masked = masked.replace(skill.lower(), "<skill>")
-        lengths.append(len(note))
-        names.append(mentions_name)
-        comps.append(mentions_company)
-        skill_counts.append(n_skills)
-        masked = _SPACES.sub(" ", masked).strip()
-        template_ids.append(hashlib.blake2b(masked.encode(), digest_size=8).hexdigest())
+        key = (note, first, company)
+        if key not in by_text:
+            by_text[key] = _mask_person(*key)
+        lowered, masked, mentions_name, mentions_company = by_text[key]
+        named = tuple(
+            skill
+            for skill in (() if recipient_skills is None else recipient_skills)
+            if _mentions(skill, lowered)
+        )
+        if (masked, named) not in by_mask:
+            by_mask[masked, named] = _template_id(masked, named)
+        template_id = by_mask[masked, named]
+        rows.append((len(note), mentions_name, mentions_company, len(named), template_id))
+    lengths, names, comps, skill_counts, template_ids = (
+        zip(*rows, strict=True) if rows else ((),) * 5
+    )
     return pd.DataFrame(
         {
             "note_length": np.asarray(lengths, dtype="int32"),
             "note_mentions_name": np.asarray(names, dtype=bool),
             "note_mentions_company": np.asarray(comps, dtype=bool),
             "note_skill_mentions": np.asarray(skill_counts, dtype="int16"),
-            "note_template_id": pd.array(template_ids, dtype="string"),
+            "note_template_id": pd.array(template_ids, dtype="str"),
         }
     )
+
+
+_NO_NOTE = (0, False, False, 0, None)
+
+
+def _mask_person(note: str, first, company) -> tuple[str, str, bool, bool]:
+    lowered = note.lower()
+    masked = lowered
+    mentions_name = _mentions(first, lowered)
+    if mentions_name:
+        masked = masked.replace(first.lower(), "<name>")
+    mentions_company = _mentions(company, lowered)
+    if mentions_company:
+        masked = masked.replace(company.lower(), "<company>")
+    return lowered, masked, mentions_name, mentions_company
+
+
+def _template_id(masked: str, named_skills: tuple[str, ...]) -> str:
+    for skill in named_skills:
+        masked = masked.replace(skill.lower(), "<skill>")
+    masked = _SPACES.sub(" ", masked).strip()
+    return hashlib.blake2b(masked.encode(), digest_size=8).hexdigest()
 
 
 def _mentions(term: str | None, lowered_note: str) -> bool:

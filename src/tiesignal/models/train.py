@@ -168,7 +168,7 @@ def _train_logistic(cfg, X_train, y_train, X_valid, y_valid, categorical, progre
         [
             ("numeric", make_pipeline(
                 SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                FunctionTransformer(np.log1p), StandardScaler()), numeric),
+                FunctionTransformer(np.log1p, feature_names_out="one-to-one"), StandardScaler()), numeric),
             ("categorical", make_pipeline(
                 SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True),
                 OneHotEncoder(handle_unknown="ignore")), categorical),

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from tiesignal.config import WorldConfig
+from tiesignal.config import ConfigError, WorldConfig
 from tiesignal.simulate.requests import (
     TERM_GROUPS,
     Calendar,
@@ -105,8 +105,6 @@ def tie_strength_curve(cfg: WorldConfig, max_mutuals: int = 200) -> pd.DataFrame
 
 
 def _check(cfg: WorldConfig) -> None:
-    from tiesignal.config import ConfigError
-
     for name in ("n_requests", "n_members", "n_senders", "chunk_size", "months"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"world.{name}: must be positive, got {getattr(cfg, name)}")

@@ -7,6 +7,7 @@ The model never sees the level a note was written at, only the text, through
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from tiesignal.simulate.vocab import NOTE_LEVELS
 
@@ -83,3 +84,35 @@ def render_notes(
             )
         )
     return notes
+
+
+FIELDS = ("first", "company", "industry", "role", "skill1", "skill2")
+
+
+def note_lengths(
+    level: np.ndarray,
+    variant: np.ndarray,
+    with_extra: np.ndarray,
+    **fields: np.ndarray,
+) -> np.ndarray:
+    """len() of what `render_notes` would write, without writing it: a template's fixed
+    characters plus the length of each field it uses, as many times as it uses it."""
+    field_len = {name: _str_len(fields[name]) for name in FIELDS}
+    lengths = np.zeros(len(level), dtype=np.int64)
+    for lv, name in enumerate(NOTE_LEVELS):
+        for v, template in enumerate(TEMPLATES[name]):
+            rows = (level == lv) & (variant % len(TEMPLATES[name]) == v)
+            if lv == 0 or not rows.any():
+                continue
+            fixed = len(template.format(**dict.fromkeys(FIELDS, ""), extra=""))
+            total = np.full(rows.sum(), fixed, dtype=np.int64)
+            for field in FIELDS:
+                total += template.count("{" + field + "}") * field_len[field][rows]
+            if "{extra}" in template:
+                total += np.where(with_extra[rows], len(EXTRA), 0)
+            lengths[rows] = total
+    return lengths
+
+
+def _str_len(values: np.ndarray) -> np.ndarray:
+    return pd.Series(values, dtype="str").str.len().to_numpy(dtype=np.int64)

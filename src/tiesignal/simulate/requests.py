@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from tiesignal.config import WorldConfig
 from tiesignal.features.personalization import note_features
-from tiesignal.simulate.notes import LEVEL_INDEX, render_notes
+from tiesignal.simulate.notes import LEVEL_INDEX, note_lengths, render_notes
 from tiesignal.simulate.vocab import (
     FIRST_NAMES,
     INDUSTRIES,
@@ -85,7 +85,7 @@ class Calendar:
         days = pd.date_range(start, end, freq="D", inclusive="left")
         month = _months_since(days, start)
         busy = 1.0 + 0.5 * market_cycle(cfg, month)
-        weekend = days.dayofweek.to_numpy() >= 5
+        weekend = days.day_of_week.to_numpy() >= 5
         human = busy * np.where(weekend, 0.3, 1.0)
         return cls(start, len(days), np.cumsum(human) / human.sum(), np.cumsum(busy) / busy.sum())
 
@@ -164,7 +164,7 @@ def simulate_chunk(
     seconds = (day * SECONDS_PER_DAY + hour * 3600 + rng.random(n) * 3599).astype(np.int64)
     sent_at = calendar.start + pd.to_timedelta(seconds, unit="s")
     month = _months_since(sent_at, calendar.start)
-    weekend = sent_at.dayofweek.to_numpy() >= 5
+    weekend = sent_at.day_of_week.to_numpy() >= 5
     local_hour = sent_at.hour.to_numpy()
     business_hours = (local_hour >= 9) & (local_hour < 18) & ~weekend
 
@@ -223,7 +223,7 @@ def simulate_chunk(
     seen_opportunity = opportunity & (opportunity_at <= observed_until)
 
     ids = first_request + np.arange(n)
-    request_id = pd.array([f"R{i:010d}" for i in ids], dtype="str")
+    request_id = _ids("R", ids, 10)
     features = note_features(
         notes,
         note_inputs["first"],
@@ -234,8 +234,8 @@ def simulate_chunk(
         {
             "request_id": request_id,
             "sent_at": sent_at,
-            "sender_id": pd.array([f"S{i:07d}" for i in sender], dtype="str"),
-            "recipient_id": pd.array([f"M{i:08d}" for i in recipient], dtype="str"),
+            "sender_id": _ids("S", sender, 7),
+            "recipient_id": _ids("M", recipient, 8),
             "note": pd.array(notes, dtype="str"),
             "sender_headline": pd.array(senders.headline[sender], dtype="str"),
             "sender_connections": s_conn,
@@ -276,8 +276,7 @@ def simulate_chunk(
     )
     # counterfactual re-simulation of the same requests with every note at one level
     for name, cf_level in _counterfactual_levels(intent).items():
-        cf_notes = render_notes(cf_level, variant, with_extra & (cf_level == 4), **note_inputs)
-        cf_len = np.array([0 if t is None else len(t) for t in cf_notes])
+        cf_len = note_lengths(cf_level, variant, with_extra & (cf_level == 4), **note_inputs)
         cf_acc, cf_opp = outcome_probabilities(cfg, state, cf_level, cf_len)
         truth[f"p_opportunity_if_{name}"] = cf_acc * cf_opp
         truth[f"opportunity_if_{name}"] = (u_acc < cf_acc) & (u_opp < cf_opp)
@@ -440,6 +439,11 @@ def _industry_lists(spec: np.ndarray) -> pa.Array:
     return pd.arrays.ArrowExtensionArray(
         pa.ListArray.from_arrays(pa.array(offsets), pa.array(names.tolist(), pa.string()))
     )
+
+
+def _ids(prefix: str, numbers: np.ndarray, width: int) -> pd.Series:
+    """Zero-padded ids such as R0000000042, built column-wise."""
+    return prefix + pd.Series(numbers, dtype="int64").astype("str").str.zfill(width)
 
 
 def _months_since(times: pd.DatetimeIndex, start: pd.Timestamp) -> np.ndarray:

@@ -1,0 +1,26 @@
+"""Run one stage script in this process and append its wall time and peak RSS to a file.
+
+python benchmarks/_measure.py RESULT.jsonl pipelines/simulate.py
+"""
+
+import json
+import resource
+import runpy
+import sys
+import time
+
+if __name__ == "__main__":
+    result, script = sys.argv[1], sys.argv[2]
+    sys.argv = [script]
+    sys.path.insert(0, script.rsplit("/", 1)[0])
+    start = time.perf_counter()
+    runpy.run_path(script, run_name="__main__")
+    seconds = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open(result, "a", encoding="utf-8") as fh:
+        fh.write(
+            json.dumps(
+                {"script": script, "seconds": round(seconds, 2), "peak_mib": round(peak_mib)}
+            )
+            + "\n"
+        )

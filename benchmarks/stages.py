@@ -1,0 +1,111 @@
+"""Wall time and peak memory of every stage, at several world sizes, one process per stage.
+
+    .venv/bin/python benchmarks/stages.py 200000 1000000
+    .venv/bin/python benchmarks/stages.py --only simulate 10000000
+
+Each size runs in a fresh copy of the repo under benchmarks/work/ with the default world
+scaled (members grow with requests, senders with their square root). Results are appended
+to benchmarks/results/stages.json, keyed by size and date. Seconds include interpreter
+start-up and imports (about 2 s for stages that import MLflow), as a user sees them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+STAGES = ("simulate", "prepare", "featurize", "train", "evaluate")
+SKIP = ("data/", "models/", "metrics/", "plots/", "reports/", "mlruns/", "benchmarks/work")
+
+
+def copy_repo(dest: Path) -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    for name in tracked.stdout.splitlines():
+        if name.startswith(SKIP) or not (ROOT / name).exists():
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+
+
+def bench(n_requests: int, stages: tuple[str, ...]) -> dict:
+    repo = WORK / f"n{n_requests}"
+    shutil.rmtree(repo, ignore_errors=True)
+    copy_repo(repo)
+    scale = n_requests / 200_000
+    overrides = [
+        f"world.n_requests={n_requests}",
+        f"world.n_members={int(150_000 * scale)}",
+        f"world.n_senders={int(4_000 * math.sqrt(scale))}",
+    ]
+    subprocess.run([sys.executable, "scripts/compose_params.py", *overrides], cwd=repo, check=True)
+    result = repo / "stages.jsonl"
+    for stage in stages:
+        print(f"[bench] {n_requests:,} requests: {stage}", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "_measure.py"),
+                str(result),
+                f"pipelines/{stage}.py",
+            ],
+            cwd=repo,
+            check=True,
+            env={
+                "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
+                "PATH": str(Path(sys.executable).parent),
+            },
+        )
+    rows = [json.loads(line) for line in result.read_text().splitlines()]
+    stages = {
+        Path(r["script"]).stem: {"seconds": r["seconds"], "peak_mib": r["peak_mib"]} for r in rows
+    }
+    metrics_file = repo / "metrics" / "evaluate.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    shutil.rmtree(repo)
+    return {
+        "n_requests": n_requests,
+        "date": time.strftime("%Y-%m-%d"),
+        "stages": stages,
+        "total_seconds": round(sum(s["seconds"] for s in stages.values()), 1),
+        "max_peak_mib": max(s["peak_mib"] for s in stages.values()),
+        "test_roc_auc": metrics.get("roc_auc"),
+        "oracle_roc_auc": metrics.get("oracle_roc_auc"),
+        "auc_gap_to_oracle": metrics.get("auc_gap_to_oracle"),
+        "n_test": metrics.get("n_test"),
+    }
+
+
+def main(sizes: list[int], stages: tuple[str, ...]) -> None:
+    out = ROOT / "benchmarks" / "results" / "stages.json"
+    recorded = json.loads(out.read_text()) if out.exists() else {}
+    for n in sizes:
+        row = bench(n, stages)
+        recorded[f"{n}" if stages == STAGES else f"{n}:{'+'.join(stages)}"] = row
+        out.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
+        cells = "  ".join(
+            f"{k} {v['seconds']:.1f}s/{v['peak_mib']}MiB" for k, v in row["stages"].items()
+        )
+        print(f"[bench] {n:,}: {cells}  total {row['total_seconds']}s", flush=True)
+        if row["test_roc_auc"] is not None:
+            print(
+                f"[bench] test AUC {row['test_roc_auc']:.4f}, oracle {row['oracle_roc_auc']:.4f},"
+                f" gap {row['auc_gap_to_oracle']:.4f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    only = tuple(args[args.index("--only") + 1].split(",")) if "--only" in args else STAGES
+    if "--only" in args:
+        del args[args.index("--only") : args.index("--only") + 2]
+    main([int(a) for a in args] or [200_000, 1_000_000], only)

@@ -1,0 +1,49 @@
+"""Shared fixtures: configs composed from the real conf/, and a small simulated world."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from tiesignal.config import PrepareConfig, WorldConfig, load
+from tiesignal.simulate import TruthAccumulator, simulate_world
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def composed(*overrides: str) -> dict:
+    """conf/ composed the way DVC composes it, as plain data."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
+        cfg = compose("config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def world_config(**changes) -> WorldConfig:
+    cfg = load(WorldConfig, composed("world=tiny")["world"], "world")
+    return dataclasses.replace(cfg, **changes)
+
+
+def simulate(cfg: WorldConfig) -> tuple[pd.DataFrame, pd.DataFrame, TruthAccumulator]:
+    acc = TruthAccumulator()
+    records, truths = [], []
+    for r, t in simulate_world(cfg):
+        records.append(r)
+        truths.append(t)
+        acc.add(t)
+    return pd.concat(records, ignore_index=True), pd.concat(truths, ignore_index=True), acc
+
+
+@pytest.fixture(scope="session")
+def tiny_world() -> tuple[WorldConfig, pd.DataFrame, pd.DataFrame, TruthAccumulator]:
+    cfg = world_config()
+    return (cfg, *simulate(cfg))
+
+
+@pytest.fixture(scope="session")
+def split_config() -> PrepareConfig:
+    return load(PrepareConfig, composed()["split"], "split")

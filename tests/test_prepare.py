@@ -1,0 +1,73 @@
+"""Censoring, the label window and the time split."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from tiesignal.prepare import LABEL, SPLITS, label_and_split
+from tiesignal.schema import validate_requests
+
+
+@pytest.fixture(scope="module")
+def prepared(tiny_world, split_config):
+    kept = validate_requests(tiny_world[1], "raw", "2000-01-01", "2100-01-01").kept
+    return kept, label_and_split(kept, split_config)
+
+
+def test_every_row_lands_in_exactly_one_place(prepared):
+    kept, out = prepared
+    df = out.requests
+    assert len(df) == len(kept) and df["request_id"].is_unique
+    assert set(df["split"]) == {*SPLITS, "excluded"}
+    assert df.loc[df["split"] == "excluded", "excluded_reason"].notna().all()
+    assert df.loc[df["split"] != "excluded", "excluded_reason"].isna().all()
+
+
+def test_splits_are_consecutive_periods_without_shared_recipients(prepared):
+    _, out = prepared
+    df = out.requests
+    spans = [df.loc[df["split"] == s, "sent_at"].agg(["min", "max"]) for s in SPLITS]
+    assert spans[0]["max"] < spans[1]["min"] and spans[1]["max"] < spans[2]["min"]
+    used = df[df["split"].isin(SPLITS)]
+    assert (used.groupby("recipient_id")["split"].nunique() == 1).all()
+    assert out.report["recipients_in_two_splits"] == 0
+
+
+def test_open_windows_are_censored_not_negative(prepared, split_config):
+    _, out = prepared
+    df = out.requests
+    window = pd.Timedelta(days=split_config.label_window_days)
+    late = df["sent_at"] > out.report["data_end"] - window
+    assert late.any()
+    assert (df.loc[late, "excluded_reason"] == "censored").all()
+    assert not df.loc[df["split"].isin(SPLITS), "sent_at"].gt(out.report["data_end"] - window).any()
+
+
+def test_label_counts_only_opportunities_inside_the_window(prepared, split_config):
+    kept, _ = prepared
+    short = dataclasses.replace(split_config, label_window_days=3)
+    df = label_and_split(kept, short).requests
+    slow = df["opportunity"] & (df["opportunity_at"] - df["sent_at"] > pd.Timedelta(days=3))
+    assert slow.any()
+    assert not df.loc[slow, LABEL].any()
+    assert df.loc[df["opportunity"] & ~slow, LABEL].all()
+
+
+def test_missing_labels_are_excluded_with_a_reason(tiny_world, split_config):
+    raw = tiny_world[1].copy()
+    raw["opportunity"] = raw["opportunity"].astype("boolean")
+    raw.loc[:99, "opportunity"] = pd.NA
+    kept = validate_requests(raw, "raw", "2000-01-01", "2100-01-01").kept
+    df = label_and_split(kept, split_config).requests
+    assert (df["excluded_reason"] == "no_label").sum() == 100
+
+
+def test_bad_fractions_are_refused(prepared, split_config):
+    kept, _ = prepared
+    with pytest.raises(ValueError, match="below 1"):
+        label_and_split(
+            kept, dataclasses.replace(split_config, train_fraction=0.9, valid_fraction=0.2)
+        )
