@@ -17,13 +17,13 @@ def main() -> None:
     log = logger("prepare")
     cfg = section(PrepareConfig, "split")
     timer = Timer()
-    raw = read_parquet(SOURCE)
+    raw = read_parquet(SOURCE, skip=("note",))  # features use note_* from the source
     log.info("validating %d rows of %s", len(raw), SOURCE.relative_to(ROOT))
     checked = validate_requests(
         raw, str(SOURCE.relative_to(ROOT)), cfg.min_sent_at, cfg.max_sent_at
     )
     prepared = label_and_split(checked.kept, cfg)
-    # message text stops here: features use the note_* columns made at the source
+    # message text stops here: it was never read, and its column is dropped
     requests = prepared.requests.drop(columns=["note"])
     report = {
         "rows_in": len(raw),

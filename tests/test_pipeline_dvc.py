@@ -35,6 +35,12 @@ def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return out
 
 
+def commit_all(repo: Path, message: str) -> None:
+    run(repo, "git", "add", "-A")
+    identity = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
+    run(repo, "git", *identity, "commit", "-qm", message)
+
+
 def mlflow_runs(repo: Path) -> list[dict]:
     """Runs with their tags and params, read straight from the SQLite store."""
     with sqlite3.connect(repo / "mlflow.db") as db:
@@ -68,18 +74,7 @@ def repo(tmp_path_factory) -> Path:
     config.write_text(config.read_text().replace("world: default", "world: tiny"))
     run(repo, sys.executable, "scripts/compose_params.py")
     run(repo, "git", "init", "-q")
-    run(repo, "git", "add", "-A")
-    run(
-        repo,
-        "git",
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.invalid",
-        "commit",
-        "-qm",
-        "init",
-    )
+    commit_all(repo, "init")
     return repo
 
 
@@ -152,18 +147,7 @@ def test_forced_rerun_gives_identical_bytes(repo, reproduced):
 
 
 def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
-    run(repo, "git", "add", "-A")
-    run(
-        repo,
-        "git",
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.invalid",
-        "commit",
-        "-qm",
-        "lock",
-    )
+    commit_all(repo, "lock")
     run(repo, "dvc", "exp", "run", "-S", "model.learning_rate=0.1", "-n", "fast-lr")
     assert yaml.safe_load((repo / "params.yaml").read_text())["model"]["learning_rate"] == 0.1
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -78,14 +79,29 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     write_with(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
 
 
-def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_parquet(
+    path: str | Path, columns: list[str] | None = None, skip: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """A Parquet file as a DataFrame; list columns stay in Arrow memory (one Python object
+    per row would cost gigabytes at ten million rows). `skip` leaves columns unread."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: input file does not exist (run the stage that makes it)")
     try:
-        return pd.read_parquet(path, columns=columns)
+        if skip:
+            columns = [c for c in pq.read_schema(path).names if c not in skip]
+        return pq.read_table(path, columns=columns).to_pandas(types_mapper=_pandas_type)
     except (pa.ArrowInvalid, OSError) as err:
         raise ValueError(f"{path}: not a readable Parquet file ({err})") from err
+
+
+def _pandas_type(arrow_type: pa.DataType):
+    """Strings as pandas' default `str`, lists kept as Arrow lists, the rest as pyarrow does."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype("pyarrow", na_value=np.nan)
+    if pa.types.is_list(arrow_type):
+        return pd.ArrowDtype(arrow_type)
+    return None
 
 
 def file_sha256(path: str | Path) -> str:

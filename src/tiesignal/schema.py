@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow.types as pa_types
 
 SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
 SOURCES = ("simulated", "member_exports", "table")
@@ -185,6 +186,8 @@ def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
             return values.astype("boolean"), np.zeros(len(values), dtype=bool)
         out = values.map(_to_bool, na_action="ignore").astype("boolean")
     elif kind == "list":
+        if isinstance(values.dtype, pd.ArrowDtype) and pa_types.is_list(values.dtype.pyarrow_dtype):
+            return values, np.zeros(len(values), dtype=bool)  # typed by Parquet already
         if values.map(type, na_action="ignore").isin([np.ndarray, list]).sum() == present.sum():
             return values, np.zeros(len(values), dtype=bool)  # already lists (Parquet)
         out = values.map(_to_list, na_action="ignore")

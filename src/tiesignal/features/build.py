@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiesignal.features.registry import FEATURES, Feature
 
@@ -33,23 +35,12 @@ def build_features(requests: pd.DataFrame) -> pd.DataFrame:
     out["recipient_connections"] = r["recipient_connections"].astype("Float64")
     out["mutual_connections"] = r["mutual_connections"].astype("Float64")
 
-    sender_industries = r["sender_industries"]
-    out["sender_in_recipient_industry"] = pd.array(
-        [
-            None if (ind is None or isinstance(ind, float) or spec is None) else ind in set(spec)
-            for ind, spec in zip(r["recipient_industry"], sender_industries, strict=True)
-        ],
-        dtype="boolean",
-    ).astype("Float64")
-    out["sender_industry_count"] = sender_industries.map(len, na_action="ignore").astype("Float64")
-    out["headline_skill_overlap"] = pd.array(
-        [
-            np.nan
-            if not isinstance(head, str) or skills is None
-            else float(sum(s.lower() in head.lower() for s in skills))
-            for head, skills in zip(r["sender_headline"], r["recipient_skills"], strict=True)
-        ],
-        dtype="Float64",
+    out["sender_in_recipient_industry"] = _any_in_list(
+        r["sender_industries"], r["recipient_industry"], lambda item, value: item == value
+    )
+    out["sender_industry_count"] = _list_len(r["sender_industries"])
+    out["headline_skill_overlap"] = _count_in_list(
+        r["recipient_skills"], r["sender_headline"], _named_in
     )
 
     out["sender_account_age_days"] = r["sender_account_age_days"].astype("Float64")
@@ -62,9 +53,7 @@ def build_features(requests: pd.DataFrame) -> pd.DataFrame:
     out["recipient_open_to_work"] = r["recipient_open_to_work"].astype("Float64")
     out["recipient_accepts_messages"] = r["recipient_accepts_messages"].astype("Float64")
     out["recipient_profile_completeness"] = r["recipient_profile_completeness"].astype("Float64")
-    out["recipient_skill_count"] = (
-        r["recipient_skills"].map(len, na_action="ignore").astype("Float64")
-    )
+    out["recipient_skill_count"] = _list_len(r["recipient_skills"])
 
     sent = r["sent_at"].dt
     out["sent_hour"] = sent.hour.astype("Float64")
@@ -119,6 +108,56 @@ def encode(
         else:
             out[f.name] = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     return pd.DataFrame(out, index=features.index)
+
+
+def _list_len(lists: pd.Series) -> pd.Series:
+    return pd.Series(pc.list_value_length(_arrow(lists)), index=lists.index, dtype="Float64")
+
+
+def _count_in_list(lists: pd.Series, values: pd.Series, match) -> pd.Series:
+    """Per row, how many items of its list match its value; missing if either is missing.
+
+    Matches are cached per (item, value) pair: lists and values repeat a lot (a sender's
+    headline, a vocabulary of skills), so ten million rows cost a few thousand checks."""
+    arrow = _arrow(lists)
+    parent = pc.list_parent_indices(arrow).to_numpy()
+    items = pc.list_flatten(arrow).to_numpy(zero_copy_only=False)
+    row_values = values.to_numpy(dtype=object, na_value=None)[parent]
+    cache: dict[tuple, bool] = {}
+    hits = np.fromiter(
+        (
+            cache[key] if (key := (i, v)) in cache else cache.setdefault(key, _safe(match, i, v))
+            for i, v in zip(items, row_values, strict=True)
+        ),
+        dtype=bool,
+        count=len(items),
+    )
+    counts = np.bincount(parent[hits], minlength=len(lists)).astype(float)
+    missing = pc.is_null(arrow).to_numpy(zero_copy_only=False) | values.isna().to_numpy()
+    return pd.Series(np.where(missing, np.nan, counts), index=lists.index, dtype="Float64")
+
+
+def _any_in_list(lists: pd.Series, values: pd.Series, match) -> pd.Series:
+    counts = _count_in_list(lists, values, match)
+    return (counts > 0).astype("Float64").where(counts.notna())
+
+
+def _named_in(skill: str, headline: str) -> bool:
+    return skill.lower() in headline.lower()
+
+
+def _safe(match, item, value) -> bool:
+    return item is not None and value is not None and bool(match(item, value))
+
+
+def _arrow(lists: pd.Series) -> pa.Array:
+    """A list column as one Arrow list array, whether Arrow-backed or Python lists."""
+    if isinstance(lists.dtype, pd.ArrowDtype):
+        arrow = pa.array(lists.array)
+    else:
+        rows = [None if v is None or v is pd.NA else list(v) for v in lists]
+        arrow = pa.array(rows, pa.list_(pa.string()))
+    return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
 
 
 def _earlier_count(r: pd.DataFrame, keys: list[str]) -> pd.Series:
