@@ -41,6 +41,46 @@ class SenderTypeConfig:
 
 
 @dataclass(frozen=True)
+class MembersConfig:
+    """Who receives requests: profiles, networks, and how easily recruiters find them."""
+
+    seniority_shares: dict[str, float]
+    open_to_work: float  # share of active job seekers
+    entry_open_to_work_boost: float  # entry-level members seek more often
+    blocks_strangers: float  # share blocking messages from strangers
+    log_connections_mean: float
+    log_connections_per_seniority: float
+    log_connections_sd: float
+    completeness_a: float  # Beta(a, b) profile completeness
+    completeness_b: float
+    activity_sd: float  # lognormal activity (latent)
+    contact_open_to_work: float  # findability multipliers: seekers are easier to find,
+    contact_seniority: dict[str, float]  # senior people are sought more,
+    contact_connections_exponent: float  # and large networks are more visible
+
+
+@dataclass(frozen=True)
+class OutreachConfig:
+    """How requests are sent: volume, timing, bulk tools, notes and network overlap."""
+
+    sender_volume_sd: float  # lognormal spread of senders' volume within a type
+    sender_account_age_sd: float
+    automated_volume_boost: float  # bulk tools multiply a sender's volume
+    automated_levels: dict[str, float]  # the one note level a bulk tool sends
+    market_volume_amplitude: float  # outreach rises and falls with the hiring market
+    human_weekend_volume: float  # people send less at weekends; tools do not rest
+    hour_mean: float  # people send around office hours (UTC)
+    hour_sd: float
+    long_pitch_share: float  # specific pitches with a long company blurb appended
+    long_note_free_chars: int  # notes up to this length carry no length penalty
+    network_seeking_exponent: float  # `connections` intent favours large networks
+    connections_intent_mutual_boost: float
+    mutual_noise_sd: float
+    accept_delay_days_mean: float
+    fit: dict[str, float]  # weights of recipient fit, by intent and component
+
+
+@dataclass(frozen=True)
 class AcceptanceConfig:
     """Logit coefficients of P(accept)."""
 
@@ -99,15 +139,14 @@ class WorldConfig:
     months: int
     chunk_size: int
     off_target_share: float  # sourcing errors: openings sent outside the target industry
-    member_open_to_work: float
-    member_blocks_strangers: float
-    seniority_shares: dict[str, float]
     mutual_scale: float  # mean mutual connections ~ scale * sqrt(sender x recipient connections)
     same_industry_mutual_boost: float
     personalization_intent_shift: dict[str, float]  # confounding: intent -> personalization
     personalization_cutpoints: list[
         float
     ]  # ordered logit: none | generic | name_company | specific
+    members: MembersConfig
+    outreach: OutreachConfig
     sender_types: dict[str, SenderTypeConfig]
     acceptance: AcceptanceConfig
     opportunity: OpportunityConfig

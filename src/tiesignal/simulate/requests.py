@@ -84,9 +84,9 @@ class Calendar:
         end = start + pd.DateOffset(months=cfg.months)
         days = pd.date_range(start, end, freq="D", inclusive="left")
         month = _months_since(days, start)
-        busy = 1.0 + 0.5 * market_cycle(cfg, month)
+        busy = 1.0 + cfg.outreach.market_volume_amplitude * market_cycle(cfg, month)
         weekend = days.day_of_week.to_numpy() >= 5
-        human = busy * np.where(weekend, 0.3, 1.0)
+        human = busy * np.where(weekend, cfg.outreach.human_weekend_volume, 1.0)
         return cls(start, len(days), np.cumsum(human) / human.sum(), np.cumsum(busy) / busy.sum())
 
 
@@ -113,6 +113,7 @@ def simulate_chunk(
     rng: np.random.Generator,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`n` requests numbered from `first_request`: (observable records, truth rows)."""
+    o = cfg.outreach
     sender = np.searchsorted(np.cumsum(senders.volume) / senders.volume.sum(), rng.random(n))
     sender = np.minimum(sender, senders.n - 1)
     kind = senders.kind[sender]
@@ -125,11 +126,13 @@ def simulate_chunk(
     target_industry = senders.specializations[sender, pick].astype(np.int64)
     off = rng.random(n) < cfg.off_target_share
     target_industry[off] = rng.choice(N_INDUSTRIES, off.sum(), p=INDUSTRY_SHARES)
-    seniority_p = np.array([cfg.seniority_shares[s] for s in SENIORITIES])
+    seniority_p = np.array([cfg.members.seniority_shares[s] for s in SENIORITIES])
     target_seniority = rng.choice(len(SENIORITIES), n, p=seniority_p / seniority_p.sum())
     required = np.argsort(rng.random((n, SKILL_NAMES.shape[1])), axis=1)[:, :2]
 
-    recipient = _find_recipients(members, intent, target_industry, target_seniority, rng)
+    recipient = _find_recipients(
+        members, intent, target_industry, target_seniority, o.network_seeking_exponent, rng
+    )
 
     # fit between the recipient and what the sender looks for (partly latent)
     r_ind = members.industry[recipient].astype(np.int64)
@@ -143,15 +146,16 @@ def simulate_chunk(
     headline_skill_hit = (r_skills[:, :, None] == senders.headline_skills[sender][:, None, :]).any(
         axis=(1, 2)
     ) & (r_ind == senders.specializations[sender, 0])
+    w = o.fit
     fit = np.select(
         [intent == 0, intent == 1],
         [
-            0.5 * has_required.mean(axis=1)
-            + 0.3 * industry_match
-            + 0.2 * (1 - np.abs(r_sen - target_seniority) / 3),
-            0.6 * specialized + 0.4 * headline_skill_hit,
+            w["opening_skills"] * has_required.mean(axis=1)
+            + w["opening_industry"] * industry_match
+            + w["opening_seniority"] * (1 - np.abs(r_sen - target_seniority) / 3),
+            w["pipeline_industry"] * specialized + w["pipeline_skills"] * headline_skill_hit,
         ],
-        0.3 * specialized,
+        w["other_industry"] * specialized,
     )
 
     # when
@@ -160,7 +164,9 @@ def simulate_chunk(
         np.searchsorted(calendar.bot_cum, rng.random(n)),
         np.searchsorted(calendar.human_cum, rng.random(n)),
     ).clip(0, calendar.n_days - 1)
-    hour = np.where(automated, rng.integers(0, 24, n), np.clip(rng.normal(11.5, 3.0, n), 0, 23.99))
+    bot_hour = rng.integers(0, 24, n)  # tools send around the clock
+    human_hour = np.clip(rng.normal(o.hour_mean, o.hour_sd, n), 0, 23.99)
+    hour = np.where(automated, bot_hour, human_hour)
     seconds = (day * SECONDS_PER_DAY + hour * 3600 + rng.random(n) * 3599).astype(np.int64)
     sent_at = calendar.start + pd.to_timedelta(seconds, unit="s")
     month = _months_since(sent_at, calendar.start)
@@ -171,7 +177,7 @@ def simulate_chunk(
     # the note
     level = _draw_level(cfg, senders, sender, intent, rng)
     variant = np.where(automated, senders.automated_variant[sender], rng.integers(0, 3, n))
-    with_extra = (rng.random(n) < 0.3) & (level == LEVEL_INDEX["specific"])
+    with_extra = (rng.random(n) < o.long_pitch_share) & (level == LEVEL_INDEX["specific"])
     note_inputs = _note_inputs(
         members, recipient, target_industry, target_seniority, required, r_ind
     )
@@ -184,8 +190,8 @@ def simulate_chunk(
         cfg.mutual_scale
         * np.sqrt(s_conn * r_conn)
         * np.where(specialized, cfg.same_industry_mutual_boost, 1.0)
-        * np.where(intent == 2, 2.0, 1.0)
-        * rng.lognormal(0.0, 0.7, n)
+        * np.where(intent == 2, o.connections_intent_mutual_boost, 1.0)
+        * rng.lognormal(0.0, o.mutual_noise_sd, n)
     )
     mutuals = rng.poisson(np.minimum(lam, 5_000)).astype(np.int64)
 
@@ -212,7 +218,8 @@ def simulate_chunk(
     u_acc, u_opp = rng.random(n), rng.random(n)
     accepted = u_acc < p_acc
     opportunity = accepted & (u_opp < p_opp)
-    accept_delay = rng.exponential(2.0 * SECONDS_PER_DAY, n).astype(np.int64) + 60
+    accept_delay = rng.exponential(o.accept_delay_days_mean * SECONDS_PER_DAY, n)
+    accept_delay = accept_delay.astype(np.int64) + 60
     opp_delay = rng.exponential(cfg.opportunity.delay_days_mean * SECONDS_PER_DAY, n).astype(
         np.int64
     )
@@ -310,7 +317,9 @@ def logit_terms(
     terms = {
         "acc_intercept": np.full(n, a.intercept),
         "acc_personalization": acc_pers,
-        "acc_long_note": -a.long_note_per_100_chars * np.maximum(note_length - 300, 0) / 100,
+        "acc_long_note": -a.long_note_per_100_chars
+        * np.maximum(note_length - cfg.outreach.long_note_free_chars, 0)
+        / 100,
         "acc_mutual": a.mutual_log1p * np.log1p(state["mutuals"]),
         "acc_sender_completeness": a.sender_completeness * (state["sender_completeness"] - 0.5),
         "acc_sender_young_account": a.sender_young_account * (state["sender_age"] < 90),
@@ -361,12 +370,14 @@ def _draw_level(
     return np.where(senders.automated[sender], senders.automated_level[sender], level)
 
 
-def _find_recipients(members: Members, intent, target_industry, target_seniority, rng):
+def _find_recipients(
+    members: Members, intent, target_industry, target_seniority, seeking_exponent: float, rng
+):
     """Sample recipients: openings search a (industry, seniority) slice, pipelines an
     industry, connection-seekers favour large networks, growth requests anyone."""
     n = len(intent)
     w_any = np.cumsum(members.contact_weight)
-    w_big = np.cumsum(members.contact_weight * (members.connections / 200.0) ** 0.7)
+    w_big = np.cumsum(members.contact_weight * (members.connections / 200.0) ** seeking_exponent)
     lo = np.zeros(n, dtype=np.int64)
     hi = np.full(n, members.n, dtype=np.int64)
     opening, pipeline = intent == 0, intent == 1

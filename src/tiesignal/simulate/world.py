@@ -17,6 +17,7 @@ from tiesignal.simulate.vocab import (
     COMPANY_SUFFIXES,
     FIRST_NAMES,
     INDUSTRIES,
+    NOTE_LEVELS,
     SENDER_TYPES,
     SENIORITIES,
 )
@@ -73,9 +74,9 @@ class Senders:
 
 
 def make_members(cfg: WorldConfig, rng: np.random.Generator) -> Members:
-    n = cfg.n_members
+    n, m = cfg.n_members, cfg.members
     industry = rng.choice(N_INDUSTRIES, n, p=INDUSTRY_SHARES)
-    seniority_p = np.array([cfg.seniority_shares[s] for s in SENIORITIES])
+    seniority_p = np.array([m.seniority_shares[s] for s in SENIORITIES])
     seniority = rng.choice(len(SENIORITIES), n, p=seniority_p / seniority_p.sum())
     order = np.lexsort((seniority, industry))
     industry, seniority = industry[order].astype(np.int8), seniority[order].astype(np.int8)
@@ -84,18 +85,21 @@ def make_members(cfg: WorldConfig, rng: np.random.Generator) -> Members:
     ranked = np.argsort(rng.random((n, N_SKILLS)), axis=1)[:, :MAX_MEMBER_SKILLS]
     skills = np.where(np.arange(MAX_MEMBER_SKILLS) < n_skills[:, None], ranked, -1).astype(np.int8)
 
-    log_conn = rng.normal(5.0 + 0.45 * seniority, 1.1)
+    log_conn = rng.normal(
+        m.log_connections_mean + m.log_connections_per_seniority * seniority, m.log_connections_sd
+    )
     connections = np.clip(np.exp(log_conn), 1, 30_000).astype(np.int64)
-    completeness = rng.beta(4.0, 2.0, n)
-    open_to_work = rng.random(n) < cfg.member_open_to_work * np.where(seniority == 0, 1.5, 1.0)
-    blocks_strangers = rng.random(n) < cfg.member_blocks_strangers
-    activity = rng.lognormal(0.0, 0.6, n)
-    seniority_pull = np.array([0.8, 1.0, 1.4, 1.8])[seniority]
+    completeness = rng.beta(m.completeness_a, m.completeness_b, n)
+    seeking = m.open_to_work * np.where(seniority == 0, m.entry_open_to_work_boost, 1.0)
+    open_to_work = rng.random(n) < seeking
+    blocks_strangers = rng.random(n) < m.blocks_strangers
+    activity = rng.lognormal(0.0, m.activity_sd, n)
+    seniority_pull = np.array([m.contact_seniority[s] for s in SENIORITIES])[seniority]
     contact_weight = (
         activity
-        * np.where(open_to_work, 2.5, 1.0)
+        * np.where(open_to_work, m.contact_open_to_work, 1.0)
         * seniority_pull
-        * (connections / 200.0) ** 0.25
+        * (connections / 200.0) ** m.contact_connections_exponent
         * (0.5 + completeness)
     )
     bucket = industry.astype(np.int64) * len(SENIORITIES) + seniority
@@ -120,7 +124,7 @@ def make_members(cfg: WorldConfig, rng: np.random.Generator) -> Members:
 
 
 def make_senders(cfg: WorldConfig, rng: np.random.Generator) -> Senders:
-    n = cfg.n_senders
+    n, o = cfg.n_senders, cfg.outreach
     type_cfgs = [cfg.sender_types[t] for t in SENDER_TYPES]
     shares = np.array([t.share for t in type_cfgs])
     kind = rng.choice(len(SENDER_TYPES), n, p=shares / shares.sum())
@@ -140,14 +144,22 @@ def make_senders(cfg: WorldConfig, rng: np.random.Generator) -> Senders:
     connections = np.exp(
         rng.normal(per_kind("log_connections_mean"), per_kind("log_connections_sd"))
     )
-    age = rng.lognormal(np.log(per_kind("account_age_days_mean")), 0.5)
+    age = rng.lognormal(np.log(per_kind("account_age_days_mean")), o.sender_account_age_sd)
     completeness = rng.beta(per_kind("completeness_a"), per_kind("completeness_b"))
     personalize = rng.beta(per_kind("personalize_a"), per_kind("personalize_b"))
     automated = rng.random(n) < per_kind("automation_share")
     # bulk tools send one template to everyone: none, generic or first-name mail merge
-    automated_level = rng.choice([0, 1, 2], n, p=[0.15, 0.35, 0.5])
+    levels = list(o.automated_levels)
+    level_p = np.array([o.automated_levels[lv] for lv in levels])
+    automated_level = np.array([NOTE_LEVELS.index(lv) for lv in levels])[
+        rng.choice(len(levels), n, p=level_p / level_p.sum())
+    ]
     automated_variant = rng.integers(0, 3, n)
-    volume = per_kind("volume") * rng.lognormal(0.0, 0.5, n) * np.where(automated, 6.0, 1.0)
+    volume = (
+        per_kind("volume")
+        * rng.lognormal(0.0, o.sender_volume_sd, n)
+        * np.where(automated, o.automated_volume_boost, 1.0)
+    )
     headline_skills = (
         np.stack([np.argsort(rng.random(N_SKILLS))[:2] for _ in range(n)])
         if n
