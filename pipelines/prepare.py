@@ -7,7 +7,7 @@ from _stage import ROOT, Timer, logger, run, section
 from tiesignal.config import PrepareConfig
 from tiesignal.io import read_parquet, write_json, write_parquet
 from tiesignal.prepare import label_and_split
-from tiesignal.schema import validate_requests
+from tiesignal.schema import InputError, validate_requests
 
 SOURCE = ROOT / "data" / "raw" / "requests.parquet"
 OUT = ROOT / "data" / "prepared"
@@ -22,6 +22,14 @@ def main() -> None:
     checked = validate_requests(
         raw, str(SOURCE.relative_to(ROOT)), cfg.min_sent_at, cfg.max_sent_at
     )
+    write_parquet(checked.rejects, OUT / "rejects.parquet")  # complete even if we stop here
+    if checked.kept.empty:
+        top = checked.rejects.groupby(["reject_column"]).size().nlargest(3)
+        raise InputError(
+            f"{SOURCE.relative_to(ROOT)}: all {len(raw)} rows rejected "
+            "(see data/prepared/rejects.parquet); "
+            f"most often in column(s) {', '.join(f'{c} ({n} rows)' for c, n in top.items())}"
+        )
     prepared = label_and_split(checked.kept, cfg)
     # message text stops here: it was never read, and its column is dropped
     requests = prepared.requests.drop(columns=["note"])
@@ -37,7 +45,6 @@ def main() -> None:
     }
     assert report["rows_in"] == report["rows_kept"] + report["rows_rejected"]
     write_parquet(requests, OUT / "requests.parquet")
-    write_parquet(checked.rejects, OUT / "rejects.parquet")
     write_json(report, ROOT / "reports" / "prepare.json")
     splits = report["splits"]
     log.info(

@@ -180,6 +180,18 @@ def test_bad_input_and_bad_config_stop_a_stage_with_one_clear_line(repo, reprodu
     assert "data/raw/requests.parquet: missing required column(s) sent_at" in out.stderr
     assert "Traceback" not in out.stderr
 
+    pd.read_parquet(raw).assign(sent_at="not a time").to_parquet(raw)
+    out = run(repo, "python", "pipelines/prepare.py", check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "all 6000 rows rejected" in out.stderr and "sent_at (6000 rows)" in out.stderr
+    rejects = pd.read_parquet(repo / "data" / "prepared" / "rejects.parquet")
+    assert len(rejects) == 6000 and set(rejects["reject_column"]) == {"sent_at"}
+
+    raw.write_bytes(b"PAR1 this is not parquet")
+    out = run(repo, "python", "pipelines/prepare.py", check=False)
+    assert out.returncode == 1 and "data/raw/requests.parquet" in out.stderr
+    assert "not a readable Parquet file" in out.stderr and "Traceback" not in out.stderr
+
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["model"]["learnig_rate"] = 0.1
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
