@@ -10,7 +10,7 @@ from _stage import ROOT, Timer, logger, params, run, section
 from tiesignal.config import EvaluateConfig, TrackingConfig
 from tiesignal.evaluation import metrics as m
 from tiesignal.evaluation import plots
-from tiesignal.io import file_sha256, read_parquet, write_csv, write_json
+from tiesignal.io import file_sha256, read_parquet, write_csv, write_json, write_parquet
 from tiesignal.models import tracking
 from tiesignal.models.data import features_named, model_matrix
 from tiesignal.models.train import TrainedModel
@@ -20,6 +20,7 @@ MODEL = ROOT / "models" / "train"
 TRUTH = ROOT / "data" / "raw" / "truth.parquet"
 PLOTS = ROOT / "plots" / "evaluate"
 METRICS = ROOT / "metrics" / "evaluate.json"
+PREDICTIONS = ROOT / "data" / "predictions" / "test.parquet"
 
 
 def main() -> None:
@@ -32,6 +33,12 @@ def main() -> None:
     test = read_parquet(FEATURES / "test.parquet")
     X, y = model_matrix(test, features_named(model.features), spec["category_levels"])
     p = model.predict(X)
+    write_parquet(
+        pd.DataFrame(
+            {"request_id": test["request_id"], "p_opportunity": p, "label": y.astype(bool)}
+        ),
+        PREDICTIONS,
+    )
     scores = m.classification_metrics(y, p, cfg.calibration_bins, cfg.top_fractions)
 
     oracle = None

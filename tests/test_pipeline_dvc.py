@@ -93,6 +93,7 @@ def test_repro_runs_every_stage_and_writes_the_outputs(repo, reproduced):
         "data/features/test.parquet",
         "models/train/model.txt",
         "plots/evaluate/roc.png",
+        "data/predictions/test.parquet",
     )
     for path in outputs:
         assert (repo / path).stat().st_size > 0, path
