@@ -103,7 +103,7 @@ def encode(
     for f in chosen:
         column = features[f.name]
         if f.kind == "categorical":
-            codes = pd.Categorical(column, categories=levels[f.name]).codes.astype(float)
+            codes = pd.Index(levels[f.name]).get_indexer(column).astype(float)
             out[f.name] = np.where(codes < 0, np.nan, codes)
         else:
             out[f.name] = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
