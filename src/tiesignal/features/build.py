@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiesignal.features.personalization import mentions
 from tiesignal.features.registry import FEATURES, Feature
 
 HEADLINE_ROLES = ("recruiter", "talent_acquisition", "hiring_manager", "other", "none")
@@ -35,12 +36,13 @@ def build_features(requests: pd.DataFrame) -> pd.DataFrame:
     out["recipient_connections"] = r["recipient_connections"].astype("Float64")
     out["mutual_connections"] = r["mutual_connections"].astype("Float64")
 
+    industries, skills = _arrow(r["sender_industries"]), _arrow(r["recipient_skills"])
     out["sender_in_recipient_industry"] = _any_in_list(
-        r["sender_industries"], r["recipient_industry"], lambda item, value: item == value
+        industries, r["recipient_industry"], lambda industry, ind: industry == ind
     )
-    out["sender_industry_count"] = _list_len(r["sender_industries"])
+    out["sender_industry_count"] = _list_len(industries, r.index)
     out["headline_skill_overlap"] = _count_in_list(
-        r["recipient_skills"], r["sender_headline"], _named_in
+        skills, r["sender_headline"], lambda skill, headline: mentions(skill, headline.lower())
     )
 
     out["sender_account_age_days"] = r["sender_account_age_days"].astype("Float64")
@@ -53,7 +55,7 @@ def build_features(requests: pd.DataFrame) -> pd.DataFrame:
     out["recipient_open_to_work"] = r["recipient_open_to_work"].astype("Float64")
     out["recipient_accepts_messages"] = r["recipient_accepts_messages"].astype("Float64")
     out["recipient_profile_completeness"] = r["recipient_profile_completeness"].astype("Float64")
-    out["recipient_skill_count"] = _list_len(r["recipient_skills"])
+    out["recipient_skill_count"] = _list_len(skills, r.index)
 
     sent = r["sent_at"].dt
     out["sent_hour"] = sent.hour.astype("Float64")
@@ -110,18 +112,17 @@ def encode(
     return pd.DataFrame(out, index=features.index)
 
 
-def _list_len(lists: pd.Series) -> pd.Series:
-    return pd.Series(pc.list_value_length(_arrow(lists)), index=lists.index, dtype="Float64")
+def _list_len(lists: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pc.list_value_length(lists), index=index, dtype="Float64")
 
 
-def _count_in_list(lists: pd.Series, values: pd.Series, match) -> pd.Series:
+def _count_in_list(lists: pa.Array, values: pd.Series, match) -> pd.Series:
     """Per row, how many items of its list match its value; missing if either is missing.
 
     Matches are cached per (item, value) pair: lists and values repeat a lot (a sender's
     headline, a vocabulary of skills), so ten million rows cost a few thousand checks."""
-    arrow = _arrow(lists)
-    parent = pc.list_parent_indices(arrow).to_numpy()
-    items = pc.list_flatten(arrow).to_numpy(zero_copy_only=False)
+    parent = pc.list_parent_indices(lists).to_numpy()
+    items = pc.list_flatten(lists).to_numpy(zero_copy_only=False)
     row_values = values.to_numpy(dtype=object, na_value=None)[parent]
     cache: dict[tuple, bool] = {}
     hits = np.fromiter(
@@ -133,17 +134,13 @@ def _count_in_list(lists: pd.Series, values: pd.Series, match) -> pd.Series:
         count=len(items),
     )
     counts = np.bincount(parent[hits], minlength=len(lists)).astype(float)
-    missing = pc.is_null(arrow).to_numpy(zero_copy_only=False) | values.isna().to_numpy()
-    return pd.Series(np.where(missing, np.nan, counts), index=lists.index, dtype="Float64")
+    missing = pc.is_null(lists).to_numpy(zero_copy_only=False) | values.isna().to_numpy()
+    return pd.Series(np.where(missing, np.nan, counts), index=values.index, dtype="Float64")
 
 
-def _any_in_list(lists: pd.Series, values: pd.Series, match) -> pd.Series:
+def _any_in_list(lists: pa.Array, values: pd.Series, match) -> pd.Series:
     counts = _count_in_list(lists, values, match)
     return (counts > 0).astype("Float64").where(counts.notna())
-
-
-def _named_in(skill: str, headline: str) -> bool:
-    return skill.lower() in headline.lower()
 
 
 def _safe(match, item, value) -> bool:

@@ -54,7 +54,7 @@ def note_features(
         named = tuple(
             skill
             for skill in (() if recipient_skills is None else recipient_skills)
-            if _mentions(skill, lowered)
+            if mentions(skill, lowered)
         )
         if (masked, named) not in by_mask:
             by_mask[masked, named] = _template_id(masked, named)
@@ -80,10 +80,10 @@ _NO_NOTE = (0, False, False, 0, None)
 def _mask_person(note: str, first, company) -> tuple[str, str, bool, bool]:
     lowered = note.lower()
     masked = lowered
-    mentions_name = _mentions(first, lowered)
+    mentions_name = mentions(first, lowered)
     if mentions_name:
         masked = masked.replace(first.lower(), "<name>")
-    mentions_company = _mentions(company, lowered)
+    mentions_company = mentions(company, lowered)
     if mentions_company:
         masked = masked.replace(company.lower(), "<company>")
     return lowered, masked, mentions_name, mentions_company
@@ -96,5 +96,6 @@ def _template_id(masked: str, named_skills: tuple[str, ...]) -> str:
     return hashlib.blake2b(masked.encode(), digest_size=8).hexdigest()
 
 
-def _mentions(term: str | None, lowered_note: str) -> bool:
-    return isinstance(term, str) and bool(term) and term.lower() in lowered_note
+def mentions(term: str | None, lowered_text: str) -> bool:
+    """The (already lower-cased) text names the term, ignoring case."""
+    return isinstance(term, str) and bool(term) and term.lower() in lowered_text

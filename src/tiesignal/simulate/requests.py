@@ -283,7 +283,9 @@ def simulate_chunk(
     )
     # counterfactual re-simulation of the same requests with every note at one level
     for name, cf_level in _counterfactual_levels(intent).items():
-        cf_len = note_lengths(cf_level, variant, with_extra & (cf_level == 4), **note_inputs)
+        cf_len = note_lengths(
+            cf_level, variant, with_extra & (cf_level == LEVEL_INDEX["specific"]), **note_inputs
+        )
         cf_acc, cf_opp = outcome_probabilities(cfg, state, cf_level, cf_len)
         truth[f"p_opportunity_if_{name}"] = cf_acc * cf_opp
         truth[f"opportunity_if_{name}"] = (u_acc < cf_acc) & (u_opp < cf_opp)
