@@ -79,15 +79,9 @@ def _log_to_training_run(all_params: dict, model: TrainedModel, scores: dict, lo
 
     tracking_cfg = section(TrackingConfig, "tracking", all_params)
     model_file = MODEL / ("model.txt" if model.kind == "lightgbm" else "model.joblib")
-    mlflow.set_tracking_uri(tracking.tracking_uri(tracking_cfg, ROOT))
-    runs = mlflow.search_runs(
-        experiment_names=[tracking_cfg.experiment],
-        filter_string=f"tags.model_sha256 = '{file_sha256(model_file)}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if isinstance(runs, pd.DataFrame) and len(runs):
-        active = mlflow.start_run(run_id=runs.iloc[0]["run_id"])
+    trained = tracking.training_run(tracking_cfg, ROOT, file_sha256(model_file))
+    if trained:
+        active = mlflow.start_run(run_id=trained.info.run_id)
     else:
         log.warning("no MLflow run holds this model (store reset?): logging to a new run")
         active = tracking.start(tracking_cfg, ROOT, run_name=f"{model.kind}-evaluate-only")

@@ -5,13 +5,12 @@ from __future__ import annotations
 from _stage import ROOT, Timer, logger, run
 
 from tiesignal.features.build import build_features, category_levels
-from tiesignal.features.registry import FEATURES
+from tiesignal.features.registry import FEATURES, describe
 from tiesignal.io import read_parquet, write_json, write_parquet
 from tiesignal.prepare import LABEL, SPLITS
 
 SOURCE = ROOT / "data" / "prepared" / "requests.parquet"
 OUT = ROOT / "data" / "features"
-FEATURE_CODE_VERSION = "1"  # bump when a feature's definition changes
 
 
 def main() -> None:
@@ -30,18 +29,7 @@ def main() -> None:
         table[LABEL] = requests.loc[rows, LABEL].astype(bool)
         write_parquet(table.reset_index(drop=True), OUT / f"{split}.parquet")
         log.info("  %s: %d rows, %d positives", split, rows.sum(), table[LABEL].sum())
-    write_json(
-        {
-            "feature_code_version": FEATURE_CODE_VERSION,
-            "label": LABEL,
-            "features": [
-                {"name": f.name, "group": f.group, "kind": f.kind, "meaning": f.meaning}
-                for f in FEATURES
-            ],
-            "category_levels": levels,
-        },
-        OUT / "feature_spec.json",
-    )
+    write_json({**describe(list(FEATURES), levels), "label": LABEL}, OUT / "feature_spec.json")
     log.info("done (%s)", timer)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from _stage import ROOT, Timer, logger, run, section
 
 from tiesignal.config import WorldConfig
-from tiesignal.io import ParquetChunks, atomic_path, write_json
+from tiesignal.io import TableChunks, atomic_path, write_json
 from tiesignal.simulate import TruthAccumulator, simulate_world, truth_summary
 
 RAW = ROOT / "data" / "raw"
@@ -27,7 +27,7 @@ def main() -> None:
         atomic_path(RAW / "requests.parquet") as records_tmp,
         atomic_path(RAW / "truth.parquet") as truth_tmp,
     ):
-        records_out, truth_out = ParquetChunks(records_tmp), ParquetChunks(truth_tmp)
+        records_out, truth_out = TableChunks(records_tmp), TableChunks(truth_tmp)
 
         def progress(done: int, total: int) -> None:
             log.info("  %d / %d requests (%s)", done, total, timer)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 
 from _stage import ROOT, Timer, logger, params, run, section
@@ -97,28 +96,16 @@ def _log_history(model: TrainedModel) -> None:
 def _log_model(model: TrainedModel, X_valid) -> None:
     """The model with its signature and an input example; its pyfunc returns P(opportunity)."""
     import mlflow
-    from mlflow.models import infer_signature
 
     example = X_valid.head(5)
-    signature = infer_signature(example, model.predict(example))
-    pins = [f"{p}=={importlib.metadata.version(p)}" for p in ("numpy", "pandas", "scikit-learn")]
+    described = tracking.model_description(example, model.predict(example), model.kind)
     if model.kind == "lightgbm":
-        mlflow.lightgbm.log_model(
-            model.model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pip_requirements=[*pins, f"lightgbm=={importlib.metadata.version('lightgbm')}"],
-        )
+        info = mlflow.lightgbm.log_model(model.model, name="model", **described)
     else:
-        mlflow.sklearn.log_model(
-            model.model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pip_requirements=pins,
-            pyfunc_predict_fn="predict_proba",
+        info = mlflow.sklearn.log_model(
+            model.model, name="model", pyfunc_predict_fn="predict_proba", **described
         )
+    mlflow.set_tag("model_uri", info.model_uri)  # what `export` registers
 
 
 if __name__ == "__main__":

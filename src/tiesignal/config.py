@@ -208,6 +208,15 @@ class EvaluateConfig:
     top_fractions: list[float]
 
 
+@dataclass(frozen=True)
+class ExportConfig:
+    """Where the exported model is registered, and how closely ONNX must match LightGBM."""
+
+    registered_model: str
+    alias: str
+    onnx_tolerance: float
+
+
 # ---------------------------------------------------------------- loader
 
 T = TypeVar("T")

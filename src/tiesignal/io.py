@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -26,9 +31,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; outputs are for reading
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary sibling folder; it replaces `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp.chmod(0o777 & ~_UMASK)  # mkdtemp makes it private
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
@@ -48,22 +75,36 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     write_with(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-class ParquetChunks:
-    """Append DataFrame chunks to one Parquet file; call inside `atomic_path`."""
+class TableChunks:
+    """Append DataFrame chunks to one Parquet or CSV file (by the path's suffix, or `fmt`
+    for a temporary path); call inside `atomic_path`. Memory stays at one chunk."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.writer: pq.ParquetWriter | None = None
+    def __init__(self, path: Path, fmt: str = "parquet") -> None:
+        if fmt not in ("parquet", "csv"):
+            raise ValueError(f"{path}: write .parquet or .csv, not {fmt!r}")
+        self.path, self.fmt = path, fmt
+        self.writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
 
     def write(self, df: pd.DataFrame) -> None:
         table = to_arrow(df)
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            if self.fmt == "parquet":
+                self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            else:
+                self.writer = pa_csv.CSVWriter(self.path, table.schema)
         self.writer.write_table(table.cast(self.writer.schema))
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def table_format(path: Path) -> str:
+    """'parquet' or 'csv' from a file name; anything else is an error naming the file."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"{path}: unknown file type; use a .csv or .parquet file")
+    return fmt
 
 
 def write_json(obj: Any, path: str | Path) -> None:
@@ -90,9 +131,13 @@ def read_parquet(
     try:
         if skip:
             columns = [c for c in pq.read_schema(path).names if c not in skip]
-        return pq.read_table(path, columns=columns).to_pandas(types_mapper=_pandas_type)
+        return to_pandas(pq.read_table(path, columns=columns))
     except (pa.ArrowInvalid, OSError) as err:
         raise ValueError(f"{path}: not a readable Parquet file ({err})") from err
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(types_mapper=_pandas_type)
 
 
 def _pandas_type(arrow_type: pa.DataType):

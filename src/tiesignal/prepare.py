@@ -79,6 +79,7 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
     }
     report = {
         "data_end": data_end,
+        "sources": {k: int(v) for k, v in df["source"].value_counts().sort_index().items()},
         "label_window_days": cfg.label_window_days,
         "valid_from": valid_from,
         "test_from": test_from,

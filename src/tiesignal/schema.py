@@ -16,8 +16,10 @@ import pyarrow.types as pa_types
 SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
 SOURCES = ("simulated", "member_exports", "table")
 
-# column -> kind; `required` columns must exist in every source
+# column -> kind; `REQUIRED` columns must exist, with a value, in every training source;
+# scoring new requests needs only who sent what to whom, and when
 REQUIRED = ("request_id", "sent_at", "sender_id", "recipient_id", "accepted", "source")
+REQUIRED_TO_SCORE = ("request_id", "sent_at", "sender_id", "recipient_id")
 COLUMN_KINDS: dict[str, str] = {
     "request_id": "str",
     "sent_at": "timestamp",
@@ -62,28 +64,35 @@ class Validated:
     rejects: pd.DataFrame  # the rejected rows as text, with row, column and reason
 
 
-def _schema(min_sent_at: pd.Timestamp, max_sent_at: pd.Timestamp) -> pa.DataFrameSchema:
+def _schema(
+    min_sent_at: pd.Timestamp, max_sent_at: pd.Timestamp, required: tuple[str, ...]
+) -> pa.DataFrameSchema:
     nonneg = pa.Check.ge(0)
     share = pa.Check.in_range(0.0, 1.0)
     ts = pd.DatetimeTZDtype("us", "UTC")
+    rules = {  # column -> (dtype, check); a value may be missing unless the column is required
+        "request_id": (str, pa.Check.str_length(min_value=1)),
+        "sent_at": (ts, pa.Check.in_range(min_sent_at, max_sent_at)),
+        "sender_id": (str, pa.Check.str_length(min_value=1)),
+        "recipient_id": (str, pa.Check.str_length(min_value=1)),
+        "sender_connections": ("Int64", nonneg),
+        "sender_account_age_days": ("Int64", nonneg),
+        "sender_profile_completeness": (float, share),
+        "recipient_seniority": (str, pa.Check.isin(SENIORITY_LEVELS)),
+        "recipient_connections": ("Int64", nonneg),
+        "recipient_profile_completeness": (float, share),
+        "mutual_connections": ("Int64", nonneg),
+        "accepted": ("boolean", None),
+        "source": (str, pa.Check.isin(SOURCES)),
+        "note_length": ("Int64", nonneg),
+        "note_skill_mentions": ("Int64", nonneg),
+    }
+    columns = {
+        name: pa.Column(dtype, check, nullable=name not in required)
+        for name, (dtype, check) in rules.items()
+    }
     return pa.DataFrameSchema(
-        {
-            "request_id": pa.Column(str, pa.Check.str_length(min_value=1)),
-            "sent_at": pa.Column(ts, pa.Check.in_range(min_sent_at, max_sent_at)),
-            "sender_id": pa.Column(str, pa.Check.str_length(min_value=1)),
-            "recipient_id": pa.Column(str, pa.Check.str_length(min_value=1)),
-            "sender_connections": pa.Column("Int64", nonneg, nullable=True),
-            "sender_account_age_days": pa.Column("Int64", nonneg, nullable=True),
-            "sender_profile_completeness": pa.Column(float, share, nullable=True),
-            "recipient_seniority": pa.Column(str, pa.Check.isin(SENIORITY_LEVELS), nullable=True),
-            "recipient_connections": pa.Column("Int64", nonneg, nullable=True),
-            "recipient_profile_completeness": pa.Column(float, share, nullable=True),
-            "mutual_connections": pa.Column("Int64", nonneg, nullable=True),
-            "accepted": pa.Column("boolean"),
-            "source": pa.Column(str, pa.Check.isin(SOURCES)),
-            "note_length": pa.Column("Int64", nonneg, nullable=True),
-            "note_skill_mentions": pa.Column("Int64", nonneg, nullable=True),
-        },
+        columns,
         checks=[
             pa.Check(
                 lambda df: df["accepted_at"].isna() | (df["accepted_at"] >= df["sent_at"]),
@@ -99,12 +108,20 @@ def _schema(min_sent_at: pd.Timestamp, max_sent_at: pd.Timestamp) -> pa.DataFram
 
 
 def validate_requests(
-    raw: pd.DataFrame, file: str, min_sent_at: str, max_sent_at: str
+    raw: pd.DataFrame,
+    file: str,
+    min_sent_at: str,
+    max_sent_at: str,
+    required: tuple[str, ...] = REQUIRED,
+    first_row: int = 0,
 ) -> Validated:
-    """Coerce every canonical column, check values, and split rows into kept and rejects."""
+    """Coerce every canonical column, check values, and split rows into kept and rejects.
+
+    Rows are numbered from 0 after the header; `first_row` is the number of this table's
+    first row when it is one chunk of a larger file."""
     if raw.empty:
         raise InputError(f"{file}: no rows")
-    missing = [c for c in REQUIRED if c not in raw.columns]
+    missing = [c for c in required if c not in raw.columns]
     if missing:
         raise InputError(f"{file}: missing required column(s) {', '.join(missing)}")
     raw = raw.reset_index(drop=True)
@@ -127,36 +144,40 @@ def validate_requests(
         columns[column] = coerced
     df = pd.DataFrame(columns)
 
-    for column in REQUIRED:
+    for column in required:
         reject(np.flatnonzero(df[column].isna().to_numpy()), column, "missing value")
     duplicated = df["request_id"].duplicated(keep="first") & df["request_id"].notna()
-    first_row = {rid: i for i, rid in reversed(list(enumerate(df["request_id"])))}
-    reject(
-        np.flatnonzero(duplicated.to_numpy()),
-        "request_id",
-        lambda r: f"duplicate request_id (first at row {first_row[df['request_id'].iloc[r]]})",
-    )
+    if duplicated.any():
+        first = df.reset_index().drop_duplicates("request_id").set_index("request_id")["index"]
+        reject(
+            np.flatnonzero(duplicated.to_numpy()),
+            "request_id",
+            lambda r: (
+                f"duplicate request_id (first at row {first_row + first[df['request_id'].iloc[r]]})"
+            ),
+        )
 
-    schema = _schema(pd.Timestamp(min_sent_at, tz="UTC"), pd.Timestamp(max_sent_at, tz="UTC"))
-    candidates = df.drop(index=list(reasons))
+    schema = _schema(
+        pd.Timestamp(min_sent_at, tz="UTC"), pd.Timestamp(max_sent_at, tz="UTC"), required
+    )
+    candidates = df.drop(index=list(reasons)) if reasons else df
     try:
         schema.validate(candidates, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases.dropna(subset=["index"])
-        for _, case in cases.iterrows():
-            column = case["column"] if isinstance(case["column"], str) else "(row)"
-            reject(
-                np.array([int(case["index"])]),
-                column,
-                f"failed {case['check']}: {_show(case['failure_case'])}",
-            )
+        for row, column, check, value in cases[
+            ["index", "column", "check", "failure_case"]
+        ].itertuples(index=False):
+            if int(row) not in reasons:
+                column = column if isinstance(column, str) else "(row)"
+                reasons[int(row)] = (column, f"failed {check}: {_show(value)}")
 
     bad_rows = np.array(sorted(reasons), dtype=np.int64)
-    kept = df.drop(index=bad_rows).reset_index(drop=True)
+    kept = df.drop(index=bad_rows).reset_index(drop=True) if reasons else df
     rejects = raw.iloc[bad_rows].astype(str).reset_index(drop=True)
     rejects.insert(0, "reject_reason", pd.array([reasons[r][1] for r in bad_rows], dtype="str"))
     rejects.insert(0, "reject_column", pd.array([reasons[r][0] for r in bad_rows], dtype="str"))
-    rejects.insert(0, "reject_row", bad_rows)
+    rejects.insert(0, "reject_row", first_row + bad_rows)
     rejects.insert(0, "reject_file", pd.array([file] * len(bad_rows), dtype="str"))
     return Validated(kept=kept, rejects=rejects)
 

@@ -11,17 +11,40 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiesignal.features.personalization import mentions
+from tiesignal.features.personalization import mentions_table
 from tiesignal.features.registry import FEATURES, Feature
 
 HEADLINE_ROLES = ("recruiter", "talent_acquisition", "hiring_manager", "other", "none")
 SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
 
 
-def build_features(requests: pd.DataFrame) -> pd.DataFrame:
-    """All registry features for requests sorted by `sent_at`, as float columns
-    (booleans 0/1, categoricals as string labels until `encode_categoricals`)."""
+class History:
+    """How many requests each sender, and each sender's note template, sent before now.
+
+    One instance carries the counts from chunk to chunk, so a file featurized in pieces (in
+    time order) gets the same history features as the whole file at once."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, pd.Series] = {}
+
+    def earlier(self, name: str, keys: pd.Series) -> pd.Series:
+        """For each key (rows in time order), the count of earlier rows with that key."""
+        codes, distinct = pd.factorize(keys, use_na_sentinel=False)
+        within = pd.Series(codes).groupby(codes, sort=False).cumcount().to_numpy(dtype=float)
+        before = self.seen.get(name, pd.Series(dtype="float64"))
+        prior = before.reindex(distinct, fill_value=0.0).to_numpy(dtype=float)
+        self.seen[name] = before.add(
+            pd.Series(np.bincount(codes, minlength=len(distinct)), index=distinct), fill_value=0.0
+        )
+        return pd.Series(within + prior[codes], index=keys.index, dtype="Float64")
+
+
+def build_features(requests: pd.DataFrame, history: History | None = None) -> pd.DataFrame:
+    """All registry features for requests sorted by `sent_at`, as float columns (booleans
+    0/1, categoricals as string labels until `encode`). `history` holds the counts of
+    earlier chunks of the same stream; without it the history starts at this table."""
     r = requests
+    history = History() if history is None else history
     out = pd.DataFrame(index=r.index)
     note_length = r["note_length"].astype("Float64")
     out["has_note"] = (note_length > 0).astype("Float64")
@@ -29,7 +52,8 @@ def build_features(requests: pd.DataFrame) -> pd.DataFrame:
     out["note_mentions_name"] = r["note_mentions_name"].astype("Float64")
     out["note_mentions_company"] = r["note_mentions_company"].astype("Float64")
     out["note_skill_mentions"] = r["note_skill_mentions"].astype("Float64")
-    out["note_template_reuse"] = _earlier_count(r, ["sender_id", "note_template_id"])
+    template = r["sender_id"].astype("str") + "\x1f" + r["note_template_id"].astype("str")
+    out["note_template_reuse"] = history.earlier("sender_template", template)
     out.loc[r["note_template_id"].isna(), "note_template_reuse"] = 0.0
 
     out["sender_connections"] = r["sender_connections"].astype("Float64")
@@ -37,18 +61,14 @@ def build_features(requests: pd.DataFrame) -> pd.DataFrame:
     out["mutual_connections"] = r["mutual_connections"].astype("Float64")
 
     industries, skills = _arrow(r["sender_industries"]), _arrow(r["recipient_skills"])
-    out["sender_in_recipient_industry"] = _any_in_list(
-        industries, r["recipient_industry"], lambda industry, ind: industry == ind
-    )
+    out["sender_in_recipient_industry"] = _any_in_list(industries, r["recipient_industry"], _same)
     out["sender_industry_count"] = _list_len(industries, r.index)
-    out["headline_skill_overlap"] = _count_in_list(
-        skills, r["sender_headline"], lambda skill, headline: mentions(skill, headline.lower())
-    )
+    out["headline_skill_overlap"] = _count_in_list(skills, r["sender_headline"], mentions_table)
 
     out["sender_account_age_days"] = r["sender_account_age_days"].astype("Float64")
     out["sender_profile_completeness"] = r["sender_profile_completeness"].astype("Float64")
     out["sender_headline_role"] = headline_role(r["sender_headline"])
-    out["sender_prior_requests"] = _earlier_count(r, ["sender_id"])
+    out["sender_prior_requests"] = history.earlier("sender", r["sender_id"].astype("str"))
 
     out["recipient_industry"] = r["recipient_industry"].astype("str")
     out["recipient_seniority"] = r["recipient_seniority"].astype("str")
@@ -66,19 +86,21 @@ def build_features(requests: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline_role(headlines: pd.Series) -> pd.Series:
-    """The sender's role as their headline states it: a hint at the sender type."""
-    text = headlines.str.lower()
+    """The sender's role as their headline states it: a hint at the sender type.
+    Worked out once per distinct headline (a sender's headline repeats on every request)."""
+    codes, distinct = pd.factorize(headlines)
+    text = pd.Series(distinct, dtype="str").str.lower()
     role = np.select(
         [
             text.str.contains("talent acquisition|sourcer", regex=True, na=False),
             text.str.contains("recruit", regex=False, na=False),
             text.str.contains("hiring manager|head of|manager", regex=True, na=False),
-            headlines.isna(),
         ],
-        ["talent_acquisition", "recruiter", "hiring_manager", "none"],
+        ["talent_acquisition", "recruiter", "hiring_manager"],
         "other",
     )
-    return pd.Series(role, index=headlines.index, dtype="str")
+    by_row = np.append(role, "none")[codes]  # code -1 (no headline) -> the appended "none"
+    return pd.Series(by_row, index=headlines.index, dtype="str")
 
 
 def category_levels(features: pd.DataFrame, chosen: list[Feature]) -> dict[str, list[str]]:
@@ -116,35 +138,33 @@ def _list_len(lists: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(pc.list_value_length(lists), index=index, dtype="Float64")
 
 
-def _count_in_list(lists: pa.Array, values: pd.Series, match) -> pd.Series:
+def _count_in_list(lists: pa.Array, values: pd.Series, matches) -> pd.Series:
     """Per row, how many items of its list match its value; missing if either is missing.
 
-    Matches are cached per (item, value) pair: lists and values repeat a lot (a sender's
-    headline, a vocabulary of skills), so ten million rows cost a few thousand checks."""
+    `matches(items, values)` takes the distinct items and the distinct values and returns
+    a boolean [item, value] matrix: a vocabulary of skills against a few thousand sender
+    headlines is one small table, however many rows there are."""
     parent = pc.list_parent_indices(lists).to_numpy()
-    items = pc.list_flatten(lists).to_numpy(zero_copy_only=False)
-    row_values = values.to_numpy(dtype=object, na_value=None)[parent]
-    cache: dict[tuple, bool] = {}
-    hits = np.fromiter(
-        (
-            cache[key] if (key := (i, v)) in cache else cache.setdefault(key, _safe(match, i, v))
-            for i, v in zip(items, row_values, strict=True)
-        ),
-        dtype=bool,
-        count=len(items),
-    )
+    items = pc.dictionary_encode(pc.list_flatten(lists))
+    item_codes = items.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    value_codes, value_levels = pd.factorize(values)  # missing -> -1
+    table = matches(items.dictionary.to_pylist(), value_levels.tolist())
+    row_values = value_codes[parent]
+    usable = (item_codes >= 0) & (row_values >= 0)
+    hits = np.zeros(len(item_codes), dtype=bool)
+    hits[usable] = table[item_codes[usable], row_values[usable]]
     counts = np.bincount(parent[hits], minlength=len(lists)).astype(float)
     missing = pc.is_null(lists).to_numpy(zero_copy_only=False) | values.isna().to_numpy()
     return pd.Series(np.where(missing, np.nan, counts), index=values.index, dtype="Float64")
 
 
+def _same(items: list[str], values: list[str]) -> np.ndarray:
+    return np.array(items, dtype=object)[:, None] == np.array(values, dtype=object)[None, :]
+
+
 def _any_in_list(lists: pa.Array, values: pd.Series, match) -> pd.Series:
     counts = _count_in_list(lists, values, match)
     return (counts > 0).astype("Float64").where(counts.notna())
-
-
-def _safe(match, item, value) -> bool:
-    return item is not None and value is not None and bool(match(item, value))
 
 
 def _arrow(lists: pd.Series) -> pa.Array:
@@ -155,8 +175,3 @@ def _arrow(lists: pd.Series) -> pa.Array:
         rows = [None if v is None or v is pd.NA else list(v) for v in lists]
         arrow = pa.array(rows, pa.list_(pa.string()))
     return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
-
-
-def _earlier_count(r: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """For each request, how many requests with the same keys were sent before it."""
-    return r.groupby(keys, dropna=False, sort=False).cumcount().astype("Float64")

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 NOTE_COLUMNS = (
     "note_length",
@@ -99,3 +101,15 @@ def _template_id(masked: str, named_skills: tuple[str, ...]) -> str:
 def mentions(term: str | None, lowered_text: str) -> bool:
     """The (already lower-cased) text names the term, ignoring case."""
     return isinstance(term, str) and bool(term) and term.lower() in lowered_text
+
+
+def mentions_table(terms: list[str], texts: list[str]) -> np.ndarray:
+    """`mentions` for every (term, text) pair at once: a boolean [term, text] matrix, one
+    vectorized substring search per term."""
+    lowered = pc.utf8_lower(pa.array(texts, pa.string()))
+    table = np.zeros((len(terms), len(texts)), dtype=bool)
+    for i, term in enumerate(terms):
+        if isinstance(term, str) and term:
+            found = pc.match_substring(lowered, term.lower())
+            table[i] = found.fill_null(False).to_numpy(zero_copy_only=False)
+    return table

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Bump when a feature's definition changes: an exported model refuses features computed by
+# code of another version, because the same name would no longer mean the same number.
+FEATURE_CODE_VERSION = "1"
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -62,3 +66,15 @@ def select(groups: list[str]) -> list[Feature]:
     if not groups:
         raise ValueError("features.groups: choose at least one group")
     return [f for f in FEATURES if f.group in groups]
+
+
+def describe(chosen: list[Feature], levels: dict[str, list[str]]) -> dict:
+    """The feature recipe as plain data: what `feature_spec.json` holds, in model order."""
+    return {
+        "feature_code_version": FEATURE_CODE_VERSION,
+        "features": [
+            {"name": f.name, "group": f.group, "kind": f.kind, "meaning": f.meaning} for f in chosen
+        ],
+        "groups": list(dict.fromkeys(f.group for f in chosen)),
+        "category_levels": {f.name: levels[f.name] for f in chosen if f.kind == "categorical"},
+    }

@@ -7,6 +7,7 @@ DVC points `DVC_ROOT` at the real repo there, so their runs land in the same sto
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 from collections.abc import Mapping
@@ -60,6 +61,34 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             flat[name] = str(value)[:6000]
     return flat
+
+
+def model_description(example, predictions, kind: str) -> dict:
+    """Signature, input example and pinned requirements for an MLflow model of this kind
+    (pinning avoids MLflow's slow requirement inference and keeps serving reproducible)."""
+    from mlflow.models import infer_signature
+
+    packages = ["numpy", "pandas", "scikit-learn"] + (["lightgbm"] if kind == "lightgbm" else [])
+    return {
+        "signature": infer_signature(example, predictions),
+        "input_example": example,
+        "pip_requirements": [f"{p}=={importlib.metadata.version(p)}" for p in packages],
+    }
+
+
+def training_run(cfg: TrackingConfig, root: Path, model_sha256: str):
+    """The newest MLflow run that trained the model file with this hash, or None."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(cfg, root))
+    runs = mlflow.search_runs(
+        experiment_names=[cfg.experiment],
+        filter_string=f"tags.model_sha256 = '{model_sha256}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    return runs[0] if runs else None
 
 
 def _git_commit(root: Path) -> str:

@@ -1,0 +1,73 @@
+"""The `tiesignal` command: `tiesignal predict` scores new requests with an exported model."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tiesignal.schema import InputError
+
+log = logging.getLogger("tiesignal")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tiesignal", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser(
+        "predict",
+        help="score raw requests (canonical schema, CSV or Parquet) with an exported model",
+        description="Score raw connection requests in the canonical schema. Writes "
+        "request_id and p_opportunity in input order; rows that cannot be scored go to the "
+        "rejects file with their row (0-based, after the header), column and reason.",
+    )
+    predict.add_argument("input", type=Path, help="requests, .csv or .parquet")
+    predict.add_argument("-o", "--out", type=Path, required=True, help=".parquet or .csv")
+    predict.add_argument(
+        "--model", type=Path, default=Path("models/export"), help="export folder (%(default)s)"
+    )
+    predict.add_argument(
+        "--rejects", type=Path, help="rows that cannot be scored (default: OUT's name + .rejects)"
+    )
+    predict.add_argument("--chunk-size", type=int, default=200_000, help="rows per chunk")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s [predict] %(message)s", datefmt="%H:%M:%S"
+    )
+    try:
+        return _predict(args)
+    except (InputError, FileNotFoundError, ValueError) as err:
+        log.error("failed: %s", err)
+        return 1
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from tiesignal.export.bundle import ExportedModel
+    from tiesignal.scoring import score_file
+
+    if args.chunk_size < 1:
+        raise ValueError("--chunk-size must be at least 1")
+    rejects = args.rejects or args.out.with_name(f"{args.out.stem}.rejects{args.out.suffix}")
+    model = ExportedModel.load(args.model)
+    report = score_file(model, args.input, args.out, rejects, args.chunk_size, progress=None)
+    log.info(
+        "scored %d of %d requests (%d rejected, see %s) in %.1fs, %.0f requests/s -> %s",
+        report.rows_scored,
+        report.rows_in,
+        report.rows_rejected,
+        rejects,
+        report.seconds,
+        report.rows_per_second,
+        args.out,
+    )
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

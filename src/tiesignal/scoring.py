@@ -1,0 +1,149 @@
+"""Score raw requests in the canonical schema with an exported model, chunk by chunk.
+
+Memory stays at one chunk whatever the file's size. Rows are validated like `prepare`
+does; a row that cannot be scored goes to the rejects file with its row, column and
+reason. History features (a sender's earlier requests) carry over from chunk to chunk,
+so they count every earlier request in the file when the file is in time order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from tiesignal.export.bundle import ExportedModel
+from tiesignal.features.build import History, build_features
+from tiesignal.io import TableChunks, atomic_path, table_format, to_pandas
+from tiesignal.schema import COLUMN_KINDS, REQUIRED_TO_SCORE, InputError, validate_requests
+
+log = logging.getLogger(__name__)
+READ = [c for c in COLUMN_KINDS if c != "note"]  # message text is never read to score
+
+
+@dataclass(frozen=True)
+class ScoringReport:
+    rows_in: int
+    rows_scored: int
+    rows_rejected: int
+    seconds: float
+    chunks_out_of_time_order: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_in / self.seconds if self.seconds else float("inf")
+
+
+def read_chunks(path: Path, chunk_size: int) -> tuple[Iterator[pd.DataFrame], int | None]:
+    """The file's canonical columns in chunks of rows, and its row count when known."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: input file does not exist")
+    if table_format(path) == "parquet":
+        try:
+            parquet = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise InputError(f"{path}: not a readable Parquet file ({err})") from err
+        columns = [c for c in parquet.schema_arrow.names if c in READ]
+        batches = parquet.iter_batches(batch_size=chunk_size, columns=columns)
+        return (to_pandas(pa.Table.from_batches([b])) for b in batches), parquet.metadata.num_rows
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (not even a header)")
+    reader = pd.read_csv(
+        path,
+        chunksize=chunk_size,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        encoding="utf-8-sig",  # spreadsheet exports often start with a byte-order mark
+        usecols=lambda column: column in READ,
+    )
+    return iter(reader), None
+
+
+def score_file(
+    model: ExportedModel,
+    source: Path,
+    out: Path,
+    rejects: Path,
+    chunk_size: int = 200_000,
+    progress: bool | None = None,
+) -> ScoringReport:
+    """Write `request_id, p_opportunity` for every valid row of `source` to `out` (input
+    order), and the rows that cannot be scored to `rejects`; both are written atomically.
+    `progress`: a progress bar on stderr (None: only when stderr is a terminal)."""
+    start = time.perf_counter()
+    earliest, latest = model.spec["valid_sent_at"]
+    chunks, total = read_chunks(source, chunk_size)
+    stream = _Stream(model)
+    rows_in = rows_scored = rows_rejected = 0
+    bar = tqdm(
+        total=total, unit="req", unit_scale=True, disable=None if progress is None else not progress
+    )
+    with atomic_path(out) as out_tmp, atomic_path(rejects) as rejects_tmp, bar:
+        scores = TableChunks(out_tmp, table_format(out))
+        rejected = TableChunks(rejects_tmp, table_format(rejects))
+        try:
+            for raw in chunks:
+                if raw.empty:
+                    continue
+                checked = validate_requests(
+                    raw, str(source), earliest, latest, REQUIRED_TO_SCORE, first_row=rows_in
+                )
+                rows_in += len(raw)
+                rows_rejected += len(checked.rejects)
+                rows_scored += len(checked.kept)
+                if len(checked.rejects) or rows_in == len(raw):  # the first chunk sets columns
+                    rejected.write(checked.rejects)
+                if len(checked.kept) or rows_in == len(raw):
+                    scores.write(stream.score(checked.kept))
+                bar.update(len(raw))
+            if rows_in == 0:
+                raise InputError(f"{source}: no rows")
+        finally:
+            scores.close()
+            rejected.close()
+    if rows_scored == 0:
+        raise InputError(f"{source}: all {rows_in} rows rejected (see {rejects})")
+    if stream.out_of_order:
+        log.warning(
+            "%s is not in time order (%d chunks start before the previous one ended): "
+            "history features counted only the requests read before each one",
+            source,
+            stream.out_of_order,
+        )
+    seconds = time.perf_counter() - start
+    return ScoringReport(rows_in, rows_scored, rows_rejected, seconds, stream.out_of_order)
+
+
+class _Stream:
+    """What carries over from chunk to chunk: the history counts and the latest time seen."""
+
+    def __init__(self, model: ExportedModel) -> None:
+        self.model = model
+        self.history = History()
+        self.latest: pd.Timestamp | None = None
+        self.out_of_order = 0
+
+    def score(self, kept: pd.DataFrame) -> pd.DataFrame:
+        """Features in time order (history counts need it), scores back in input order."""
+        if len(kept) == 0:
+            return pd.DataFrame({"request_id": kept["request_id"], "p_opportunity": 0.0})
+        if self.latest is not None and kept["sent_at"].min() < self.latest:
+            self.out_of_order += 1
+        chunk_end = kept["sent_at"].max()
+        self.latest = chunk_end if self.latest is None else max(self.latest, chunk_end)
+        order = np.argsort(kept["sent_at"].dt.tz_localize(None).to_numpy(), kind="stable")
+        in_time = kept.iloc[order].reset_index(drop=True)
+        p = self.model.predict(self.model.matrix(build_features(in_time, self.history)))
+        scored = np.empty(len(p))
+        scored[order] = p
+        return pd.DataFrame({"request_id": kept["request_id"].to_numpy(), "p_opportunity": scored})
