@@ -4,6 +4,7 @@ with its feature recipe and model card, registered in MLflow under an alias."""
 from __future__ import annotations
 
 import json
+import os
 
 from _stage import ROOT, Timer, logger, params, run, section
 
@@ -70,24 +71,20 @@ def main() -> None:
         agreement.onnx_max_abs_diff,
         agreement.mlflow_max_abs_diff,
     )
-    version = _register(cfg, tracking_cfg, file_sha256(MODEL / "model.txt"))
-    log.info(
-        "registered %s version %s as @%s; wrote %s (%s)",
-        cfg.registered_model,
-        version,
-        cfg.alias,
-        OUT.relative_to(ROOT),
-        timer,
-    )
+    _register(cfg, tracking_cfg, file_sha256(MODEL / "model.txt"), log)
+    log.info("wrote %s (%s)", OUT.relative_to(ROOT), timer)
 
 
-def _register(cfg: ExportConfig, tracking_cfg: TrackingConfig, model_sha256: str) -> str:
-    """The trained model as a registry version (one per distinct model file), under the alias."""
+def _register(cfg: ExportConfig, tracking_cfg: TrackingConfig, model_sha256: str, log) -> None:
+    """The trained model as a registry version (one per distinct model file). `dvc repro`
+    moves the alias to it; a DVC experiment registers its version and leaves the alias, so
+    a queued sweep cannot promote whichever variant happens to finish last."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking.tracking_uri(tracking_cfg, ROOT))
+    name = cfg.registered_model
     same_model = client.search_model_versions(
-        f"name = '{cfg.registered_model}' and tags.model_sha256 = '{model_sha256}'",
+        f"name = '{name}' and tags.model_sha256 = '{model_sha256}'",
         order_by=["version_number ASC"],
     )
     if same_model:
@@ -99,13 +96,19 @@ def _register(cfg: ExportConfig, tracking_cfg: TrackingConfig, model_sha256: str
                 f"no MLflow run in {tracking.tracking_uri(tracking_cfg, ROOT)} logged "
                 "models/train/model.txt (store reset?); `dvc repro --force train` logs it again"
             )
-        version = mlflow.register_model(
-            trained.data.tags["model_uri"],
-            cfg.registered_model,
-            tags={"model_sha256": model_sha256},
-        ).version
-    client.set_registered_model_alias(cfg.registered_model, cfg.alias, version)
-    return str(version)
+        tags = {"model_sha256": model_sha256, **tracking.run_tags(ROOT, "")}
+        tags.pop("data_sha256")
+        version = mlflow.register_model(trained.data.tags["model_uri"], name, tags=tags).version
+    experiment = os.environ.get("DVC_EXP_NAME")
+    if experiment:
+        log.info(
+            "registered %s version %s for experiment %s; @%s not moved (to promote: "
+            "`dvc exp apply %s` then `dvc repro --force --single-item export`)",
+            name, version, experiment, cfg.alias, experiment,
+        )  # fmt: skip
+    else:
+        client.set_registered_model_alias(name, cfg.alias, version)
+        log.info("registered %s version %s as @%s", name, version, cfg.alias)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -47,3 +51,22 @@ def tiny_world() -> tuple[WorldConfig, pd.DataFrame, pd.DataFrame, TruthAccumula
 @pytest.fixture(scope="session")
 def split_config() -> PrepareConfig:
     return load(PrepareConfig, composed()["split"], "split")
+
+
+def stop_process_group(process: subprocess.Popen, grace: float = 20.0) -> bool:
+    """End a server started with `start_new_session=True` and every process it spawned:
+    SIGTERM to the group, SIGKILL to what is left after `grace` seconds. True if none is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.time() + grace
+        while time.time() < deadline:
+            process.poll()  # reap the leader so it does not linger as a zombie
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.2)
+    return False

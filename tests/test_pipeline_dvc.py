@@ -17,7 +17,7 @@ import yaml
 from conftest import ROOT
 
 pytestmark = pytest.mark.integration
-STAGES = ("simulate", "prepare", "featurize", "train", "evaluate")
+STAGES = ("simulate", "prepare", "featurize", "train", "evaluate", "export")
 GENERATED = ("dvc.lock", "metrics/", "plots/", "reports/")
 
 
@@ -94,6 +94,9 @@ def test_repro_runs_every_stage_and_writes_the_outputs(repo, reproduced):
         "models/train/model.txt",
         "plots/evaluate/roc.png",
         "data/predictions/test.parquet",
+        "models/export/model.onnx",
+        "models/export/mlflow_model/MLmodel",
+        "models/export/model_card.md",
     )
     for path in outputs:
         assert (repo / path).stat().st_size > 0, path
@@ -134,6 +137,23 @@ def test_logged_model_pyfunc_returns_the_trained_probabilities(repo, reproduced)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
 
 
+def registry(repo: Path) -> tuple[list[tuple], list[tuple]]:
+    """(model versions, aliases) of the registry in the SQLite store."""
+    with sqlite3.connect(repo / "mlflow.db") as db:
+        versions = db.execute("select name, version, run_id from model_versions").fetchall()
+        aliases = db.execute("select name, alias, version from registered_model_aliases").fetchall()
+    return versions, aliases
+
+
+def test_export_registers_the_trained_model_as_champion(repo, reproduced):
+    versions, aliases = registry(repo)
+    (run_,) = mlflow_runs(repo)
+    assert versions == [("tiesignal-opportunity", 1, run_["id"])]
+    assert aliases == [("tiesignal-opportunity", "champion", 1)]
+    export = json.loads((repo / "metrics" / "export.json").read_text())
+    assert export["onnx_max_abs_diff"] < 1e-5 and export["rows"] > 500
+
+
 def test_second_repro_reruns_nothing(repo, reproduced):
     again = run(repo, "dvc", "repro")
     assert "Running stage" not in again.stdout
@@ -145,6 +165,8 @@ def test_forced_rerun_gives_identical_bytes(repo, reproduced):
     run(repo, "dvc", "repro", "--force")
     assert (repo / "dvc.lock").read_text() == before, "outputs changed between identical runs"
     assert len(mlflow_runs(repo)) == 2
+    versions, _ = registry(repo)
+    assert len(versions) == 1, "the same model is registered once"
 
 
 def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
@@ -171,6 +193,9 @@ def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
     assert {"all", "no_timing"} <= by_set, "queued runs must land in the parent repo's store"
     named = [r for r in runs if r["tags"].get("dvc_experiment") == "fast-lr"]
     assert named and named[0]["params"]["model.learning_rate"] == "0.1"
+    versions, aliases = registry(repo)
+    assert len(versions) >= 2, "experiments register their models too"
+    assert aliases == [("tiesignal-opportunity", "champion", 1)], "only `dvc repro` promotes"
 
 
 def test_bad_input_and_bad_config_stop_a_stage_with_one_clear_line(repo, reproduced):

@@ -84,15 +84,17 @@ class TableChunks:
             raise ValueError(f"{path}: write .parquet or .csv, not {fmt!r}")
         self.path, self.fmt = path, fmt
         self.writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
+        self.schema: pa.Schema | None = None
 
     def write(self, df: pd.DataFrame) -> None:
         table = to_arrow(df)
         if self.writer is None:
+            self.schema = table.schema
             if self.fmt == "parquet":
                 self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
             else:
                 self.writer = pa_csv.CSVWriter(self.path, table.schema)
-        self.writer.write_table(table.cast(self.writer.schema))
+        self.writer.write_table(table.cast(self.schema))
 
     def close(self) -> None:
         if self.writer is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tiesignal.prepare import SPLITS
+
 
 def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
     """Markdown from the feature spec, the test metrics (metrics/evaluate.json), the prepare
@@ -33,7 +35,7 @@ def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
         "|---|---:|---:|---|---|",
         *(
             f"| {name} | {s['rows']:,} | {s['positives']:,} | {s['from']} | {s['to']} |"
-            for name, s in splits.items()
+            for name, s in sorted(splits.items(), key=lambda kv: SPLITS.index(kv[0]))
         ),
         "",
         "## Test metrics",

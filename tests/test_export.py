@@ -1,0 +1,319 @@
+"""Export and scoring: ONNX, LightGBM text, MLflow pyfunc and `tiesignal predict` agree,
+and bad input to `predict` fails clearly or is kept with its reason."""
+
+from __future__ import annotations
+
+import logging
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import composed, stop_process_group
+
+from tiesignal.cli import main as cli
+from tiesignal.config import ModelConfig, load
+from tiesignal.export.bundle import ExportedModel, write_export
+from tiesignal.export.card import model_card
+from tiesignal.export.onnx import OnnxScorer
+from tiesignal.features.build import build_features, category_levels, encode
+from tiesignal.features.registry import FEATURE_CODE_VERSION, FEATURES, describe
+from tiesignal.models.train import train
+from tiesignal.prepare import LABEL, SPLITS, label_and_split
+from tiesignal.schema import validate_requests
+
+RANGE = ("2000-01-01", "2100-01-01")
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_world, split_config):
+    """A LightGBM model on the tiny world, its test matrix, and the raw requests."""
+    raw = tiny_world[1].drop(columns=["note"])
+    kept = validate_requests(raw, "raw", *RANGE).kept
+    prepared = label_and_split(kept, split_config)
+    req = prepared.requests
+    features = build_features(req)
+    levels = category_levels(features[req["split"] == "train"], list(FEATURES))
+    chosen = list(FEATURES)
+    X = {s: encode(features[req["split"] == s], chosen, levels) for s in SPLITS}
+    y = {s: req.loc[req["split"] == s, LABEL].astype(int).to_numpy() for s in SPLITS}
+    cfg = load(ModelConfig, composed()["model"] | {"max_rounds": 80}, "model")
+    categorical = [f.name for f in chosen if f.kind == "categorical"]
+    model = train(cfg, X["train"], y["train"], X["valid"], y["valid"], categorical, print)
+    text = model.model.model_to_string(num_iteration=model.best_iteration)
+    spec = {**describe(chosen, levels), "label": LABEL, "valid_sent_at": list(RANGE)}
+    metrics = {"roc_auc": 0.8, "pr_auc": 0.1}
+    card = model_card(
+        spec,
+        metrics,
+        {**prepared.report, "sources": {"simulated": len(raw)}},
+        {"registered_model": "m", "alias": "champion", "trees": 80, "feature_set": "all"},
+    )
+    return {"text": text, "spec": spec, "card": card, "X_test": X["test"], "raw": raw}
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export") / "model"
+    agreement = write_export(
+        folder, trained["text"], trained["spec"], trained["card"], trained["X_test"], 1e-5
+    )
+    return folder, agreement
+
+
+def with_gaps(X: pd.DataFrame) -> pd.DataFrame:
+    """The matrix with missing numbers and unseen categories (NaN codes) in a third of rows."""
+    X = X.copy()
+    rows = np.arange(len(X)) % 3 == 0
+    for column in ("mutual_connections", "sender_connections", "note_length"):
+        X.loc[rows, column] = np.nan
+    for column in ("recipient_industry", "sender_headline_role", "recipient_seniority"):
+        X.loc[~rows, column] = np.nan
+    return X
+
+
+def test_onnx_lightgbm_text_mlflow_and_compiled_models_agree(exported, trained, tmp_path):
+    import mlflow.pyfunc
+
+    folder, agreement = exported
+    assert agreement.rows == len(trained["X_test"]) > 500
+    assert agreement.onnx_max_abs_diff < 1e-5 and agreement.mlflow_max_abs_diff == 0
+    booster = lgb.Booster(model_file=str(folder / "model.txt"))
+    onnx = OnnxScorer((folder / "model.onnx").read_bytes())
+    pyfunc = mlflow.pyfunc.load_model(str(folder / "mlflow_model"))
+    compiled = ExportedModel.load(folder, cache=tmp_path)
+    for X in (trained["X_test"], with_gaps(trained["X_test"])):
+        want = booster.predict(X.to_numpy())
+        assert want.min() > 0 and want.max() < 1 and want.std() > 0.005
+        np.testing.assert_allclose(onnx.predict(X.to_numpy()), want, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(pyfunc.predict(X), want, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(compiled.predict(X), want, rtol=0, atol=1e-12)
+
+
+def test_export_holds_no_pickle_and_repeats_byte_for_byte(exported, trained, tmp_path):
+    folder, _ = exported
+    again = tmp_path / "again"
+    write_export(again, trained["text"], trained["spec"], trained["card"], trained["X_test"], 1e-5)
+    files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    assert {"model.onnx", "model.txt", "feature_spec.json", "model_card.md"} <= {
+        str(f) for f in files
+    }
+    assert (folder / "mlflow_model" / "MLmodel").exists()
+    for name in files:
+        data = (folder / name).read_bytes()
+        assert not data.startswith(b"\x80"), f"{name} is a pickle"
+        assert name.suffix not in (".pkl", ".pickle", ".joblib")
+        assert (again / name).read_bytes() == data, f"{name} differs between two exports"
+
+
+def test_feature_spec_and_card_describe_the_model(exported, trained):
+    import json
+
+    folder, _ = exported
+    spec = json.loads((folder / "feature_spec.json").read_text())
+    assert [f["name"] for f in spec["features"]] == list(trained["X_test"].columns)
+    assert spec["feature_code_version"] == FEATURE_CODE_VERSION
+    assert spec["input"]["dtype"] == "float32" and "NaN" in spec["input"]["encoding"]
+    assert spec["category_levels"]["recipient_seniority"] == ["entry", "mid", "senior", "executive"]
+    assert set(spec["groups"]) == {f.group for f in FEATURES}
+    card = (folder / "model_card.md").read_text()
+    for heading in ("## Data", "## Test metrics", "## Intended use", "## Limitations"):
+        assert heading in card
+    assert "simulated data" in card and "Correlation, not cause" in card
+
+
+def test_a_failed_agreement_check_leaves_no_export(trained, tmp_path):
+    with pytest.raises(ValueError, match="ONNX differs from LightGBM"):
+        write_export(
+            tmp_path / "model", trained["text"], trained["spec"], "", trained["X_test"], 0.0
+        )
+    assert not (tmp_path / "model").exists()
+    assert not list(tmp_path.iterdir()), "no temporary folder left behind"
+
+
+# ------------------------------------------------------------------ tiesignal predict
+
+
+def expected_scores(folder, raw: pd.DataFrame, tmp_path) -> pd.Series:
+    """What the training code path gives: validate, features over the whole table, model."""
+    model = ExportedModel.load(folder, cache=tmp_path)
+    kept = validate_requests(raw, "raw", *RANGE).kept
+    kept = kept.sort_values("sent_at", kind="stable").reset_index(drop=True)
+    p = model.predict(model.matrix(build_features(kept)))
+    return pd.Series(p, index=kept["request_id"].to_numpy())
+
+
+def predict(folder, source, out, tmp_path, *extra) -> int:
+    args = ["predict", str(source), "-o", str(out), "--model", str(folder), *extra]
+    import os
+
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    return cli(args)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_predict_in_chunks_equals_the_training_code_path(exported, trained, tmp_path, fmt):
+    folder, _ = exported
+    raw = trained["raw"].sort_values("sent_at", kind="stable").reset_index(drop=True)
+    source = tmp_path / f"requests.{fmt}"
+    if fmt == "csv":  # lists as "a;b" in CSV
+        text = raw.copy()
+        for column in ("sender_industries", "recipient_skills"):
+            text[column] = text[column].map(lambda v: ";".join(v) if v is not None else "")
+        text.to_csv(source, index=False)
+    else:
+        raw.to_parquet(source)
+    out = tmp_path / f"scores.{fmt}"
+    assert predict(folder, source, out, tmp_path, "--chunk-size", "700") == 0
+    got = pd.read_parquet(out) if fmt == "parquet" else pd.read_csv(out)
+    assert list(got.columns) == ["request_id", "p_opportunity"]
+    assert got["request_id"].tolist() == raw["request_id"].tolist(), "input order"
+    want = expected_scores(folder, raw, tmp_path)
+    np.testing.assert_allclose(got["p_opportunity"], want[got["request_id"]].to_numpy(), atol=1e-9)
+    rejects = tmp_path / f"scores.rejects.{fmt}"
+    assert (
+        rejects.exists()
+        and len(pd.read_parquet(rejects) if fmt == "parquet" else pd.read_csv(rejects)) == 0
+    )
+
+
+def test_predict_ignores_column_order_and_extra_columns(exported, trained, tmp_path):
+    folder, _ = exported
+    raw = trained["raw"].head(800)
+    raw.to_parquet(tmp_path / "a.parquet")
+    shuffled = raw[list(reversed(raw.columns))].assign(crm_owner="x", note="private text")
+    shuffled.to_parquet(tmp_path / "b.parquet")
+    assert predict(folder, tmp_path / "a.parquet", tmp_path / "a.out.parquet", tmp_path) == 0
+    assert predict(folder, tmp_path / "b.parquet", tmp_path / "b.out.parquet", tmp_path) == 0
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "a.out.parquet"), pd.read_parquet(tmp_path / "b.out.parquet")
+    )
+
+
+def test_predict_scores_unseen_categories_and_missing_values(exported, trained, tmp_path):
+    folder, _ = exported
+    raw = trained["raw"].head(300).copy()
+    raw["recipient_industry"] = "Deep-sea salvage"  # not a training level
+    raw.loc[raw.index[::2], "mutual_connections"] = None
+    raw = raw.drop(columns=["recipient_skills", "sender_headline"])  # optional columns
+    raw.to_parquet(tmp_path / "odd.parquet")
+    assert predict(folder, tmp_path / "odd.parquet", tmp_path / "odd.out.parquet", tmp_path) == 0
+    got = pd.read_parquet(tmp_path / "odd.out.parquet")
+    assert len(got) == 300 and got["p_opportunity"].between(0, 1).all()
+    want = expected_scores(folder, raw, tmp_path)
+    np.testing.assert_allclose(got["p_opportunity"], want[got["request_id"]].to_numpy(), atol=1e-9)
+
+
+def test_predict_keeps_bad_rows_with_their_row_column_and_reason(exported, trained, tmp_path):
+    folder, _ = exported
+    raw = trained["raw"].head(500).astype({"mutual_connections": "object", "sent_at": "object"})
+    raw.loc[7, "mutual_connections"] = "lots"
+    raw.loc[42, "sent_at"] = "yesterday"
+    raw.loc[99, "sender_id"] = None
+    raw.to_csv(tmp_path / "bad.csv", index=False)
+    out = tmp_path / "bad.out.csv"
+    assert predict(folder, tmp_path / "bad.csv", out, tmp_path, "--chunk-size", "64") == 0
+    rejects = pd.read_csv(tmp_path / "bad.out.rejects.csv")
+    assert rejects["reject_row"].tolist() == [7, 42, 99]
+    assert rejects["reject_column"].tolist() == ["mutual_connections", "sent_at", "sender_id"]
+    assert "not a int: 'lots'" in rejects["reject_reason"].iloc[0]
+    assert (rejects["reject_file"] == str(tmp_path / "bad.csv")).all()
+    assert len(pd.read_csv(out)) == 497
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"request_id,sent_at,sender_id,recipient_id\n", "no rows"),
+        (
+            b"request_id,sent_at,recipient_id\nr1,2025-01-01T00:00:00Z,p\n",
+            "missing required column(s) sender_id",
+        ),
+        (b"request_id,sent_at,sender_id,recipient_id\nr1,never,s,p\n", "all 1 rows rejected"),
+    ],
+)
+def test_predict_stops_on_unusable_input_with_one_clear_line(
+    exported, tmp_path, caplog, content, message
+):
+    folder, _ = exported
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    out = tmp_path / "out.parquet"
+    with caplog.at_level(logging.ERROR, logger="tiesignal"):
+        assert predict(folder, source, out, tmp_path) == 1
+    assert message in caplog.text and str(source) in caplog.text
+    if "rejected" not in message:
+        assert not out.exists(), "nothing written when the input cannot be read"
+
+
+def test_predict_refuses_a_model_of_another_feature_version(exported, tmp_path, caplog):
+    import json
+    import shutil
+
+    folder, _ = exported
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    spec = json.loads((old / "feature_spec.json").read_text())
+    (old / "feature_spec.json").write_text(json.dumps({**spec, "feature_code_version": "0"}))
+    (tmp_path / "in.csv").write_text(
+        "request_id,sent_at,sender_id,recipient_id\nr,2025-01-01,s,p\n"
+    )
+    with caplog.at_level(logging.ERROR, logger="tiesignal"):
+        assert predict(old, tmp_path / "in.csv", tmp_path / "o.csv", tmp_path) == 1
+    assert "features of version '0'" in caplog.text
+
+
+# ------------------------------------------------------------------ serving
+
+
+@pytest.mark.integration
+def test_mlflow_models_serve_answers_probabilities_and_stops_with_its_group(exported, tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    folder, _ = exported
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
+    log = tmp_path / "serve.log"
+    with open(log, "w") as stderr:
+        server = subprocess.Popen(
+            ["mlflow", "models", "serve", "-m", str(folder / "mlflow_model"),
+             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+            start_new_session=True,  # its own process group, ended as a whole below
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, log.read_text()[-2000:]
+            assert time.time() < deadline, "server not ready in 120 s"
+            time.sleep(0.5)
+        body = (folder / "mlflow_model" / "serving_input_example.json").read_bytes()
+        request = urllib.request.Request(
+            f"{base}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            got = np.asarray(json.loads(reply.read())["predictions"], dtype=float)
+        split = json.loads(body)["dataframe_split"]
+        X = pd.DataFrame(split["data"], columns=split["columns"], dtype=float)
+        want = lgb.Booster(model_file=str(folder / "model.txt")).predict(X.to_numpy())
+        assert ((got > 0) & (got < 1)).all(), "probabilities, not labels"
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    finally:
+        assert stop_process_group(server), "a process of the server's group outlived SIGKILL"
