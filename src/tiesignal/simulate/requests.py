@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from tiesignal.config import WorldConfig
 from tiesignal.features.personalization import note_features
+from tiesignal.features.registry import GROUPS as FEATURE_GROUPS
 from tiesignal.simulate.notes import LEVEL_INDEX, note_lengths, render_notes
 from tiesignal.simulate.vocab import (
     FIRST_NAMES,
@@ -213,7 +214,8 @@ def simulate_chunk(
         "month": month,
     }
     lengths = np.array([0 if t is None else len(t) for t in notes])
-    p_acc, p_opp = outcome_probabilities(cfg, state, level, lengths)
+    terms = logit_terms(cfg, state, level, lengths)
+    p_acc, p_opp = outcome_probabilities(terms)
 
     u_acc, u_opp = rng.random(n), rng.random(n)
     accepted = u_acc < p_acc
@@ -281,12 +283,17 @@ def simulate_chunk(
             "opportunity_eventually": opportunity,
         }
     )
+    # each feature group's effects removed: the truth's answer to "which group matters"
+    for group in FEATURE_GROUPS:
+        kept_terms = {k: v for k, v in terms.items() if TERM_GROUPS[k] != group}
+        g_acc, g_opp = outcome_probabilities(kept_terms)
+        truth[f"p_opportunity_without_{group}"] = g_acc * g_opp
     # counterfactual re-simulation of the same requests with every note at one level
     for name, cf_level in _counterfactual_levels(intent).items():
         cf_len = note_lengths(
             cf_level, variant, with_extra & (cf_level == LEVEL_INDEX["specific"]), **note_inputs
         )
-        cf_acc, cf_opp = outcome_probabilities(cfg, state, cf_level, cf_len)
+        cf_acc, cf_opp = outcome_probabilities(logit_terms(cfg, state, cf_level, cf_len))
         truth[f"p_opportunity_if_{name}"] = cf_acc * cf_opp
         truth[f"opportunity_if_{name}"] = (u_acc < cf_acc) & (u_opp < cf_opp)
     return records, truth
@@ -295,11 +302,9 @@ def simulate_chunk(
 COMPANIES_ARRAY = np.array(COMPANIES, dtype=object)
 
 
-def outcome_probabilities(
-    cfg: WorldConfig, state: dict[str, np.ndarray], level: np.ndarray, note_length: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """P(accept) and P(opportunity | accept) from the sums of their logit terms."""
-    terms = logit_terms(cfg, state, level, note_length)
+def outcome_probabilities(terms: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """P(accept) and P(opportunity | accept) from the sums of their logit terms; a term left
+    out adds nothing (its effect removed)."""
     acc = sum(v for k, v in terms.items() if k.startswith("acc_"))
     opp = sum(v for k, v in terms.items() if k.startswith("opp_"))
     return _sigmoid(acc), _sigmoid(opp)
