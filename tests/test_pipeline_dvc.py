@@ -17,7 +17,7 @@ import yaml
 from conftest import ROOT
 
 pytestmark = pytest.mark.integration
-STAGES = ("simulate", "prepare", "featurize", "train", "evaluate", "export")
+STAGES = ("simulate", "prepare", "featurize", "train", "evaluate", "compare", "export")
 GENERATED = ("dvc.lock", "metrics/", "plots/", "reports/")
 
 
@@ -41,8 +41,9 @@ def commit_all(repo: Path, message: str) -> None:
     run(repo, "git", *identity, "commit", "-qm", message)
 
 
-def mlflow_runs(repo: Path) -> list[dict]:
-    """Runs with their tags and params, read straight from the SQLite store."""
+def mlflow_runs(repo: Path, study: bool = False) -> list[dict]:
+    """Training runs (or, with `study`, the feature-group study's runs) with their tags and
+    params, read straight from the SQLite store."""
     with sqlite3.connect(repo / "mlflow.db") as db:
         runs = db.execute("select run_uuid from runs where status = 'FINISHED'").fetchall()
         out = []
@@ -55,7 +56,7 @@ def mlflow_runs(repo: Path) -> list[dict]:
                 )
             )
             out.append({"id": run_id, "tags": tags, "params": params, "metric_counts": metrics})
-    return out
+    return [r for r in out if ("study" in r["tags"]) == study]
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,8 @@ def repo(tmp_path_factory) -> Path:
         shutil.copy2(ROOT / name, repo / name)
     config = repo / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("world: default", "world: tiny"))
+    study = repo / "conf" / "study" / "feature_groups.yaml"  # one seed keeps the test short
+    study.write_text(study.read_text().replace("seeds: [1, 2, 3]", "seeds: [1]"))
     run(repo, sys.executable, "scripts/compose_params.py")
     run(repo, "git", "init", "-q")
     commit_all(repo, "init")
@@ -143,6 +146,17 @@ def registry(repo: Path) -> tuple[list[tuple], list[tuple]]:
         versions = db.execute("select name, version, run_id from model_versions").fetchall()
         aliases = db.execute("select name, alias, version from registered_model_aliases").fetchall()
     return versions, aliases
+
+
+def test_compare_writes_the_study_report_and_parent_child_runs(repo, reproduced):
+    report = (repo / "reports" / "compare" / "report.md").read_text()
+    assert "## Truth recovery (simulated world)" in report and "without_tie_strength" in report
+    headline = json.loads((repo / "metrics" / "compare.json").read_text())
+    assert -1 <= headline["spearman_loo_vs_truth"] <= 1
+    runs = mlflow_runs(repo, study=True)
+    (parent,) = [r for r in runs if r["tags"]["study_role"] == "parent"]
+    children = [r for r in runs if r["tags"].get("mlflow.parentRunId") == parent["id"]]
+    assert len(children) == 15 and {r["tags"]["seed"] for r in children} == {"1"}
 
 
 def test_export_registers_the_trained_model_as_champion(repo, reproduced):

@@ -209,6 +209,23 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class StudyConfig:
+    """The feature-group study: which variants, how many seeds, how the intervals and the
+    attribution are computed."""
+
+    name: str
+    kinds: list[str]  # "without" (leave one group out) and/or "only" (one group alone)
+    seeds: list[int]
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    confidence: float
+    attribution_rows: int  # test rows explained by SHAP and partial dependence
+    ice_rows: int
+    grid_points: int
+    pdp_features: list[str]
+
+
+@dataclass(frozen=True)
 class ExportConfig:
     """Where the exported model is registered, and how closely ONNX must match LightGBM."""
 

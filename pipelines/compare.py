@@ -1,0 +1,66 @@
+"""Stage `compare`: the feature-group study, its report, and its MLflow parent/child runs."""
+
+from __future__ import annotations
+
+import json
+
+from _stage import ROOT, Timer, logger, params, run, section
+
+from tiesignal.config import ModelConfig, StudyConfig, TrackingConfig, WorldConfig
+from tiesignal.io import atomic_dir, file_sha256, read_parquet, write_json
+from tiesignal.prepare import SPLITS
+from tiesignal.study.run import Truth, run_study, write_outputs
+from tiesignal.study.runs import log_study
+
+FEATURES = ROOT / "data" / "features"
+TRUTH = ROOT / "data" / "raw" / "truth.parquet"
+OUT = ROOT / "reports" / "compare"
+METRICS = ROOT / "metrics" / "compare.json"
+
+
+def main() -> None:
+    log = logger("compare")
+    all_params = params()
+    study = section(StudyConfig, "study", all_params)
+    model_cfg = section(ModelConfig, "model", all_params)
+    tracking_cfg = section(TrackingConfig, "tracking", all_params)
+    timer = Timer()
+    spec = json.loads((FEATURES / "feature_spec.json").read_text(encoding="utf-8"))
+    tables = {s: read_parquet(FEATURES / f"{s}.parquet") for s in SPLITS}
+    truth = None
+    if TRUTH.exists():  # simulated data: the study is checked against the world's truth
+        truth = Truth(
+            read_parquet(TRUTH),
+            section(WorldConfig, "world", all_params),
+            json.loads(TRUTH.with_suffix(".json").read_text(encoding="utf-8")),
+        )
+    else:
+        log.info("no truth file (real data): the truth-recovery section is skipped")
+    n_models = len(study.seeds) * (1 + 7 * len(study.kinds))
+    log.info("fitting %d models (%s; seeds %s)", n_models, ", ".join(study.kinds), study.seeds)
+    result = run_study(study, model_cfg, tables, spec["category_levels"], truth, log.info)
+
+    prepare = json.loads((ROOT / "reports" / "prepare.json").read_text(encoding="utf-8"))
+    context = {
+        "source": ", ".join(f"{k} ({v:,} requests)" for k, v in prepare["sources"].items()),
+        "label_window_days": prepare["label_window_days"],
+        "rows": {s: len(tables[s]) for s in SPLITS},
+    }
+    with atomic_dir(OUT) as tmp:
+        write_outputs(result, study, context, tmp)
+    write_json({k: round(v, 6) for k, v in result.headline.items()}, METRICS)
+    for line in (OUT / "summary.md").read_text(encoding="utf-8").splitlines():
+        log.info("%s", line)
+    data_hash = "".join(file_sha256(FEATURES / f"{s}.parquet")[:16] for s in SPLITS)
+    parent = log_study(
+        tracking_cfg, ROOT, study.name, result.fits, result.y_test,
+        {"study": all_params["study"], "model": all_params["model"]},
+        result.headline, data_hash, OUT,
+    )  # fmt: skip
+    log.info(
+        "MLflow parent run %s; report %s (%s)", parent, (OUT / "report.md").relative_to(ROOT), timer
+    )
+
+
+if __name__ == "__main__":
+    run("compare", main)

@@ -1,0 +1,78 @@
+"""The study's PNG plots: deltas with intervals, group attribution, partial dependence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tiesignal.evaluation.plots import plt, save_png
+
+
+def deltas_plot(table: pd.DataFrame, path: Path) -> None:
+    rows = table[table["kind"] != "full"].iloc[::-1]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.35 * len(rows) + 1.5), sharey=True)
+    positions = np.arange(len(rows))
+    for ax, metric, title in zip(axes, ("roc_auc", "pr_auc"), ("ROC-AUC", "PR-AUC"), strict=True):
+        for kind, color in (("without", "tab:red"), ("only", "tab:blue")):
+            mine = (rows["kind"] == kind).to_numpy()
+            if not mine.any():
+                continue
+            mid = rows[f"delta_{metric}"].to_numpy()[mine]
+            low = rows[f"delta_{metric}_low"].to_numpy()[mine]
+            high = rows[f"delta_{metric}_high"].to_numpy()[mine]
+            ax.errorbar(mid, positions[mine], xerr=[mid - low, high - mid], fmt="o",
+                        color=color, capsize=3, label=f"{kind} the group")  # fmt: skip
+        ax.axvline(0, color="grey", linestyle=":")
+        ax.set_title(f"change in test {title} vs full model")
+    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0].set_yticks(np.arange(len(rows)), rows["variant"])
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def group_shap_plot(per_group: pd.DataFrame, path: Path) -> None:
+    rows = per_group.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(rows) + 1.2))
+    ax.barh(rows["group"], rows["share"])
+    ax.set_xlabel("share of mean |SHAP| (log-odds), test rows")
+    ax.set_title("What the full model uses, by group")
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def dependence_plot(curve: pd.DataFrame, ice: pd.DataFrame, feature: str, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for _, one in ice.groupby("row"):
+        ax.plot(one["value"], one["log_odds"], color="tab:grey", alpha=0.15, linewidth=0.8)
+    ax.plot(
+        curve["value"],
+        curve["mean_log_odds"],
+        color="tab:blue",
+        linewidth=2,
+        label="partial dependence",
+    )
+    ax.set_xlabel(feature)
+    ax.set_ylabel("predicted log-odds")
+    ax.set_title(f"{feature}: partial dependence and ICE")
+    ax.legend(loc="best")
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def tie_strength_plot(curves: pd.DataFrame, path: Path) -> None:
+    """Learned and true partial dependence of mutual connections, centred at zero mutuals."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for industries, color in (("digital", "tab:blue"), ("non_digital", "tab:orange")):
+        for source, style in (("learned", "-"), ("true", "--")):
+            y = curves[f"{source}_{industries}"]
+            ax.plot(curves["mutual_connections"], y - y.iloc[0], style, color=color,
+                    label=f"{source}, {industries.replace('_', '-')} industries")  # fmt: skip
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("mutual connections")
+    ax.set_ylabel("change in log-odds from zero mutuals")
+    ax.set_title("Tie strength: learned vs true")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    save_png(fig, path)

@@ -1,0 +1,77 @@
+"""Fit the full model and every group variant over the study's seeds, on the same splits."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tiesignal.config import ModelConfig, StudyConfig
+from tiesignal.features.registry import FEATURES, GROUPS
+from tiesignal.models.train import TrainedModel, train
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # full, without_<group>, only_<group>
+    kind: str  # full | without | only
+    group: str  # the group left out or kept; "" for the full model
+    groups: tuple[str, ...]  # the groups the model sees
+
+
+@dataclass
+class Fit:
+    variant: Variant
+    seed: int
+    model: TrainedModel
+    test_scores: np.ndarray
+    seconds: float
+
+
+def plan(kinds: list[str]) -> list[Variant]:
+    unknown = sorted(set(kinds) - {"without", "only"})
+    if unknown:
+        raise ValueError(f"study.kinds: unknown {unknown}; known: ['only', 'without']")
+    out = [Variant("full", "full", "", GROUPS)]
+    for kind in ("without", "only"):
+        if kind in kinds:
+            for g in GROUPS:
+                groups = tuple(x for x in GROUPS if (x != g) == (kind == "without"))
+                out.append(Variant(f"{kind}_{g}", kind, g, groups))
+    return out
+
+
+def fit_all(
+    study: StudyConfig,
+    model_cfg: ModelConfig,
+    X: dict[str, pd.DataFrame],
+    y: dict[str, np.ndarray],
+    progress: Callable[[str], None],
+) -> list[Fit]:
+    """Every variant with every seed. `X` holds the full encoded matrices per split; a
+    variant's model sees only its groups' columns."""
+    if model_cfg.kind != "lightgbm":
+        raise ValueError("the study explains LightGBM models (SHAP, partial dependence)")
+    fits = []
+    variants = plan(study.kinds)
+    for i, variant in enumerate(variants, start=1):
+        columns = [f.name for f in FEATURES if f.group in variant.groups]
+        categorical = [f.name for f in FEATURES if f.name in columns and f.kind == "categorical"]
+        for seed in study.seeds:
+            start = time.perf_counter()
+            cfg = dataclasses.replace(model_cfg, seed=seed)
+            model = train(
+                cfg, X["train"][columns], y["train"], X["valid"][columns], y["valid"],
+                categorical, progress=lambda _: None,
+            )  # fmt: skip
+            fits.append(Fit(variant, seed, model, model.predict(X["test"][columns]),
+                            time.perf_counter() - start))  # fmt: skip
+            progress(
+                f"  [{i}/{len(variants)}] {variant.name} seed {seed}: "
+                f"{model.best_iteration} rounds ({fits[-1].seconds:.1f}s)"
+            )
+    return fits

@@ -1,0 +1,174 @@
+"""The feature-group study: intervals, ranking, MLflow parent/child runs, the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import composed, simulate, world_config
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from tiesignal.config import ModelConfig, StudyConfig, TrackingConfig, load
+from tiesignal.features.build import build_features, category_levels
+from tiesignal.features.registry import FEATURES, GROUPS
+from tiesignal.prepare import LABEL, SPLITS, label_and_split
+from tiesignal.schema import validate_requests
+from tiesignal.simulate import truth_summary
+from tiesignal.study.bootstrap import RankedScores
+from tiesignal.study.run import Truth, run_study, write_outputs
+from tiesignal.study.runs import log_study
+from tiesignal.study.summary import group_importance
+
+
+def study_config(**changes) -> StudyConfig:
+    base = load(StudyConfig, composed()["study"], "study")
+    fast = {"seeds": [1, 2], "bootstrap_resamples": 200, "attribution_rows": 1500,
+            "ice_rows": 10, "grid_points": 8}  # fmt: skip
+    return dataclasses.replace(base, **(fast | changes))
+
+
+def model_config() -> ModelConfig:
+    changes = {"learning_rate": 0.1, "min_child_samples": 40, "max_rounds": 300}
+    return load(ModelConfig, composed()["model"] | changes, "model")
+
+
+def study_inputs(world, split_config):
+    """Feature tables per split (as `featurize` writes them), levels, and the truth."""
+    raw, truth_rows, acc = simulate(world)
+    kept = validate_requests(raw.drop(columns=["note"]), "raw", "2000-01-01", "2100-01-01").kept
+    req = label_and_split(kept, split_config).requests
+    features = build_features(req)
+    levels = category_levels(features[req["split"] == "train"], list(FEATURES))
+    tables = {}
+    for s in SPLITS:
+        rows = req["split"] == s
+        tables[s] = (
+            req.loc[rows, ["request_id"]]
+            .join(features[rows])
+            .assign(**{LABEL: req.loc[rows, LABEL].astype(bool)})
+        )
+    return tables, levels, Truth(truth_rows, world, truth_summary(world, acc))
+
+
+def world(**changes):
+    cfg = world_config(n_requests=14_000, n_members=9_000)
+    for path, value in changes.items():
+        cfg = _replace_path(cfg, path.split("."), value)
+    return cfg
+
+
+def _replace_path(obj, path, value):
+    if len(path) == 1:
+        return dataclasses.replace(obj, **{path[0]: value})
+    return dataclasses.replace(
+        obj, **{path[0]: _replace_path(getattr(obj, path[0]), path[1:], value)}
+    )
+
+
+def test_bootstrap_metrics_equal_scikit_learn_with_weights_and_ties():
+    rng = np.random.default_rng(3)
+    y = rng.random(3000) < 0.07
+    p = np.round(rng.random(3000) * 0.5 + 0.2 * y, 2)  # many ties
+    w = np.bincount(rng.integers(0, 3000, 3000), minlength=3000).astype(float)
+    auc, ap = RankedScores(y, p).metrics(w)
+    assert auc == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+    assert ap == pytest.approx(average_precision_score(y, p, sample_weight=w), abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def null_timing(split_config):
+    """A world where timing has no effect on anything: its interval must include zero."""
+    cfg = world(
+        **{"opportunity.market_amplitude": 0.0, "acceptance.weekend": 0.0,
+           "acceptance.business_hours": 0.0}
+    )  # fmt: skip
+    tables, levels, truth = study_inputs(cfg, split_config)
+    study = study_config()
+    return study, run_study(study, model_config(), tables, levels, truth, lambda _: None)
+
+
+def test_a_group_without_effect_has_an_interval_that_includes_zero(null_timing):
+    _, result = null_timing
+    row = result.table.set_index("variant").loc["without_timing"]
+    assert row["delta_roc_auc_low"] <= 0 <= row["delta_roc_auc_high"]
+    assert row["delta_pr_auc_low"] <= 0 <= row["delta_pr_auc_high"]
+    truth = result.truth["groups"].set_index("group")
+    assert truth.loc["timing", "truth_auc_drop"] == pytest.approx(0, abs=1e-9)
+    # an informative group in the same run does not include zero
+    assert (
+        result.table.set_index("variant").loc["without_recipient_profile", "delta_roc_auc_high"] < 0
+    )
+
+
+def test_a_dominant_group_ranks_first(split_config):
+    cfg = world(
+        **{"opportunity.tie_strength.height": 6.0, "opportunity.tie_strength.digital_height": 0.0}
+    )
+    tables, levels, truth = study_inputs(cfg, split_config)
+    study = study_config(kinds=["without"], seeds=[1], bootstrap_resamples=50)
+    result = run_study(study, model_config(), tables, levels, truth, lambda _: None)
+    importance = group_importance(result.table)
+    assert importance.idxmax() == "tie_strength", importance.sort_values().to_dict()
+    assert result.truth["groups"].iloc[0]["group"] == "tie_strength"
+    assert result.truth["peaks"]["all"]["learned"]["inverted_u"]
+
+
+def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path):
+    study, result = null_timing
+    store = tmp_path / "mlflow.db"
+    cfg = TrackingConfig(experiment="study-test", tracking_uri=f"sqlite:///{store}")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "summary.csv").write_text("x\n1\n")
+    parent = log_study(
+        cfg, tmp_path, study.name, result.fits, result.y_test, {"study": {"seeds": [1, 2]}},
+        result.headline, "abc", tmp_path / "report",
+    )  # fmt: skip
+    with sqlite3.connect(store) as db:
+        tags = {}
+        for run_id, key, value in db.execute("select run_uuid, key, value from tags"):
+            tags.setdefault(run_id, {})[key] = value
+        metrics = {
+            r for (r,) in db.execute("select run_uuid from metrics where key='delta_roc_auc'")
+        }
+    children = {r: t for r, t in tags.items() if t.get("mlflow.parentRunId") == parent}
+    assert tags[parent]["study_role"] == "parent" and tags[parent]["study"] == study.name
+    assert len(children) == len(result.fits) == 2 * (1 + 2 * len(GROUPS))
+    variants = {(t["variant"], t["seed"]) for t in children.values()}
+    assert ("without_timing", "2") in variants and ("full", "1") in variants
+    assert all(t["study"] == study.name and t["data_sha256"] == "abc" for t in children.values())
+    assert set(children) <= metrics
+
+
+def test_the_report_names_every_group_and_the_truth(null_timing, tmp_path):
+    study, result = null_timing
+    context = {"source": "simulated (14,000 requests)", "label_window_days": 30,
+               "rows": {s: 100 for s in SPLITS}}  # fmt: skip
+    write_outputs(result, study, context, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    for group in GROUPS:
+        assert f"without_{group}" in report and f"only_{group}" in report
+    for section in (
+        "## Question",
+        "## Results",
+        "## Attribution",
+        "## Truth recovery",
+        "## Caveats",
+    ):
+        assert section in report
+    assert "intent confounds them" in report
+    for name in ("deltas.png", "shap_groups.png", "tie_strength.png", "pdp_mutual_connections.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+        assert f"({name})" in report
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert len(summary) == 1 + 2 * len(GROUPS) and summary["delta_roc_auc_low"].notna().sum() == 14
+    no_truth = dataclasses.replace(result, truth={})
+    write_outputs(no_truth, study, context, tmp_path / "real")
+    assert (
+        "Skipped: these data have no simulated truth"
+        in (tmp_path / "real" / "report.md").read_text()
+    )
+    json.dumps(result.headline)  # plain numbers, ready for metrics/compare.json
