@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
-STAGES = ("simulate", "prepare", "featurize", "train", "evaluate")
+STAGES = ("simulate", "prepare", "featurize", "train", "evaluate", "compare", "export")
 SKIP = ("data/", "models/", "metrics/", "plots/", "reports/", "mlruns/", "benchmarks/work")
 
 

@@ -59,9 +59,17 @@ def calibration_plot(table: pd.DataFrame, path: Path) -> None:
 
 def importance_plot(importance: pd.DataFrame, path: Path) -> None:
     shown = importance.sort_values("importance").tail(25)
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(shown) + 1.5))
-    ax.barh(shown["feature"], shown["importance"])
-    ax.set_title("Feature importance (share of total gain)")
-    ax.set_xlabel("share of gain")
+    share_bars(
+        shown["feature"], shown["importance"], "Feature importance (share of total gain)",
+        "share of gain", path,
+    )  # fmt: skip
+
+
+def share_bars(labels, shares, title: str, xlabel: str, path: Path) -> None:
+    """Horizontal bars, the first label at the bottom."""
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(labels) + 1.5))
+    ax.barh(labels, shares)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
     fig.tight_layout()
     save_png(fig, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tiesignal.evaluation.plots import plt, save_png
+from tiesignal.evaluation.plots import plt, save_png, share_bars
 
 
 def deltas_plot(table: pd.DataFrame, path: Path) -> None:
@@ -34,12 +34,10 @@ def deltas_plot(table: pd.DataFrame, path: Path) -> None:
 
 def group_shap_plot(per_group: pd.DataFrame, path: Path) -> None:
     rows = per_group.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.4 * len(rows) + 1.2))
-    ax.barh(rows["group"], rows["share"])
-    ax.set_xlabel("share of mean |SHAP| (log-odds), test rows")
-    ax.set_title("What the full model uses, by group")
-    fig.tight_layout()
-    save_png(fig, path)
+    share_bars(
+        rows["group"], rows["share"], "What the full model uses, by group",
+        "share of mean |SHAP| (log-odds), test rows", path,
+    )  # fmt: skip
 
 
 def dependence_plot(curve: pd.DataFrame, ice: pd.DataFrame, feature: str, path: Path) -> None:
