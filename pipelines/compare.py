@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 from _stage import ROOT, Timer, logger, params, run, section
 
 from tiesignal.config import ModelConfig, StudyConfig, TrackingConfig, WorldConfig
-from tiesignal.io import atomic_dir, file_sha256, read_parquet, write_json
-from tiesignal.prepare import SPLITS
+from tiesignal.io import atomic_dir, file_sha256, read_parquet, write_json, write_parquet
+from tiesignal.prepare import LABEL, SPLITS
 from tiesignal.study.run import Truth, run_study, write_outputs
 from tiesignal.study.runs import log_study
 
@@ -16,6 +17,7 @@ FEATURES = ROOT / "data" / "features"
 TRUTH = ROOT / "data" / "raw" / "truth.parquet"
 OUT = ROOT / "reports" / "compare"
 METRICS = ROOT / "metrics" / "compare.json"
+SCORES = ROOT / "data" / "compare" / "test_scores.parquet"
 
 
 def main() -> None:
@@ -49,6 +51,12 @@ def main() -> None:
     with atomic_dir(OUT) as tmp:
         write_outputs(result, study, context, tmp)
     write_json({k: round(v, 6) for k, v in result.headline.items()}, METRICS)
+    # every model's test scores, for analysis beyond the report (and a cached output, so a
+    # fresh clone reruns the study and logs it to MLflow)
+    scores = pd.DataFrame({"request_id": tables["test"]["request_id"], LABEL: result.y_test == 1})
+    for fit in result.fits:
+        scores[f"{fit.variant.name}_seed{fit.seed}"] = fit.test_scores
+    write_parquet(scores, SCORES)
     for line in (OUT / "summary.md").read_text(encoding="utf-8").splitlines():
         log.info("%s", line)
     data_hash = "".join(file_sha256(FEATURES / f"{s}.parquet")[:16] for s in SPLITS)

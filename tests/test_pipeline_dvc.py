@@ -100,6 +100,7 @@ def test_repro_runs_every_stage_and_writes_the_outputs(repo, reproduced):
         "models/export/model.onnx",
         "models/export/mlflow_model/MLmodel",
         "models/export/model_card.md",
+        "data/compare/test_scores.parquet",
     )
     for path in outputs:
         assert (repo / path).stat().st_size > 0, path
