@@ -10,9 +10,11 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from tiesignal.config import (
     ConfigError,
     EvaluateConfig,
+    ExportConfig,
     FeaturesConfig,
     ModelConfig,
     PrepareConfig,
+    StudyConfig,
     TrackingConfig,
     WorldConfig,
     load,
@@ -25,6 +27,8 @@ SECTIONS = {
     "features": FeaturesConfig,
     "model": ModelConfig,
     "evaluate": EvaluateConfig,
+    "study": StudyConfig,
+    "export": ExportConfig,
     "tracking": TrackingConfig,
 }
 GROUP_DIRS = [p for p in (ROOT / "conf").iterdir() if p.is_dir()]
