@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 from _stage import ROOT, Timer, logger, params, run, section
 
 from tiesignal.config import ModelConfig, StudyConfig, TrackingConfig, WorldConfig
-from tiesignal.io import atomic_dir, file_sha256, read_parquet, write_json, write_parquet
+from tiesignal.io import atomic_dir, file_sha256, read_json, read_parquet, write_json, write_parquet
 from tiesignal.prepare import LABEL, SPLITS
 from tiesignal.study.run import Truth, run_study, write_outputs
 from tiesignal.study.runs import log_study
@@ -27,14 +25,14 @@ def main() -> None:
     model_cfg = section(ModelConfig, "model", all_params)
     tracking_cfg = section(TrackingConfig, "tracking", all_params)
     timer = Timer()
-    spec = json.loads((FEATURES / "feature_spec.json").read_text(encoding="utf-8"))
+    spec = read_json(FEATURES / "feature_spec.json")
     tables = {s: read_parquet(FEATURES / f"{s}.parquet") for s in SPLITS}
     truth = None
     if TRUTH.exists():  # simulated data: the study is checked against the world's truth
         truth = Truth(
             read_parquet(TRUTH),
             section(WorldConfig, "world", all_params),
-            json.loads(TRUTH.with_suffix(".json").read_text(encoding="utf-8")),
+            read_json(TRUTH.with_suffix(".json")),
         )
     else:
         log.info("no truth file (real data): the truth-recovery section is skipped")
@@ -42,7 +40,7 @@ def main() -> None:
     log.info("fitting %d models (%s; seeds %s)", n_models, ", ".join(study.kinds), study.seeds)
     result = run_study(study, model_cfg, tables, spec["category_levels"], truth, log.info)
 
-    prepare = json.loads((ROOT / "reports" / "prepare.json").read_text(encoding="utf-8"))
+    prepare = read_json(ROOT / "reports" / "prepare.json")
     context = {
         "source": ", ".join(f"{k} ({v:,} requests)" for k, v in prepare["sources"].items()),
         "label_window_days": prepare["label_window_days"],

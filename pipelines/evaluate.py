@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 from _stage import ROOT, Timer, logger, params, run, section
 
 from tiesignal.config import EvaluateConfig, TrackingConfig
 from tiesignal.evaluation import metrics as m
 from tiesignal.evaluation import plots
-from tiesignal.io import file_sha256, read_parquet, write_csv, write_json, write_parquet
+from tiesignal.io import file_sha256, read_json, read_parquet, write_csv, write_json, write_parquet
 from tiesignal.models import tracking
 from tiesignal.models.data import features_named, model_matrix
 from tiesignal.models.train import TrainedModel
@@ -29,7 +27,7 @@ def main() -> None:
     cfg = section(EvaluateConfig, "evaluate", all_params)
     timer = Timer()
     model = TrainedModel.load(MODEL)
-    spec = json.loads((FEATURES / "feature_spec.json").read_text(encoding="utf-8"))
+    spec = read_json(FEATURES / "feature_spec.json")
     test = read_parquet(FEATURES / "test.parquet")
     X, y = model_matrix(test, features_named(model.features), spec["category_levels"])
     p = model.predict(X)

@@ -3,7 +3,6 @@ with its feature recipe and model card, registered in MLflow under an alias."""
 
 from __future__ import annotations
 
-import json
 import os
 
 from _stage import ROOT, Timer, logger, params, run, section
@@ -12,7 +11,7 @@ from tiesignal.config import ExportConfig, FeaturesConfig, PrepareConfig, Tracki
 from tiesignal.export.bundle import write_export
 from tiesignal.export.card import model_card
 from tiesignal.features.registry import describe
-from tiesignal.io import file_sha256, read_parquet, write_json
+from tiesignal.io import file_sha256, read_json, read_parquet, write_json
 from tiesignal.models import tracking
 from tiesignal.models.data import features_named, model_matrix
 from tiesignal.models.train import TrainedModel
@@ -38,15 +37,13 @@ def main() -> None:
             f"export needs a LightGBM model, and model.kind is {model.kind!r}; "
             "to compare other models stop before export: `dvc exp run evaluate -S model=...`"
         )
-    levels = json.loads((FEATURES / "feature_spec.json").read_text(encoding="utf-8"))
+    levels = read_json(FEATURES / "feature_spec.json")["category_levels"]
     chosen = features_named(model.features)
-    X_test, _ = model_matrix(
-        read_parquet(FEATURES / "test.parquet"), chosen, levels["category_levels"]
-    )
-    data = json.loads((ROOT / "reports" / "prepare.json").read_text(encoding="utf-8"))
-    metrics = json.loads((ROOT / "metrics" / "evaluate.json").read_text(encoding="utf-8"))
+    X_test, _ = model_matrix(read_parquet(FEATURES / "test.parquet"), chosen, levels)
+    data = read_json(ROOT / "reports" / "prepare.json")
+    metrics = read_json(ROOT / "metrics" / "evaluate.json")
     spec = {
-        **describe(chosen, levels["category_levels"]),
+        **describe(chosen, levels),
         "label": LABEL,
         "label_window_days": data["label_window_days"],
         "valid_sent_at": [split.min_sent_at, split.max_sent_at],  # what `predict` accepts

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from _stage import ROOT, Timer, logger, params, run, section
 
 from tiesignal.config import FeaturesConfig, ModelConfig, TrackingConfig
 from tiesignal.features.registry import select
-from tiesignal.io import file_sha256, read_parquet
+from tiesignal.io import file_sha256, read_json, read_parquet
 from tiesignal.models import tracking
 from tiesignal.models.data import model_matrix
 from tiesignal.models.train import TrainedModel, lightgbm_params, train
@@ -25,7 +23,7 @@ def main() -> None:
     tracking_cfg = section(TrackingConfig, "tracking", all_params)
     timer = Timer()
 
-    spec = json.loads((FEATURES / "feature_spec.json").read_text(encoding="utf-8"))
+    spec = read_json(FEATURES / "feature_spec.json")
     levels = spec["category_levels"]
     chosen = select(features_cfg.groups)
     X_train, y_train = model_matrix(read_parquet(FEATURES / "train.parquet"), chosen, levels)

@@ -143,12 +143,14 @@ def expected_scores(folder, raw: pd.DataFrame, tmp_path) -> pd.Series:
     return pd.Series(p, index=kept["request_id"].to_numpy())
 
 
-def predict(folder, source, out, tmp_path, *extra) -> int:
-    args = ["predict", str(source), "-o", str(out), "--model", str(folder), *extra]
-    import os
+@pytest.fixture(autouse=True)
+def compiled_cache(monkeypatch, tmp_path_factory):
+    """`tiesignal predict` keeps compiled models in a test folder, not in ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
 
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-    return cli(args)
+
+def predict(folder, source, out, *extra) -> int:
+    return cli(["predict", str(source), "-o", str(out), "--model", str(folder), *extra])
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
@@ -164,7 +166,7 @@ def test_predict_in_chunks_equals_the_training_code_path(exported, trained, tmp_
     else:
         raw.to_parquet(source)
     out = tmp_path / f"scores.{fmt}"
-    assert predict(folder, source, out, tmp_path, "--chunk-size", "700") == 0
+    assert predict(folder, source, out, "--chunk-size", "700") == 0
     got = pd.read_parquet(out) if fmt == "parquet" else pd.read_csv(out)
     assert list(got.columns) == ["request_id", "p_opportunity"]
     assert got["request_id"].tolist() == raw["request_id"].tolist(), "input order"
@@ -183,8 +185,8 @@ def test_predict_ignores_column_order_and_extra_columns(exported, trained, tmp_p
     raw.to_parquet(tmp_path / "a.parquet")
     shuffled = raw[list(reversed(raw.columns))].assign(crm_owner="x", note="private text")
     shuffled.to_parquet(tmp_path / "b.parquet")
-    assert predict(folder, tmp_path / "a.parquet", tmp_path / "a.out.parquet", tmp_path) == 0
-    assert predict(folder, tmp_path / "b.parquet", tmp_path / "b.out.parquet", tmp_path) == 0
+    assert predict(folder, tmp_path / "a.parquet", tmp_path / "a.out.parquet") == 0
+    assert predict(folder, tmp_path / "b.parquet", tmp_path / "b.out.parquet") == 0
     pd.testing.assert_frame_equal(
         pd.read_parquet(tmp_path / "a.out.parquet"), pd.read_parquet(tmp_path / "b.out.parquet")
     )
@@ -197,7 +199,7 @@ def test_predict_scores_unseen_categories_and_missing_values(exported, trained, 
     raw.loc[raw.index[::2], "mutual_connections"] = None
     raw = raw.drop(columns=["recipient_skills", "sender_headline"])  # optional columns
     raw.to_parquet(tmp_path / "odd.parquet")
-    assert predict(folder, tmp_path / "odd.parquet", tmp_path / "odd.out.parquet", tmp_path) == 0
+    assert predict(folder, tmp_path / "odd.parquet", tmp_path / "odd.out.parquet") == 0
     got = pd.read_parquet(tmp_path / "odd.out.parquet")
     assert len(got) == 300 and got["p_opportunity"].between(0, 1).all()
     want = expected_scores(folder, raw, tmp_path)
@@ -212,7 +214,7 @@ def test_predict_keeps_bad_rows_with_their_row_column_and_reason(exported, train
     raw.loc[99, "sender_id"] = None
     raw.to_csv(tmp_path / "bad.csv", index=False)
     out = tmp_path / "bad.out.csv"
-    assert predict(folder, tmp_path / "bad.csv", out, tmp_path, "--chunk-size", "64") == 0
+    assert predict(folder, tmp_path / "bad.csv", out, "--chunk-size", "64") == 0
     rejects = pd.read_csv(tmp_path / "bad.out.rejects.csv")
     assert rejects["reject_row"].tolist() == [7, 42, 99]
     assert rejects["reject_column"].tolist() == ["mutual_connections", "sent_at", "sender_id"]
@@ -241,7 +243,7 @@ def test_predict_stops_on_unusable_input_with_one_clear_line(
     source.write_bytes(content)
     out = tmp_path / "out.parquet"
     with caplog.at_level(logging.ERROR, logger="tiesignal"):
-        assert predict(folder, source, out, tmp_path) == 1
+        assert predict(folder, source, out) == 1
     assert message in caplog.text and str(source) in caplog.text
     if "rejected" not in message:
         assert not out.exists(), "nothing written when the input cannot be read"
@@ -260,7 +262,7 @@ def test_predict_refuses_a_model_of_another_feature_version(exported, tmp_path, 
         "request_id,sent_at,sender_id,recipient_id\nr,2025-01-01,s,p\n"
     )
     with caplog.at_level(logging.ERROR, logger="tiesignal"):
-        assert predict(old, tmp_path / "in.csv", tmp_path / "o.csv", tmp_path) == 1
+        assert predict(old, tmp_path / "in.csv", tmp_path / "o.csv") == 1
     assert "features of version '0'" in caplog.text
 
 

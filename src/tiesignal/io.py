@@ -114,6 +114,13 @@ def write_json(obj: Any, path: str | Path) -> None:
     write_text(text, path)
 
 
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: input file does not exist (run the stage that makes it)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def write_text(text: str, path: str | Path) -> None:
     write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import uuid
@@ -17,7 +16,7 @@ import yaml
 from tiesignal.export.onnx import INPUT, OnnxScorer, to_onnx
 from tiesignal.features.build import encode
 from tiesignal.features.registry import FEATURE_CODE_VERSION, Feature
-from tiesignal.io import atomic_dir, file_sha256, write_json, write_text
+from tiesignal.io import atomic_dir, file_sha256, read_json, write_json, write_text
 from tiesignal.models.data import features_named
 from tiesignal.models.tracking import model_description
 
@@ -126,7 +125,7 @@ class ExportedModel:
         spec_path = folder / SPEC
         if not spec_path.exists():
             raise FileNotFoundError(f"{folder}: no exported model here (no {SPEC})")
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        spec = read_json(spec_path)
         if spec.get("feature_code_version") != FEATURE_CODE_VERSION:
             raise ValueError(
                 f"{spec_path}: features of version {spec.get('feature_code_version')!r}, but this "

@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from tiesignal.config import ModelConfig
-from tiesignal.io import atomic_path, write_json
+from tiesignal.io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class TrainedModel:
         meta_path = folder / "model.json"
         if not meta_path.exists():
             raise FileNotFoundError(f"{meta_path}: no trained model here (run the train stage)")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = read_json(meta_path)
         if meta["kind"] == "lightgbm":
             model = lgb.Booster(model_file=str(folder / "model.txt"))
             best = 0  # the saved text holds exactly the best iterations

@@ -59,12 +59,12 @@ def paired_deltas(
     full_ranked = [RankedScores(y, p) for p in full]
     ranked = {name: [RankedScores(y, p) for p in runs] for name, runs in variants.items()}
 
-    def seed_deltas(name: str, weights: np.ndarray) -> np.ndarray:
-        base = np.array([r.metrics(weights) for r in full_ranked])
-        return np.array([r.metrics(weights) for r in ranked[name]]) - base
-
     ones = np.ones(len(y))
-    point = {name: seed_deltas(name, ones) for name in ranked}
+    full_point = np.array([r.metrics(ones) for r in full_ranked])  # per seed
+    point = {
+        name: np.array([r.metrics(ones) for r in runs]) - full_point
+        for name, runs in ranked.items()
+    }
     rng = np.random.default_rng(seed)
     draws = {name: np.empty((resamples, 2)) for name in ranked}
     for b in range(resamples):
