@@ -41,6 +41,11 @@ def section(cls: type[T], name: str, all_params: dict | None = None) -> T:
         raise SystemExit(f"params.yaml: {err}") from err
 
 
+def simulated(all_params: dict) -> bool:
+    """The data come from the simulator, so its truth file describes them."""
+    return all_params.get("data", {}).get("source") == "simulated"
+
+
 def logger(stage: str) -> logging.Logger:
     logging.basicConfig(
         level=logging.INFO,

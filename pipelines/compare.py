@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from _stage import ROOT, Timer, logger, params, run, section
+from _stage import ROOT, Timer, logger, params, run, section, simulated
 
 from tiesignal.config import ModelConfig, StudyConfig, TrackingConfig, WorldConfig
 from tiesignal.io import atomic_dir, file_sha256, read_json, read_parquet, write_json, write_parquet
@@ -28,14 +28,14 @@ def main() -> None:
     spec = read_json(FEATURES / "feature_spec.json")
     tables = {s: read_parquet(FEATURES / f"{s}.parquet") for s in SPLITS}
     truth = None
-    if TRUTH.exists():  # simulated data: the study is checked against the world's truth
+    if simulated(all_params):  # the study is checked against the world's truth
         truth = Truth(
             read_parquet(TRUTH),
             section(WorldConfig, "world", all_params),
             read_json(TRUTH.with_suffix(".json")),
         )
     else:
-        log.info("no truth file (real data): the truth-recovery section is skipped")
+        log.info("real data: no truth to check the study against; that section is skipped")
     n_models = len(study.seeds) * (1 + 7 * len(study.kinds))
     log.info("fitting %d models (%s; seeds %s)", n_models, ", ".join(study.kinds), study.seeds)
     result = run_study(study, model_cfg, tables, spec["category_levels"], truth, log.info)

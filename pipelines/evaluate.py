@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from _stage import ROOT, Timer, logger, params, run, section
+from _stage import ROOT, Timer, logger, params, run, section, simulated
 
 from tiesignal.config import EvaluateConfig, TrackingConfig
 from tiesignal.evaluation import metrics as m
@@ -40,7 +40,7 @@ def main() -> None:
     scores = m.classification_metrics(y, p, cfg.calibration_bins, cfg.top_fractions)
 
     oracle = None
-    if TRUTH.exists():  # simulated data: how far from the Bayes-optimal model?
+    if simulated(all_params):  # how far from the Bayes-optimal model?
         truth = read_parquet(TRUTH, columns=["request_id", "p_opportunity"])
         p_true = test[["request_id"]].merge(truth, on="request_id", how="left")["p_opportunity"]
         if p_true.notna().all():

@@ -9,7 +9,7 @@ from tiesignal.io import read_parquet, write_json, write_parquet
 from tiesignal.prepare import label_and_split
 from tiesignal.schema import InputError, validate_requests
 
-SOURCE = ROOT / "data" / "raw" / "requests.parquet"
+SOURCE = ROOT / "data" / "interim" / "requests.parquet"
 OUT = ROOT / "data" / "prepared"
 
 
@@ -17,7 +17,7 @@ def main() -> None:
     log = logger("prepare")
     cfg = section(PrepareConfig, "split")
     timer = Timer()
-    raw = read_parquet(SOURCE, skip=("note",))  # features use note_* from the source
+    raw = read_parquet(SOURCE)
     log.info("validating %d rows of %s", len(raw), SOURCE.relative_to(ROOT))
     checked = validate_requests(
         raw, str(SOURCE.relative_to(ROOT)), cfg.min_sent_at, cfg.max_sent_at
@@ -31,8 +31,7 @@ def main() -> None:
             f"most often in column(s) {', '.join(f'{c} ({n} rows)' for c, n in top.items())}"
         )
     prepared = label_and_split(checked.kept, cfg)
-    # message text stops here: it was never read, and its column is dropped
-    requests = prepared.requests.drop(columns=["note"])
+    requests = prepared.requests.drop(columns=["note"])  # no text: `ingest` kept only note_*
     report = {
         "rows_in": len(raw),
         "rows_kept": len(requests),

@@ -9,6 +9,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from tiesignal.config import (
     ConfigError,
+    DataConfig,
     EvaluateConfig,
     ExportConfig,
     FeaturesConfig,
@@ -22,6 +23,7 @@ from tiesignal.config import (
 from tiesignal.features.registry import GROUPS, select
 
 SECTIONS = {
+    "data": DataConfig,
     "world": WorldConfig,
     "split": PrepareConfig,
     "features": FeaturesConfig,

@@ -17,12 +17,15 @@ import yaml
 from conftest import ROOT
 
 pytestmark = pytest.mark.integration
-STAGES = ("simulate", "prepare", "featurize", "train", "evaluate", "compare", "export")
+STAGES = ("simulate", "ingest", "prepare", "featurize", "train", "evaluate", "compare", "export")
 GENERATED = ("dvc.lock", "metrics/", "plots/", "reports/")
 
 
-def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+def run(
+    repo: Path, *args: str, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    keep = ("MLFLOW_", "DVC_", "TIESIGNAL_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(keep)} | (env or {})
     env |= {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
         "DVC_NO_ANALYTICS": "1",
@@ -62,7 +65,10 @@ def mlflow_runs(repo: Path, study: bool = False) -> list[dict]:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     """A fresh git repo holding the project's tracked files, defaulting to the tiny world."""
-    repo = tmp_path_factory.mktemp("tiesignal")
+    return make_repo(tmp_path_factory.mktemp("tiesignal"))
+
+
+def make_repo(repo: Path, data: str = "simulated", before_commit=None) -> Path:
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.splitlines()
@@ -72,9 +78,12 @@ def repo(tmp_path_factory) -> Path:
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, repo / name)
     config = repo / "conf" / "config.yaml"
-    config.write_text(config.read_text().replace("world: default", "world: tiny"))
+    text = config.read_text().replace("world: default", "world: tiny")
+    config.write_text(text.replace("data: simulated", f"data: {data}"))
     study = repo / "conf" / "study" / "feature_groups.yaml"  # one seed keeps the test short
     study.write_text(study.read_text().replace("seeds: [1, 2, 3]", "seeds: [1]"))
+    if before_commit is not None:
+        before_commit(repo)
     run(repo, sys.executable, "scripts/compose_params.py")
     run(repo, "git", "init", "-q")
     commit_all(repo, "init")
@@ -214,11 +223,11 @@ def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
 
 
 def test_bad_input_and_bad_config_stop_a_stage_with_one_clear_line(repo, reproduced):
-    raw = repo / "data" / "raw" / "requests.parquet"
+    raw = repo / "data" / "interim" / "requests.parquet"
     pd.read_parquet(raw).drop(columns=["sent_at"]).to_parquet(raw)
     out = run(repo, "python", "pipelines/prepare.py", check=False)
     assert out.returncode == 1
-    assert "data/raw/requests.parquet: missing required column(s) sent_at" in out.stderr
+    assert "data/interim/requests.parquet: missing required column(s) sent_at" in out.stderr
     assert "Traceback" not in out.stderr
 
     pd.read_parquet(raw).assign(sent_at="not a time").to_parquet(raw)
@@ -230,7 +239,7 @@ def test_bad_input_and_bad_config_stop_a_stage_with_one_clear_line(repo, reprodu
 
     raw.write_bytes(b"PAR1 this is not parquet")
     out = run(repo, "python", "pipelines/prepare.py", check=False)
-    assert out.returncode == 1 and "data/raw/requests.parquet" in out.stderr
+    assert out.returncode == 1 and "data/interim/requests.parquet" in out.stderr
     assert "not a readable Parquet file" in out.stderr and "Traceback" not in out.stderr
 
     params = yaml.safe_load((repo / "params.yaml").read_text())

@@ -1,4 +1,5 @@
-"""The `tiesignal` command: `tiesignal predict` scores new requests with an exported model."""
+"""The `tiesignal` command: `tiesignal predict` scores new requests with an exported model;
+`tiesignal simulate-exports` writes the simulated world as member data exports."""
 
 from __future__ import annotations
 
@@ -31,12 +32,29 @@ def main(argv: list[str] | None = None) -> int:
         "--rejects", type=Path, help="rows that cannot be scored (default: OUT's name + .rejects)"
     )
     predict.add_argument("--chunk-size", type=int, default=200_000, help="rows per chunk")
+    exports = commands.add_parser(
+        "simulate-exports",
+        help="write the simulated requests as member data exports, one per recipient",
+        description="Render the simulated world (params.yaml's `world`, and the requests of "
+        "stage simulate) as member data exports in one export era's formats, to try or test "
+        "`data=member_exports` without real data.",
+    )
+    exports.add_argument("out", type=Path, help="folder for the exports")
+    exports.add_argument("--era", default="2024", help="export era: 2020, 2022 or 2024")
+    exports.add_argument("--max-exports", type=int, help="at most this many recipients")
+    exports.add_argument("--folders", action="store_true", help="folders instead of zips")
+    exports.add_argument("--requests", type=Path, default=Path("data/raw/requests.parquet"))
+    exports.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
 
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s [predict] %(message)s", datefmt="%H:%M:%S"
+        level=logging.INFO,
+        format=f"%(asctime)s [{args.command}] %(message)s",
+        datefmt="%H:%M:%S",
     )
     try:
+        if args.command == "simulate-exports":
+            return _simulate_exports(args)
         return _predict(args)
     except (InputError, FileNotFoundError, ValueError) as err:
         log.error("failed: %s", err)
@@ -62,6 +80,24 @@ def _predict(args: argparse.Namespace) -> int:
         report.rows_per_second,
         args.out,
     )
+    return 0
+
+
+def _simulate_exports(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tiesignal.config import WorldConfig, load
+    from tiesignal.io import read_parquet
+    from tiesignal.simulate.exports import render_exports
+
+    world = load(
+        WorldConfig, yaml.safe_load(args.params.read_text(encoding="utf-8"))["world"], "world"
+    )
+    records = read_parquet(args.requests)
+    names = render_exports(
+        world, records, args.out, args.era, args.max_exports, as_zip=not args.folders
+    )
+    log.info("wrote %d exports (era %s) to %s", len(names), args.era, args.out)
     return 0
 
 

@@ -156,6 +156,33 @@ class WorldConfig:
 
 
 @dataclass(frozen=True)
+class OpportunityRules:
+    """When a message from the sender counts as a job opportunity: one `match` rule finds
+    it and no `exclude` rule does. Each rule is a named, case-insensitive regular
+    expression, so a reader can see why a request was labelled."""
+
+    match: dict[str, str] = dataclasses.field(default_factory=dict)
+    exclude: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the requests come from. Real sources need a secret salt for the person ids."""
+
+    source: str  # simulated | member_exports | table
+    path: str  # the simulator's requests, a folder of member exports, or a table
+    salt_env: str = "TIESIGNAL_SALT"  # the salt is read from this variable, else salt_file
+    salt_file: str = "~/.config/tiesignal/salt"
+    opportunity_rules: OpportunityRules = dataclasses.field(default_factory=OpportunityRules)
+    # Position and Company in Connections.csv exist only for senders who were accepted, so
+    # as features they would give the outcome away; off unless a study wants them.
+    sender_profile_from_connections: bool = False
+    # invitation times are local clock times, message times UTC: how far a message may
+    # seem to precede its invitation and still be part of the conversation after it
+    clock_skew_hours: int = 14
+
+
+@dataclass(frozen=True)
 class PrepareConfig:
     """Label window, censoring and the time split."""
 

@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from tiesignal.schema import InputError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -99,6 +101,35 @@ class TableChunks:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def read_chunks(
+    path: Path, chunk_size: int, columns: list[str]
+) -> tuple[Iterator[pd.DataFrame], int | None]:
+    """A table's `columns` (those it has) in chunks of rows, and its row count when known."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: input file does not exist")
+    if table_format(path) == "parquet":
+        try:
+            parquet = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise InputError(f"{path}: not a readable Parquet file ({err})") from err
+        present = [c for c in parquet.schema_arrow.names if c in columns]
+        batches = parquet.iter_batches(batch_size=chunk_size, columns=present)
+        return (to_pandas(pa.Table.from_batches([b])) for b in batches), parquet.metadata.num_rows
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (not even a header)")
+    reader = pd.read_csv(
+        path,
+        chunksize=chunk_size,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        encoding="utf-8-sig",  # spreadsheet exports often start with a byte-order mark
+        usecols=lambda column: column in columns,
+    )
+    return iter(reader), None
 
 
 def table_format(path: Path) -> str:

@@ -114,11 +114,14 @@ def validate_requests(
     max_sent_at: str,
     required: tuple[str, ...] = REQUIRED,
     first_row: int = 0,
+    show_values: bool = True,
 ) -> Validated:
     """Coerce every canonical column, check values, and split rows into kept and rejects.
 
     Rows are numbered from 0 after the header; `first_row` is the number of this table's
-    first row when it is one chunk of a larger file."""
+    first row when it is one chunk of a larger file. `show_values=False` keeps the values
+    out of the reasons (a source that may hold personal data)."""
+    show = _show if show_values else (lambda value: "(value not shown)")
     if raw.empty:
         raise InputError(f"{file}: no rows")
     missing = [c for c in required if c not in raw.columns]
@@ -139,7 +142,7 @@ def validate_requests(
         reject(
             np.flatnonzero(bad),
             column,
-            lambda r, v=values, k=kind: f"not a {k}: {_show(v.iloc[r])}",
+            lambda r, v=values, k=kind: f"not a {k}: {show(v.iloc[r])}",
         )
         columns[column] = coerced
     df = pd.DataFrame(columns)
@@ -170,7 +173,7 @@ def validate_requests(
         ].itertuples(index=False):
             if int(row) not in reasons:
                 column = column if isinstance(column, str) else "(row)"
-                reasons[int(row)] = (column, f"failed {check}: {_show(value)}")
+                reasons[int(row)] = (column, f"failed {check}: {show(value)}")
 
     bad_rows = np.array(sorted(reasons), dtype=np.int64)
     kept = df.drop(index=bad_rows).reset_index(drop=True) if reasons else df

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from tiesignal.export.bundle import ExportedModel
 from tiesignal.features.build import History, build_features
-from tiesignal.io import TableChunks, atomic_path, table_format, to_pandas
+from tiesignal.io import TableChunks, atomic_path, read_chunks, table_format
 from tiesignal.schema import COLUMN_KINDS, REQUIRED_TO_SCORE, InputError, validate_requests
 
 log = logging.getLogger(__name__)
@@ -42,33 +39,6 @@ class ScoringReport:
         return self.rows_in / self.seconds if self.seconds else float("inf")
 
 
-def read_chunks(path: Path, chunk_size: int) -> tuple[Iterator[pd.DataFrame], int | None]:
-    """The file's canonical columns in chunks of rows, and its row count when known."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: input file does not exist")
-    if table_format(path) == "parquet":
-        try:
-            parquet = pq.ParquetFile(path)
-        except (pa.ArrowInvalid, OSError) as err:
-            raise InputError(f"{path}: not a readable Parquet file ({err})") from err
-        columns = [c for c in parquet.schema_arrow.names if c in READ]
-        batches = parquet.iter_batches(batch_size=chunk_size, columns=columns)
-        return (to_pandas(pa.Table.from_batches([b])) for b in batches), parquet.metadata.num_rows
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file (not even a header)")
-    reader = pd.read_csv(
-        path,
-        chunksize=chunk_size,
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-        encoding="utf-8-sig",  # spreadsheet exports often start with a byte-order mark
-        usecols=lambda column: column in READ,
-    )
-    return iter(reader), None
-
-
 def score_file(
     model: ExportedModel,
     source: Path,
@@ -82,7 +52,7 @@ def score_file(
     `progress`: a progress bar on stderr (None: only when stderr is a terminal)."""
     start = time.perf_counter()
     earliest, latest = model.spec["valid_sent_at"]
-    chunks, total = read_chunks(source, chunk_size)
+    chunks, total = read_chunks(source, chunk_size, READ)
     stream = _Stream(model)
     rows_in = rows_scored = rows_rejected = 0
     bar = tqdm(

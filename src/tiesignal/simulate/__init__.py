@@ -16,20 +16,16 @@ from tiesignal.simulate.requests import (
     tie_strength_effect,
 )
 from tiesignal.simulate.vocab import INDUSTRIES
-from tiesignal.simulate.world import make_members, make_senders
+from tiesignal.simulate.world import Members, Senders, make_members, make_senders
 
-__all__ = ["simulate_world", "truth_summary", "tie_strength_curve"]
+__all__ = ["build_world", "simulate_world", "truth_summary", "tie_strength_curve"]
 
 
 def simulate_world(
     cfg: WorldConfig, on_chunk: Callable[[int, int], None] | None = None
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """Yield (records, truth) chunk by chunk; the same config gives the same bytes."""
-    _check(cfg)
-    world_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0]))
-    members = make_members(cfg, world_rng)
-    senders = make_senders(cfg, world_rng)
-    calendar = Calendar.build(cfg)
+    members, senders, calendar = build_world(cfg)
     n_chunks = -(-cfg.n_requests // cfg.chunk_size)
     for chunk in range(n_chunks):
         first = chunk * cfg.chunk_size
@@ -38,6 +34,15 @@ def simulate_world(
         yield simulate_chunk(cfg, members, senders, calendar, first, n, rng)
         if on_chunk is not None:
             on_chunk(first + n, cfg.n_requests)
+
+
+def build_world(cfg: WorldConfig) -> tuple[Members, Senders, Calendar]:
+    """The members, senders and calendar of a world: the same config, the same people."""
+    _check(cfg)
+    world_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0]))
+    members = make_members(cfg, world_rng)
+    senders = make_senders(cfg, world_rng)
+    return members, senders, Calendar.build(cfg)
 
 
 class TruthAccumulator:

@@ -64,6 +64,9 @@ def run_study(
     )
     dependence = {}
     for feature in study.pdp_features:
+        if X["test"][feature].isna().all():  # a source that lacks it (member exports)
+            progress(f"partial dependence of {feature}: no values in these data, skipped")
+            continue
         grid = attribution.feature_grid(X["test"][feature], study.grid_points)
         curves = [
             attribution.partial_dependence(m, explained, feature, grid, study.ice_rows)

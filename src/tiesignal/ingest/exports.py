@@ -1,0 +1,565 @@
+"""Member data exports as canonical requests, one participant at a time.
+
+Each incoming invitation is a request to the participant. It was accepted when its sender
+is among the participant's connections, and it led to an opportunity when a message from
+the sender after it matches the label rules (or a hand label says so). The participant's
+profile, positions and skills describe the recipient. Only pseudonymous ids, times,
+profile fields and the note's `note_*` features leave this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from tiesignal.config import ConfigError, DataConfig, OpportunityRules
+from tiesignal.features.personalization import note_features
+from tiesignal.ingest.files import Export, ExportError, Table, decode, find_exports, read_export
+from tiesignal.ingest.pseudonym import Pseudonymizer, name_key, person_key, profile_key
+
+# the date formats each file has used (DESIGN.md); local times are taken as UTC
+SENT_AT_FORMATS = ("%m/%d/%y, %I:%M %p", "%m/%d/%Y, %I:%M %p", "%Y-%m-%d %H:%M:%S")
+CONNECTED_ON_FORMATS = ("%d %b %Y", "%m/%d/%y", "%Y-%m-%d")
+MESSAGE_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+POSITION_DATE_FORMATS = ("%b %Y", "%Y", "%m/%Y")
+LABELS_FILE = "labels.csv"
+
+# title words -> seniority, checked from the top; a title with none of them is "mid"
+SENIORITY_WORDS = (
+    (
+        "executive",
+        r"\b(chief|ceo|cto|cfo|coo|cio|vp|vice president|president|head of|director|founder)\b",
+    ),
+    ("senior", r"\b(senior|sr|lead|principal|staff)\b"),
+    ("entry", r"\b(junior|jr|intern|trainee|graduate|apprentice|entry level)\b"),
+)
+_SENIORITY = [(level, re.compile(words)) for level, words in SENIORITY_WORDS]
+REJECT_COLUMNS = ("reject_file", "reject_row", "reject_column", "reject_reason")
+
+
+class LabelRules:
+    """`OpportunityRules` compiled: which rule, if any, labels a message an opportunity."""
+
+    def __init__(self, rules: OpportunityRules) -> None:
+        self.match = _compile(rules.match, "match")
+        self.exclude = _compile(rules.exclude, "exclude")
+
+    def first_match(self, text: str) -> str | None:
+        if not text or any(p.search(text) for p in self.exclude.values()):
+            return None
+        return next((name for name, p in self.match.items() if p.search(text)), None)
+
+
+def _compile(rules: dict[str, str], kind: str) -> dict[str, re.Pattern]:
+    compiled = {}
+    for name, pattern in rules.items():
+        try:
+            compiled[name] = re.compile(pattern, re.IGNORECASE)
+        except re.error as err:
+            raise ConfigError(f"data.opportunity_rules.{kind}.{name}: bad pattern ({err})") from err
+    return compiled
+
+
+@dataclass
+class Participant:
+    """What one export gives: requests, rows that could not be used, and its report."""
+
+    requests: pd.DataFrame
+    rejects: list[tuple[str, int, str, str]]  # (file, line, column, reason)
+    report: dict
+    fingerprint: str | None  # who the participant is, to find the same person twice
+    keys: list[str] = field(default_factory=list)  # the request's sender keys (labels)
+
+
+@dataclass
+class Ingested:
+    requests: pd.DataFrame  # canonical columns, no raw text
+    rejects: pd.DataFrame  # file, row (line), column, reason; no raw values
+    participants: pd.DataFrame  # one row per export: files, rows, rejects, labels, problems
+    ignored: list[str]  # entries of the folder that are not exports
+
+
+def ingest_exports(
+    folder: Path,
+    cfg: DataConfig,
+    pseudonymize: Pseudonymizer,
+    on_export: Callable[[int, int, dict], None] | None = None,
+) -> Ingested:
+    """Every export in `folder`, in name order; one bad export never stops the others."""
+    rules = LabelRules(cfg.opportunity_rules)
+    paths, ignored = find_exports(folder)
+    labels, label_rejects = read_labels(folder / LABELS_FILE)
+    ignored = [name for name in ignored if name != LABELS_FILE]
+    frames, rejects, reports = [], list(label_rejects), []
+    seen: dict[str, str] = {}  # fingerprint -> the export that had it first
+    for i, path in enumerate(paths):
+        name = path.name
+        try:
+            export = read_export(path, name)
+        except ExportError as err:
+            result = _unusable(name, str(err))
+        else:
+            result = ingest_participant(export, cfg, pseudonymize, rules, labels.get(name, {}))
+        if result.fingerprint is not None and result.fingerprint in seen:
+            n = len(result.requests)
+            result = _unusable(name, f"same participant as {seen[result.fingerprint]}")
+            result.report["requests_rejected"] = n
+            result.rejects.append(
+                (
+                    f"{name}/Invitations.csv",
+                    0,
+                    "(export)",
+                    f"{n} requests: {result.report['status']}",
+                )
+            )
+        elif result.fingerprint is not None:
+            seen[result.fingerprint] = name
+        frames.append(result.requests)
+        rejects.extend(
+            (f"{name}/{f}" if f else name, line, c, r) for f, line, c, r in result.rejects
+        )
+        reports.append(result.report)
+        if on_export is not None:
+            on_export(i + 1, len(paths), result.report)
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no exports (zip files or folders) in it")
+    requests = pd.concat([f for f in frames if len(f)] or [_empty_requests()], ignore_index=True)
+    return Ingested(
+        requests=requests,
+        rejects=rejects_frame(rejects),
+        participants=pd.DataFrame(reports),
+        ignored=ignored,
+    )
+
+
+def rejects_frame(rows: list[tuple[str, int, str, str]]) -> pd.DataFrame:
+    files, lines, columns, reasons = zip(*rows, strict=True) if rows else ((),) * 4
+    return pd.DataFrame(
+        {
+            "reject_file": pd.array(files, dtype="str"),
+            "reject_row": np.asarray(lines, dtype=np.int64),
+            "reject_column": pd.array(columns, dtype="str"),
+            "reject_reason": pd.array(reasons, dtype="str"),
+        }
+    )
+
+
+def ingest_participant(
+    export: Export,
+    cfg: DataConfig,
+    pseudonymize: Pseudonymizer,
+    rules: LabelRules,
+    hand_labels: dict[str, bool],
+) -> Participant:
+    t = export.tables
+    report = _report(export)
+    rejects: list[tuple[str, int, str, str]] = []
+    for table in t.values():
+        rejects.extend((table.file, line, "(row)", why) for line, why in table.bad_rows)
+        report["bad_rows"] += len(table.bad_rows)
+    invitations = t.get("invitations")
+    if invitations is None:
+        report["status"] = "no usable Invitations.csv"
+        return Participant(_empty_requests(), rejects, report, None)
+
+    me = _recipient(t)
+    direction = [d.strip().upper() for d in invitations.get("Direction")]
+    me_key = me["name_key"]
+    incoming = [
+        d == "INCOMING" or (not d and me_key is not None and name_key(to) == me_key)
+        for d, to in zip(direction, invitations.get("To"), strict=True)
+    ]
+    unknown_direction = [not d and me_key is None for d in direction]
+    slugs = Counter(
+        profile_key(url)
+        for url, inc in zip(invitations.get("inviteeProfileUrl"), incoming, strict=True)
+        if inc and profile_key(url)
+    )
+    my_key = slugs.most_common(1)[0][0] if slugs else me_key
+    report["outgoing"] = sum(
+        not i and not u for i, u in zip(incoming, unknown_direction, strict=True)
+    )
+    no_direction = "direction unknown: no Direction column and no Profile.csv name"
+    rejects += [
+        (invitations.file, line, "Direction", no_direction)
+        for line, unknown in zip(invitations.lines, unknown_direction, strict=True)
+        if unknown
+    ]
+    if my_key is None:
+        nobody = "participant unknown: no profile URL and no Profile.csv name"
+        rejects += [
+            (invitations.file, line, "To", nobody)
+            for line, inc in zip(invitations.lines, incoming, strict=True)
+            if inc
+        ]
+        report["status"] = "participant cannot be identified"
+        report["requests_rejected"] = sum(incoming)
+        return Participant(_empty_requests(), rejects, report, None)
+    fingerprint = participant_fingerprint(my_key, me["headline"], me["industry"])
+
+    rows = [i for i, inc in enumerate(incoming) if inc]
+    sent_at = parse_times(
+        [invitations.rows[i][invitations.columns["Sent At"]] for i in rows], SENT_AT_FORMATS
+    )
+    urls, names = invitations.get("inviterProfileUrl"), invitations.get("From")
+    connections = _connections(t.get("connections"))
+    report["connections"] = None if connections is None else connections.count
+    keep, out = (
+        [],
+        {
+            k: []
+            for k in (
+                "sender_key",
+                "name_key",
+                "sent_at",
+                "accepted",
+                "accepted_at",
+                "connected_on",
+                "headline",
+                "note",
+            )
+        },
+    )
+    notes = invitations.get("Message")
+    for j, i in enumerate(rows):
+        line = invitations.lines[i]
+        key = person_key(urls[i], names[i])
+        if key is None:
+            rejects.append((invitations.file, line, "From", "no sender name or profile URL"))
+            continue
+        if pd.isna(sent_at[j]):
+            rejects.append((invitations.file, line, "Sent At", "not a date in a known format"))
+            continue
+        if connections is None:
+            rejects.append(
+                (invitations.file, line, "(row)", "acceptance unknown: no usable Connections.csv")
+            )
+            continue
+        match = connections.find(profile_key(urls[i]), name_key(names[i]))
+        accepted_at = pd.NaT
+        if match is not None and not pd.isna(match[0]):
+            accepted_at = max(match[0], sent_at[j])  # a date, not a time: never before sending
+        keep.append(i)
+        out["sender_key"].append(key)
+        out["name_key"].append(name_key(names[i]))
+        out["sent_at"].append(sent_at[j])
+        out["accepted"].append(match is not None)
+        out["accepted_at"].append(accepted_at)
+        out["connected_on"].append(match[0] if match is not None else pd.NaT)
+        out["headline"].append(match[1] if match is not None else None)
+        out["note"].append(notes[i])
+    report["requests_rejected"] = len(rows) - len(keep)
+    _one_acceptance_per_connection(out)
+
+    skew = pd.Timedelta(hours=cfg.clock_skew_hours)
+    opportunity, opportunity_at, by_rule = _labels(
+        t.get("messages"), out, rules, hand_labels, skew, rejects
+    )
+    n = len(keep)
+    recipient_id = pseudonymize(fingerprint)
+    sent = pd.Series(out["sent_at"], dtype="datetime64[us, UTC]")
+    notes_out = note_features(
+        out["note"], [me["first"]] * n, [me["company"]] * n, [me["skills"]] * n
+    )
+    headlines = out["headline"] if cfg.sender_profile_from_connections else [None] * n
+    requests = pd.DataFrame(
+        {
+            "request_id": pd.array(
+                [
+                    pseudonymize(request_key(fingerprint, k, s))
+                    for k, s in zip(out["sender_key"], out["sent_at"], strict=True)
+                ],
+                dtype="str",
+            ),
+            "sent_at": sent,
+            "sender_id": pd.array([pseudonymize(k) for k in out["sender_key"]], dtype="str"),
+            "recipient_id": pd.array([recipient_id] * n, dtype="str"),
+            "sender_headline": pd.array(headlines, dtype="str"),
+            "sender_industries": _missing_lists(n),
+            "recipient_industry": pd.array([me["industry"]] * n, dtype="str"),
+            "recipient_seniority": pd.array([me["seniority"]] * n, dtype="str"),
+            "recipient_skills": pd.Series(
+                [me["skills"]] * n, dtype=pd.ArrowDtype(pa.list_(pa.string()))
+            ),
+            "recipient_connections": pd.array([report["connections"]] * n, dtype="Int64"),
+            "recipient_profile_completeness": np.full(n, me["completeness"]),
+            "accepted": np.asarray(out["accepted"], dtype=bool),
+            "accepted_at": pd.Series(out["accepted_at"], dtype="datetime64[us, UTC]"),
+            "opportunity": pd.array(opportunity, dtype="boolean"),
+            "opportunity_at": pd.Series(opportunity_at, dtype="datetime64[us, UTC]"),
+            "source": pd.array(["member_exports"] * n, dtype="str"),
+        }
+    )
+    requests = pd.concat([requests, notes_out], axis=1)
+    report.update(
+        status="used",
+        participant_id=recipient_id,
+        joined_on="profile URLs" if my_key.startswith("in/") else "names",
+        requests=n,
+        accepted=int(requests["accepted"].sum()),
+        labelled=int(requests["opportunity"].notna().sum()),
+        opportunities=int(requests["opportunity"].sum()),
+        **{f"rule_{name}": count for name, count in sorted(by_rule.items())},
+    )
+    return Participant(requests, rejects, report, fingerprint)
+
+
+def _one_acceptance_per_connection(out: dict) -> None:
+    """A sender who invited more than once is one connection: the accepted request is the
+    last one sent by the day of the connection (an earlier one was left unanswered)."""
+    by_sender: dict[str, list[int]] = {}
+    for i, (key, accepted) in enumerate(zip(out["sender_key"], out["accepted"], strict=True)):
+        if accepted:
+            by_sender.setdefault(key, []).append(i)
+    for rows in by_sender.values():
+        if len(rows) < 2:
+            continue
+        on = out["connected_on"][rows[0]]
+        day = on + pd.Timedelta(days=1) if not pd.isna(on) else pd.Timestamp.max.tz_localize("UTC")
+        before = [i for i in rows if out["sent_at"][i] < day]
+        chosen = max(before, key=lambda i: out["sent_at"][i]) if before else rows[0]
+        for i in rows:
+            if i != chosen:
+                out["accepted"][i], out["accepted_at"][i] = False, pd.NaT
+
+
+def participant_fingerprint(key: str, headline: str | None, industry: str | None) -> str:
+    """Who a participant is: their profile URL, or (older exports, without URLs) their
+    name with headline and industry, so that two people of the same name stay apart."""
+    return key if key.startswith("in/") else f"{key}|{headline or ''}|{industry or ''}"
+
+
+def request_key(recipient: str, sender: str, sent_at: pd.Timestamp) -> str:
+    """What identifies a request: who sent it to whom, and when (to the minute)."""
+    return f"request|{recipient}|{sender}|{sent_at.isoformat()}"
+
+
+def _labels(
+    messages: Table | None,
+    out: dict,
+    rules: LabelRules,
+    hand_labels: dict[str, bool],
+    skew,
+    rejects,
+) -> tuple[list, list, Counter]:
+    """The opportunity label of each request, from the sender's messages after it."""
+    n = len(out["sent_at"])
+    by_rule: Counter = Counter()
+    if messages is None:
+        return [None] * n, [pd.NaT] * n, by_rule  # no messages: the label is unknown
+    wanted = set(out["sender_key"]) | {k for k in out["name_key"] if k}
+    froms, urls = messages.get("FROM"), messages.get("SENDER PROFILE URL")
+    picked = []  # (message row, sender key) for messages from a sender of a request
+    for i, (name, url) in enumerate(zip(froms, urls, strict=True)):
+        url_key = profile_key(url)
+        key = url_key if url_key in wanted else name_key(name)
+        if key in wanted:
+            picked.append((i, key))
+    dates = parse_times(
+        [messages.rows[i][messages.columns["DATE"]] for i, _ in picked], MESSAGE_DATE_FORMATS
+    )
+    content = messages.get("CONTENT")
+    by_sender: dict[str, list[tuple[pd.Timestamp, int]]] = {}
+    for (i, key), date in zip(picked, dates, strict=True):
+        if pd.isna(date):
+            rejects.append(
+                (messages.file, messages.lines[i], "DATE", "not a date in a known format")
+            )
+            continue
+        by_sender.setdefault(key, []).append((date, i))
+    for found in by_sender.values():
+        found.sort()
+    opportunity, opportunity_at = [], []
+    for key, alt, sent in zip(out["sender_key"], out["name_key"], out["sent_at"], strict=True):
+        after = [
+            (d, i) for d, i in by_sender.get(key, []) or by_sender.get(alt, []) if d >= sent - skew
+        ]
+        hit = next(
+            ((d, rules.first_match(content[i])) for d, i in after if rules.first_match(content[i])),
+            None,
+        )
+        label = hand_labels.get(key, hand_labels.get(alt)) if alt else hand_labels.get(key)
+        if label is None:
+            label = hit is not None
+            if hit is not None:
+                by_rule[hit[1]] += 1
+        else:
+            by_rule["hand_label"] += 1
+        when = (
+            (hit[0] if hit is not None else after[0][0] if after else pd.NaT) if label else pd.NaT
+        )
+        opportunity.append(label)
+        opportunity_at.append(max(when, sent) if not pd.isna(when) else pd.NaT)
+    return opportunity, opportunity_at, by_rule
+
+
+@dataclass
+class _Connections:
+    by_key: dict[str, tuple[pd.Timestamp, str | None]]  # key -> (connected on, headline)
+    count: int
+
+    def find(self, url_key: str | None, name: str | None) -> tuple | None:
+        """The connection with this profile URL, else with this name."""
+        if url_key is not None and url_key in self.by_key:
+            return self.by_key[url_key]
+        return self.by_key.get(name) if name is not None else None
+
+
+def _connections(table: Table | None) -> _Connections | None:
+    if table is None:
+        return None
+    connected = parse_times(table.get("Connected On"), CONNECTED_ON_FORMATS)
+    by_key = {}
+    for url, first, last, company, position, on in zip(
+        table.get("URL"),
+        table.get("First Name"),
+        table.get("Last Name"),
+        table.get("Company"),
+        table.get("Position"),
+        connected,
+        strict=True,
+    ):
+        headline = (
+            f"{position.strip()} at {company.strip()}"
+            if position.strip() and company.strip()
+            else (position.strip() or company.strip() or None)
+        )
+        for key in (profile_key(url), name_key(f"{first} {last}")):
+            if key is not None:
+                by_key.setdefault(key, (on, headline))
+    return _Connections(by_key=by_key, count=len(table.rows))
+
+
+def _recipient(tables: dict[str, Table]) -> dict:
+    """The participant as a recipient: name (for note features and matching only),
+    industry, seniority, skills, company, profile completeness."""
+    profile = tables.get("profile")
+    first = last = headline = industry = summary = ""
+    if profile is not None and profile.rows:
+        row = profile.rows[0]
+        get = lambda c: row[profile.columns[c]].strip() if c in profile.columns else ""  # noqa: E731
+        first, last, headline, industry, summary = (
+            get(c) for c in ("First Name", "Last Name", "Headline", "Industry", "Summary")
+        )
+    title, company = _current_position(tables.get("positions"))
+    skills_table = tables.get("skills")
+    skills = [s.strip() for s in skills_table.get("Name") if s.strip()] if skills_table else []
+    filled = [bool(headline), bool(summary), bool(industry), bool(title or company), bool(skills)]
+    return {
+        "first": first or None,
+        "company": company or None,
+        "name_key": name_key(f"{first} {last}"),
+        "headline": headline,
+        "industry": industry or None,
+        "seniority": seniority(title or headline) if (title or headline) else None,
+        "skills": skills or None,
+        "completeness": round(sum(filled) / len(filled), 3),
+    }
+
+
+def seniority(title: str) -> str:
+    """entry, mid, senior or executive from the words of a job title."""
+    lowered = title.lower()
+    return next((level for level, words in _SENIORITY if words.search(lowered)), "mid")
+
+
+def _current_position(positions: Table | None) -> tuple[str, str]:
+    """Title and company of the position without an end date that started last."""
+    if positions is None or not positions.rows:
+        return "", ""
+    started = parse_times(positions.get("Started On"), POSITION_DATE_FORMATS)
+    ongoing = [not f.strip() for f in positions.get("Finished On")]
+    order = sorted(
+        range(len(positions.rows)),
+        key=lambda i: (
+            ongoing[i],
+            started[i] if not pd.isna(started[i]) else pd.Timestamp.min.tz_localize("UTC"),
+        ),
+    )
+    best = order[-1]
+    return positions.get("Title")[best].strip(), positions.get("Company Name")[best].strip()
+
+
+def parse_times(values: list[str], formats: tuple[str, ...]) -> pd.Series:
+    """Each value in the first format that reads it, as UTC; NaT where none does."""
+    text = pd.Series(values, dtype="str").str.strip()
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
+    for fmt in formats:
+        todo = out.isna() & (text != "")
+        if not todo.any():
+            break
+        out[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
+    return out
+
+
+def read_labels(path: Path) -> tuple[dict[str, dict[str, bool]], list]:
+    """Hand labels: export -> sender key -> opportunity. Columns `export`, `sender` (a
+    profile URL or the name as in Invitations.csv) and `opportunity` (true/false)."""
+    if not path.exists():
+        return {}, []
+    text, _ = decode(path.read_bytes())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    need = {"export", "sender", "opportunity"}
+    if not need <= set(reader.fieldnames or ()):
+        raise ValueError(f"{path}: needs columns export, sender, opportunity")
+    labels: dict[str, dict[str, bool]] = {}
+    rejects = []
+    for line, row in enumerate(reader, start=2):
+        value = (row["opportunity"] or "").strip().lower()
+        sender = (row["sender"] or "").strip()
+        key = profile_key(sender) if "/in/" in sender else name_key(sender)
+        if value not in ("true", "false", "1", "0", "yes", "no") or key is None:
+            rejects.append(
+                (LABELS_FILE, line, "opportunity" if key else "sender", "not a usable hand label")
+            )
+            continue
+        labels.setdefault(row["export"].strip(), {})[key] = value in ("true", "1", "yes")
+    return labels, rejects
+
+
+def _report(export: Export) -> dict:
+    t = export.tables
+    return {
+        "export": export.name,
+        "status": "",
+        "participant_id": None,
+        "joined_on": None,
+        "files": ";".join(sorted(table.file for table in t.values())),
+        **{
+            f"{kind}_rows": len(t[kind].rows) if kind in t else None
+            for kind in ("invitations", "connections", "messages", "profile", "positions", "skills")
+        },
+        "outgoing": 0,
+        "requests": 0,
+        "requests_rejected": 0,
+        "bad_rows": 0,
+        "accepted": 0,
+        "labelled": 0,
+        "opportunities": 0,
+        "problems": "; ".join(
+            export.problems + [f"{tb.file}: {note}" for tb in t.values() for note in tb.notes]
+        ),
+    }
+
+
+def _unusable(name: str, why: str) -> Participant:
+    report = _report(Export(name=name, tables={}, problems=[why]))
+    report["status"] = why
+    return Participant(_empty_requests(), [], report, None)
+
+
+def _missing_lists(n: int) -> pd.Series:
+    return pd.Series([None] * n, dtype=pd.ArrowDtype(pa.list_(pa.string())))
+
+
+def _empty_requests() -> pd.DataFrame:
+    return pd.DataFrame()

@@ -1,0 +1,92 @@
+"""Person ids as keyed hashes, and the keys that join people across an export's files.
+
+A profile URL's `/in/<slug>` names a person in every file that has it; where URLs are
+absent (older exports), the normalized name does. Ids are HMAC-SHA256 of that key with a
+secret salt, so nobody without the salt can test a guess ("is this Ana Silva?").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import unquote
+
+from tiesignal.schema import InputError
+
+MIN_SALT_BYTES = 16
+_SLUG = re.compile(r"/in/([^/?#\s]+)")
+_CREDENTIALS = re.compile(r",.*$")  # "Ana Silva, PhD" -> "Ana Silva"
+_NOT_LETTERS = re.compile(r"[^a-z ]+")
+_SPACES = re.compile(r"\s+")
+
+
+class Pseudonymizer:
+    """Keyed hash of a person key; the same salt gives the same id in every run."""
+
+    def __init__(self, salt: bytes) -> None:
+        if len(salt) < MIN_SALT_BYTES:
+            raise InputError(f"the salt must have at least {MIN_SALT_BYTES} bytes")
+        self._salt = salt
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, key: str) -> str:
+        if key not in self._seen:
+            digest = hmac.new(self._salt, key.encode("utf-8"), hashlib.sha256).hexdigest()
+            self._seen[key] = digest[:20]  # 80 bits: no collision among billions of people
+        return self._seen[key]
+
+
+def profile_key(url: str | None) -> str | None:
+    """`in/<slug>` from a profile URL, or None when there is no usable URL."""
+    if not url:
+        return None
+    found = _SLUG.search(url)
+    return f"in/{unquote(found.group(1)).lower()}" if found else None
+
+
+def name_key(name: str | None) -> str | None:
+    """A name reduced to lower-case letters, so that case, accents, emoji, extra spaces
+    and trailing credentials do not stop two files from naming the same person."""
+    if not name:
+        return None
+    text = _CREDENTIALS.sub("", name)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = _SPACES.sub(" ", _NOT_LETTERS.sub(" ", text.lower())).strip()
+    return f"name/{text}" if text else None
+
+
+def person_key(url: str | None, name: str | None) -> str | None:
+    return profile_key(url) or name_key(name)
+
+
+def load_salt(env: Mapping[str, str], variable: str, salt_file: str, repo: Path) -> bytes:
+    """The secret salt from the environment, else from a file outside the repository.
+
+    Real data never runs without one: ids hashed with a missing or public salt could be
+    reversed by hashing candidate names."""
+    if env.get(variable):
+        return _checked(env[variable].encode("utf-8"), f"${variable}")
+    path = Path(salt_file).expanduser().resolve()
+    if path.exists():
+        if path.is_relative_to(repo.resolve()):
+            raise InputError(
+                f"{path}: the salt file is inside the repository; keep it outside git "
+                f"(default ~/.config/tiesignal/salt) or set ${variable}"
+            )
+        return _checked(path.read_bytes().strip(), str(path))
+    raise InputError(
+        f"real data needs a secret salt for the person ids: set ${variable} or write one "
+        f"(at least {MIN_SALT_BYTES} random characters) to {salt_file}; never commit it. "
+        "Example: python -c 'import secrets; print(secrets.token_hex(32))' > "
+        f"{salt_file}"
+    )
+
+
+def _checked(salt: bytes, where: str) -> bytes:
+    if len(salt) < MIN_SALT_BYTES:
+        raise InputError(f"{where}: the salt has {len(salt)} bytes; use at least {MIN_SALT_BYTES}")
+    return salt
