@@ -67,13 +67,12 @@ def _member_exports(folder: Path, cfg: DataConfig, pseudonymize, log, timer) -> 
     write_parquet(result.rejects, OUT / "rejects.parquet")
     write_csv(result.participants, OUT / "participants.csv")
     exports = result.participants
-    requests = result.requests
     report = {
         "source": "member_exports",
         "exports": len(exports),
         "exports_by_status": exports["status"].value_counts().sort_index().to_dict(),
         "ignored_entries": len(result.ignored),
-        "requests": len(requests),
+        "requests": len(result.requests),
         "requests_rejected": int(exports["requests_rejected"].sum()),
         "bad_rows": int(exports["bad_rows"].sum()),
         "rejects_by_reason": result.rejects["reject_reason"]
@@ -82,9 +81,7 @@ def _member_exports(folder: Path, cfg: DataConfig, pseudonymize, log, timer) -> 
         .value_counts()
         .sort_index()
         .to_dict(),
-        "accepted": int(requests["accepted"].sum()) if len(requests) else 0,
-        "labelled": int(requests["opportunity"].notna().sum()) if len(requests) else 0,
-        "opportunities": int(requests["opportunity"].sum()) if len(requests) else 0,
+        **{c: int(exports[c].sum()) for c in ("accepted", "labelled", "opportunities")},
         "labels_by_rule": {
             c.removeprefix("rule_"): int(exports[c].sum())
             for c in sorted(exports)

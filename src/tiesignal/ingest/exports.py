@@ -14,7 +14,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +77,6 @@ class Participant:
     rejects: list[tuple[str, int, str, str]]  # (file, line, column, reason)
     report: dict
     fingerprint: str | None  # who the participant is, to find the same person twice
-    keys: list[str] = field(default_factory=list)  # the request's sender keys (labels)
 
 
 @dataclass
@@ -104,7 +103,7 @@ def ingest_exports(
     for i, path in enumerate(paths):
         name = path.name
         try:
-            export = read_export(path, name)
+            export = read_export(path)
         except ExportError as err:
             result = _unusable(name, str(err))
         else:
@@ -213,22 +212,8 @@ def ingest_participant(
     urls, names = invitations.get("inviterProfileUrl"), invitations.get("From")
     connections = _connections(t.get("connections"))
     report["connections"] = None if connections is None else connections.count
-    keep, out = (
-        [],
-        {
-            k: []
-            for k in (
-                "sender_key",
-                "name_key",
-                "sent_at",
-                "accepted",
-                "accepted_at",
-                "connected_on",
-                "headline",
-                "note",
-            )
-        },
-    )
+    columns = ("sender_key", "name_key", "sent_at", "accepted", "accepted_at", "connected_on")
+    out: dict[str, list] = {k: [] for k in (*columns, "headline", "note")}
     notes = invitations.get("Message")
     for j, i in enumerate(rows):
         line = invitations.lines[i]
@@ -248,7 +233,6 @@ def ingest_participant(
         accepted_at = pd.NaT
         if match is not None and not pd.isna(match[0]):
             accepted_at = max(match[0], sent_at[j])  # a date, not a time: never before sending
-        keep.append(i)
         out["sender_key"].append(key)
         out["name_key"].append(name_key(names[i]))
         out["sent_at"].append(sent_at[j])
@@ -257,14 +241,14 @@ def ingest_participant(
         out["connected_on"].append(match[0] if match is not None else pd.NaT)
         out["headline"].append(match[1] if match is not None else None)
         out["note"].append(notes[i])
-    report["requests_rejected"] = len(rows) - len(keep)
+    n = len(out["sent_at"])
+    report["requests_rejected"] = len(rows) - n
     _one_acceptance_per_connection(out)
 
     skew = pd.Timedelta(hours=cfg.clock_skew_hours)
     opportunity, opportunity_at, by_rule = _labels(
         t.get("messages"), out, rules, hand_labels, skew, rejects
     )
-    n = len(keep)
     recipient_id = pseudonymize(fingerprint)
     sent = pd.Series(out["sent_at"], dtype="datetime64[us, UTC]")
     notes_out = note_features(
@@ -383,10 +367,7 @@ def _labels(
         after = [
             (d, i) for d, i in by_sender.get(key, []) or by_sender.get(alt, []) if d >= sent - skew
         ]
-        hit = next(
-            ((d, rules.first_match(content[i])) for d, i in after if rules.first_match(content[i])),
-            None,
-        )
+        hit = next(((d, rule) for d, i in after if (rule := rules.first_match(content[i]))), None)
         label = hand_labels.get(key, hand_labels.get(alt)) if alt else hand_labels.get(key)
         if label is None:
             label = hit is not None

@@ -116,7 +116,7 @@ def find_exports(folder: Path) -> tuple[list[Path], list[str]]:
     return exports, other
 
 
-def read_export(path: Path, name: str) -> Export:
+def read_export(path: Path) -> Export:
     members = _members(path)
     by_name: dict[str, list[str]] = {}
     for member in sorted(members, key=lambda m: (m.count("/"), m)):
@@ -139,7 +139,7 @@ def read_export(path: Path, name: str) -> Export:
             problems.append(f"{found[0]}: {problem}")
         else:
             tables[kind] = table
-    return Export(name=name, tables=tables, problems=problems)
+    return Export(name=path.name, tables=tables, problems=problems)
 
 
 def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | None]:

@@ -115,6 +115,17 @@ def sender_name(sender: int) -> tuple[str, str, str]:
     return first, last, f"{first}-{last}-s{sender:x}".lower()
 
 
+def member_title(members, member: int) -> str:
+    """A member's job title: their seniority's prefix and one of their industry's roles."""
+    roles = ROLE_NAMES[members.industry[member]]
+    return SENIORITY_TITLE_PREFIX[members.seniority[member]] + roles[member % len(roles)]
+
+
+def _export_key(first: str, last: str, slug: str, urls: bool) -> str:
+    """The key `ingest` finds for a person: the profile URL's slug, else the name."""
+    return profile_key(PROFILE_HOST + slug) if urls else name_key(f"{first} {last}")
+
+
 def _last_name(number: int) -> str:
     """Double-barrelled, so that few people share a full name (older exports join on names)."""
     n = len(LAST_NAMES)
@@ -163,7 +174,7 @@ def _export_files(style, members, member, requests, export_day, rng, max_connect
     me, my_url = f"{first} {last}", PROFILE_HOST + slug if style.urls else ""
     industry = INDUSTRY_NAMES[members.industry[member]]
     roles = ROLE_NAMES[members.industry[member]]
-    title = SENIORITY_TITLE_PREFIX[members.seniority[member]] + roles[member % len(roles)]
+    title = member_title(members, member)
     company = COMPANIES_ARRAY[members.company[member]]
     skills = requests["recipient_skills"].iloc[0]
     skills = [] if skills is None else list(skills)
@@ -352,16 +363,10 @@ def round_trip(
     sender = records["sender_id"].str.lstrip("S").astype(int).to_numpy()
     recipient_keys = {}
     for m in np.unique(member):
-        first, last, slug = member_name(m, members.first_name[m])
-        roles = ROLE_NAMES[members.industry[m]]
-        title = SENIORITY_TITLE_PREFIX[members.seniority[m]] + roles[m % len(roles)]
-        key = profile_key(PROFILE_HOST + slug) if urls else name_key(f"{first} {last}")
+        key = _export_key(*member_name(m, members.first_name[m]), urls)
         industry = INDUSTRY_NAMES[members.industry[m]]
-        recipient_keys[m] = participant_fingerprint(key, title, industry)
-    sender_keys = {}
-    for s in np.unique(sender):
-        first, last, slug = sender_name(s)
-        sender_keys[s] = profile_key(PROFILE_HOST + slug) if urls else name_key(f"{first} {last}")
+        recipient_keys[m] = participant_fingerprint(key, member_title(members, m), industry)
+    sender_keys = {s: _export_key(*sender_name(s), urls) for s in np.unique(sender)}
     expected = records.assign(
         request_id=[
             pseudonymize(request_key(recipient_keys[m], sender_keys[s], t.floor("min")))
