@@ -1,17 +1,24 @@
-"""What every stage entry point shares: the repo root, params.yaml, logging.
+"""What every stage shares: where its files are, its typed config, logging and errors.
 
-This is the I/O edge: it reads params.yaml and hands typed config objects to the library.
+A stage is `run(cfg, paths) -> summary` in `pipelines/<name>.py`: `cfg` is a dataclass
+whose fields are the params.yaml sections the stage declares in dvc.yaml, `paths` says
+where everything is. Tests call `run` in process on a temporary root; `dvc repro` calls
+`python pipelines/<name>.py`, which is `main(run)` at the repo root.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import time
+import traceback
+import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import yaml
 
@@ -19,31 +26,82 @@ from tiesignal.config import ConfigError, load
 from tiesignal.schema import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+EXPECTED = (ConfigError, InputError, FileNotFoundError, ValueError)  # one line, no traceback
 
 
-def params(path: Path = ROOT / "params.yaml") -> dict:
+@dataclass(frozen=True)
+class Paths:
+    """Every file the stages read or write, under one root; dvc.yaml declares the same
+    files (tests/test_stages.py checks that a stage writes only what it declares)."""
+
+    root: Path
+
+    def source(self, path: str) -> Path:
+        """A `data.path`: relative to the root unless absolute."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    raw = property(lambda self: self.root / "data" / "raw")
+    truth = property(lambda self: self.raw / "truth.parquet")
+    truth_summary = property(lambda self: self.raw / "truth.json")
+    interim = property(lambda self: self.root / "data" / "interim")
+    ingest_report = property(lambda self: self.root / "reports" / "ingest.json")
+    prepared = property(lambda self: self.root / "data" / "prepared")
+    prepare_report = property(lambda self: self.root / "reports" / "prepare.json")
+    features = property(lambda self: self.root / "data" / "features")
+    feature_spec = property(lambda self: self.features / "feature_spec.json")
+    model = property(lambda self: self.root / "models" / "train")
+    evaluate_metrics = property(lambda self: self.root / "metrics" / "evaluate.json")
+    evaluate_plots = property(lambda self: self.root / "plots" / "evaluate")
+    predictions = property(lambda self: self.root / "data" / "predictions" / "test.parquet")
+    compare_report = property(lambda self: self.root / "reports" / "compare")
+    compare_metrics = property(lambda self: self.root / "metrics" / "compare.json")
+    compare_scores = property(lambda self: self.root / "data" / "compare" / "test_scores.parquet")
+    export = property(lambda self: self.root / "models" / "export")
+    export_metrics = property(lambda self: self.root / "metrics" / "export.json")
+    logs = property(lambda self: self.root / "reports" / "logs")  # git-ignored
+
+
+def read_params(path: Path) -> dict:
     if not path.exists():
-        raise SystemExit(f"{path}: missing; run `scripts/compose_params.py` to compose conf/")
+        raise ConfigError(f"{path}: missing; run `scripts/compose_params.py` to compose conf/")
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
 
-def section(cls: type[T], name: str, all_params: dict | None = None) -> T:
-    """One section of params.yaml as a typed config object; a bad key is a clear error."""
-    all_params = params() if all_params is None else all_params
-    if name not in all_params:
-        raise SystemExit(f"params.yaml: missing section `{name}`")
+def stage_config(stage: Callable, params: dict) -> Any:
+    """The typed `cfg` of `stage` from params.yaml: each field of its dataclass is a section."""
+    cls = typing.get_type_hints(stage)["cfg"]
+    sections = {}
+    for field in dataclasses.fields(cls):
+        if field.name not in params:
+            raise ConfigError(f"params.yaml: missing section `{field.name}`")
+        sections[field.name] = load(typing.get_type_hints(cls)[field.name], params[field.name],
+                                    field.name)  # fmt: skip
+    return cls(**sections)
+
+
+def main(stage: Callable[[Any, Paths], Any], root: Path = ROOT) -> None:
+    """Run a stage at the repo root. Bad input or config ends it with one clear line; an
+    unexpected error with one line too, its traceback kept in reports/logs/<stage>.log."""
+    name = Path(sys.modules[stage.__module__].__file__).stem
+    log = logger(name)
+    start = time.perf_counter()
+    paths = Paths(root)
     try:
-        return load(cls, all_params[name], name)
-    except ConfigError as err:
-        raise SystemExit(f"params.yaml: {err}") from err
-
-
-def simulated(all_params: dict) -> bool:
-    """The data come from the simulator, so its truth file describes them."""
-    return all_params.get("data", {}).get("source") == "simulated"
+        summary = stage(stage_config(stage, read_params(root / "params.yaml")), paths)
+    except EXPECTED as err:
+        log.error("failed: %s", err)
+        raise SystemExit(1) from None
+    except Exception as err:
+        paths.logs.mkdir(parents=True, exist_ok=True)
+        trace = paths.logs / f"{name}.log"
+        trace.write_text(traceback.format_exc(), encoding="utf-8")
+        log.error("failed: %s: %s (traceback in %s)", type(err).__name__, err,
+                  trace.relative_to(root))  # fmt: skip
+        raise SystemExit(1) from None
+    log.info("done in %.1fs: %s", time.perf_counter() - start, summary)
 
 
 def logger(stage: str) -> logging.Logger:
@@ -56,20 +114,3 @@ def logger(stage: str) -> logging.Logger:
     for noisy in ("mlflow", "alembic", "urllib3", "git"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return logging.getLogger(f"tiesignal.{stage}")
-
-
-class Timer:
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __str__(self) -> str:
-        return f"{time.perf_counter() - self.start:.1f}s"
-
-
-def run(stage: str, main: Callable[[], None]) -> None:
-    """Run a stage; bad input or config ends it with one clear line, not a traceback."""
-    try:
-        main()
-    except (ConfigError, InputError, FileNotFoundError, ValueError) as err:
-        logger(stage).error("failed: %s", err)
-        raise SystemExit(1) from None

@@ -2,53 +2,40 @@
 
 from __future__ import annotations
 
-from _stage import ROOT, Timer, logger, run, section
+import logging
+from dataclasses import dataclass
+
+from _stage import Paths, main
 
 from tiesignal.config import WorldConfig
-from tiesignal.io import TableChunks, atomic_path, write_json
-from tiesignal.simulate import TruthAccumulator, simulate_world, truth_summary
+from tiesignal.simulate import write_world
 
-RAW = ROOT / "data" / "raw"
+log = logging.getLogger("tiesignal.simulate")
 
 
-def main() -> None:
-    log = logger("simulate")
-    cfg = section(WorldConfig, "world")
-    timer = Timer()
-    log.info(
-        "simulating %d requests (%d members, %d senders, seed %d)",
-        cfg.n_requests,
-        cfg.n_members,
-        cfg.n_senders,
-        cfg.seed,
-    )
-    truth = TruthAccumulator()
-    with (
-        atomic_path(RAW / "requests.parquet") as records_tmp,
-        atomic_path(RAW / "truth.parquet") as truth_tmp,
-    ):
-        records_out, truth_out = TableChunks(records_tmp), TableChunks(truth_tmp)
+@dataclass(frozen=True)
+class Params:
+    world: WorldConfig
 
-        def progress(done: int, total: int) -> None:
-            log.info("  %d / %d requests (%s)", done, total, timer)
 
-        for records, truth_rows in simulate_world(cfg, on_chunk=progress):
-            records_out.write(records)
-            truth_out.write(truth_rows)
-            truth.add(truth_rows)
-        records_out.close()
-        truth_out.close()
-    summary = truth_summary(cfg, truth)
-    write_json(summary, RAW / "truth.json")
-    rates = summary["rates"]
-    log.info(
-        "accepted %.1f%%, opportunity %.2f%%, true personalization effect %+.4f (%s)",
-        100 * rates["accepted"],
-        100 * rates["opportunity"],
-        summary["personalization_effect"]["ate_probability"],
-        timer,
-    )
+@dataclass(frozen=True)
+class Summary:
+    accepted: float  # shares of all requests
+    opportunity: float
+    true_personalization_effect: float  # points of P(opportunity), on every request
+
+
+def run(cfg: Params, paths: Paths) -> Summary:
+    w = cfg.world
+    log.info("simulating %d requests (%d members, %d senders, seed %d)",
+             w.n_requests, w.n_members, w.n_senders, w.seed)  # fmt: skip
+    summary = write_world(
+        w, paths.raw / "requests.parquet", paths.truth, paths.truth_summary,
+        on_chunk=lambda done, total: log.info("  %d / %d requests", done, total),
+    )  # fmt: skip
+    rates, effect = summary["rates"], summary["personalization_effect"]
+    return Summary(rates["accepted"], rates["opportunity"], effect["ate_probability"])
 
 
 if __name__ == "__main__":
-    run("simulate", main)
+    main(run)

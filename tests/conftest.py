@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import signal
 import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +21,8 @@ from tiesignal.config import PrepareConfig, WorldConfig, load
 from tiesignal.simulate import TruthAccumulator, simulate_world
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "pipelines"), str(ROOT / "scripts")]  # stages, callable in process
+STAGES = ("simulate", "ingest", "prepare", "featurize", "train", "evaluate", "compare", "export")
 
 
 def composed(*overrides: str) -> dict:
@@ -25,6 +30,50 @@ def composed(*overrides: str) -> dict:
     with initialize_config_dir(str(ROOT / "conf"), version_base=None):
         cfg = compose("config", overrides=list(overrides))
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+TRACKING_ENV = ("MLFLOW_TRACKING_URI", "DVC_ROOT", "DVC_EXP_NAME")
+
+
+@contextmanager
+def no_tracking_env():
+    """No tracking URI or DVC experiment in the environment inside, and none left behind
+    (`mlflow.set_tracking_uri` sets MLFLOW_TRACKING_URI)."""
+    saved = {var: os.environ.pop(var, None) for var in TRACKING_ENV}
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            os.environ.pop(var, None)
+            if value is not None:
+                os.environ[var] = value
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking_env():
+    with no_tracking_env():
+        yield
+
+
+def stage(name: str):
+    """The module `pipelines/<name>.py`; its `run(cfg, paths)` is the stage."""
+    return importlib.import_module(name)
+
+
+def run_stages(root: Path, params: dict, names=STAGES) -> dict:
+    """Run stages in process, in order, on files under `root`; their summaries by name."""
+    from _stage import Paths, stage_config
+
+    summaries = {}
+    for name in names:
+        run = stage(name).run
+        summaries[name] = run(stage_config(run, params), Paths(root))
+    return summaries
+
+
+def tiny_params(*overrides: str) -> dict:
+    """conf/ on the tiny world with a one-seed study: the whole pipeline in seconds."""
+    return composed("world=tiny", "study.seeds=[1]", *overrides)
 
 
 def world_config(**changes) -> WorldConfig:

@@ -19,8 +19,8 @@ from tiesignal.export.onnx import OnnxScorer
 from tiesignal.features.build import build_features, category_levels, encode
 from tiesignal.features.registry import FEATURE_CODE_VERSION, FEATURES, describe
 from tiesignal.models.train import train
-from tiesignal.prepare import LABEL, SPLITS, label_and_split
-from tiesignal.schema import validate_requests
+from tiesignal.prepare import label_and_split
+from tiesignal.schema import LABEL, SPLITS, validate_requests
 
 RANGE = ("2000-01-01", "2100-01-01")
 
@@ -40,7 +40,7 @@ def trained(tiny_world, split_config):
     cfg = load(ModelConfig, composed()["model"] | {"max_rounds": 80}, "model")
     categorical = [f.name for f in chosen if f.kind == "categorical"]
     model = train(cfg, X["train"], y["train"], X["valid"], y["valid"], categorical, print)
-    text = model.model.model_to_string(num_iteration=model.best_iteration)
+    text = model.booster.model_to_string(num_iteration=model.best_iteration)
     spec = {**describe(chosen, levels), "label": LABEL, "valid_sent_at": list(RANGE)}
     metrics = {"roc_auc": 0.8, "pr_auc": 0.1}
     card = model_card(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import composed
 
-from tiesignal.config import ModelConfig, load
+from tiesignal.config import ConfigError, LogisticConfig, ModelConfig, load
 from tiesignal.evaluation.metrics import (
     calibration_table,
     classification_metrics,
@@ -17,9 +17,9 @@ from tiesignal.evaluation.metrics import (
 )
 from tiesignal.features.build import build_features, category_levels, encode
 from tiesignal.features.registry import FEATURES, select
-from tiesignal.models.train import TrainedModel, train
-from tiesignal.prepare import LABEL, label_and_split
-from tiesignal.schema import validate_requests
+from tiesignal.models.train import importance, load_model, save_model, train
+from tiesignal.prepare import label_and_split
+from tiesignal.schema import LABEL, validate_requests
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +47,10 @@ def _fit(data, family, **changes):
 
 def test_lightgbm_is_deterministic_and_round_trips_through_text(data, tmp_path):
     a, b = _fit(data, "lightgbm"), _fit(data, "lightgbm")
-    assert a.model.model_to_string() == b.model.model_to_string()
+    assert a.booster.model_to_string() == b.booster.model_to_string()
     assert a.best_iteration > 0 and "valid_auc" in a.history
-    a.save(tmp_path)
-    loaded = TrainedModel.load(tmp_path)
+    save_model(a, tmp_path)
+    loaded = load_model(tmp_path)
     X = data[0]["test"][0]
     np.testing.assert_allclose(loaded.predict(X), a.predict(X), rtol=0, atol=1e-12)
     assert json.loads((tmp_path / "model.json").read_text())["features"] == list(X.columns)
@@ -58,12 +58,12 @@ def test_lightgbm_is_deterministic_and_round_trips_through_text(data, tmp_path):
 
 def test_logistic_baseline_round_trips_and_reports_importance(data, tmp_path):
     model = _fit(data, "logistic")
-    model.save(tmp_path)
+    save_model(model, tmp_path)
     X = data[0]["test"][0]
-    np.testing.assert_allclose(TrainedModel.load(tmp_path).predict(X), model.predict(X))
-    importance = model.importance()
-    assert np.isclose(importance["importance"].sum(), 1.0, atol=1e-4)
-    assert (importance["importance"] > 0).sum() > 10
+    np.testing.assert_allclose(load_model(tmp_path).predict(X), model.predict(X))
+    shares = importance(model)
+    assert np.isclose(shares["importance"].sum(), 1.0, atol=1e-4)
+    assert (shares["importance"] > 0).sum() > 10
 
 
 def test_trained_model_beats_chance_on_unseen_recipients(data):
@@ -73,8 +73,30 @@ def test_trained_model_beats_chance_on_unseen_recipients(data):
 
 
 def test_unknown_model_kind_is_refused(data):
-    with pytest.raises(ValueError, match="model.kind: unknown 'xgboost'"):
+    with pytest.raises(ConfigError, match="model.kind: unknown 'xgboost'"):
         _fit(data, "lightgbm", kind="xgboost")
+
+
+def test_a_key_the_chosen_kind_does_not_use_is_refused_by_name():
+    params = composed("model=logistic", "+model.num_leaves=31")["model"]
+    with pytest.raises(
+        ConfigError, match=r"model\.num_leaves \(not used by model\.kind 'logistic'\)"
+    ):
+        load(ModelConfig, params, "model")
+    assert isinstance(
+        load(ModelConfig, composed("model=logistic")["model"], "model"), LogisticConfig
+    )
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("num_leaves", 0), ("learning_rate", -0.1), ("learning_rate", 1.5), ("feature_fraction", 0.0),
+     ("max_rounds", 0), ("lambda_l2", -1.0)],
+)  # fmt: skip
+def test_model_values_out_of_range_are_refused_by_name(key, value):
+    params = composed()["model"] | {key: value}
+    with pytest.raises(ConfigError, match=rf"model\.{key}: must be"):
+        load(ModelConfig, params, "model")
 
 
 def test_metrics_on_known_cases():

@@ -1,17 +1,19 @@
-"""The whole pipeline through real `dvc` on member exports rendered by the simulator, and
-a scan of everything it wrote for the exports' names, emails, URLs and message text."""
+"""The whole pipeline, in process, on member exports rendered by the simulator, and a scan
+of everything it wrote and logged for the exports' names, emails, URLs and message text."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from test_pipeline_dvc import make_repo, mlflow_runs, run
+from conftest import STAGES, run_stages, tiny_params
+from test_stages import mlflow_runs
 
 from tiesignal.simulate.exports import (
     FALSE_ALARM,
@@ -22,70 +24,76 @@ from tiesignal.simulate.exports import (
 )
 from tiesignal.simulate.notes import TEMPLATES
 
-pytestmark = pytest.mark.integration
-SALT = {"TIESIGNAL_SALT": "pipeline-test-salt-0123456789"}
+SALT = "pipeline-test-salt-0123456789"
 EXPORTS = 1500
 
 
 @pytest.fixture(scope="module")
-def exports_repo(tmp_path_factory, tiny_world) -> tuple[Path, subprocess.CompletedProcess]:
+def exports_run(tmp_path_factory, tiny_world) -> tuple[Path, dict, str]:
+    """(root, stage summaries, everything logged) for the pipeline on rendered exports."""
     cfg, records, _, _ = tiny_world
+    root = tmp_path_factory.mktemp("exports")
+    exports = root / "data" / "exports"
+    render_exports(cfg, records, exports, era="2024", max_exports=EXPORTS)
+    params = tiny_params("data=member_exports", f"data.path={exports}", "study.kinds=[without]")
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)
+    logging.getLogger().addHandler(handler)
+    previous = logging.getLogger().level
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TIESIGNAL_SALT", SALT)
+            summaries = run_stages(root, params, STAGES[1:])  # no simulate: real data
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(previous)
+    return root, summaries, logged.getvalue()
 
-    def add_exports(repo: Path) -> None:
-        render_exports(cfg, records, repo / "data" / "exports", era="2024", max_exports=EXPORTS)
-        study = repo / "conf" / "study" / "feature_groups.yaml"
-        study.write_text(study.read_text().replace("kinds: [without, only]", "kinds: [without]"))
 
-    repo = make_repo(tmp_path_factory.mktemp("exports"), "member_exports", add_exports)
-    return repo, run(repo, "dvc", "repro", env=SALT)
-
-
-def test_every_stage_runs_on_member_exports_and_skips_the_truth(exports_repo):
-    repo, reproduced = exports_repo
-    for stage in ("ingest", "prepare", "featurize", "train", "evaluate", "compare", "export"):
-        assert f"Running stage '{stage}'" in reproduced.stdout
-    ingest = json.loads((repo / "reports" / "ingest.json").read_text())
+def test_every_stage_runs_on_member_exports_and_skips_the_truth(exports_run):
+    root, summaries, logged = exports_run
+    assert set(summaries) == set(STAGES[1:])
+    ingest = json.loads((root / "reports" / "ingest.json").read_text())
+    assert ingest == summaries["ingest"]
     assert ingest["source"] == "member_exports" and ingest["exports"] == EXPORTS
     assert ingest["exports_by_status"] == {"used": EXPORTS}
     assert ingest["requests"] > 2000 and ingest["opportunities"] > 20
-    prepare = json.loads((repo / "reports" / "prepare.json").read_text())
+    prepare = json.loads((root / "reports" / "prepare.json").read_text())
     assert prepare["sources"] == {"member_exports": ingest["requests"]}
-    metrics = json.loads((repo / "metrics" / "evaluate.json").read_text())
+    metrics = json.loads((root / "metrics" / "evaluate.json").read_text())
     assert 0.5 < metrics["roc_auc"] <= 1 and "oracle_roc_auc" not in metrics
-    report = (repo / "reports" / "compare" / "report.md").read_text()
+    report = (root / "reports" / "compare" / "report.md").read_text()
     assert "truth" in report.lower()
-    assert (repo / "models" / "export" / "model.onnx").stat().st_size > 0
-    assert "real data: no truth" in reproduced.stderr
+    assert (root / "models" / "export" / "model.onnx").stat().st_size > 0
+    assert "real data: no truth" in logged
+    assert not (root / "data" / "raw").exists(), "the simulator's files are not needed"
 
 
-def test_no_name_email_url_or_message_text_passes_ingest(exports_repo):
-    repo, reproduced = exports_repo
-    raw = raw_strings(repo / "data" / "exports")
+def test_no_name_email_url_or_message_text_passes_ingest(exports_run):
+    root, _, logged = exports_run
+    raw = raw_strings(root / "data" / "exports")
     assert len(raw["last_names"]) > 100 and raw["markers"]
-    tracked = set(run(repo, "git", "ls-files").stdout.splitlines())  # source, not output
     leaks = []
-    for path in sorted(repo.rglob("*")):
-        relative = path.relative_to(repo).as_posix()
-        if relative in tracked:
-            continue
-        # the input itself, git and DVC's cache (copies of the outputs scanned here), and
-        # the simulator's own requests, which this run's ingest never reads
-        if not path.is_file() or relative.startswith((".git/", ".dvc/", "data/exports/")):
-            continue
-        if relative.startswith("data/raw/") or path.suffix == ".png":
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if not path.is_file() or relative.startswith("data/exports/") or path.suffix == ".png":
             continue
         leaks += [f"{relative}: {what}" for what in found_in(text_of(path), raw)]
-    leaks += [f"logs: {what}" for what in found_in(reproduced.stdout + reproduced.stderr, raw)]
+    leaks += [f"logs: {what}" for what in found_in(logged, raw)]
     assert not leaks, leaks[:20]
-    runs = mlflow_runs(repo) + mlflow_runs(repo, study=True)
+    runs = mlflow_runs(root) + mlflow_runs(root, study=True)
     assert runs, "the scan must have covered a store with runs in it"
 
 
-def test_real_data_without_a_salt_stops_before_reading(exports_repo, tmp_path):
-    repo, _ = exports_repo
-    out = run(repo, "python", "pipelines/ingest.py", check=False, env={"HOME": str(tmp_path)})
-    assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert "needs a secret salt" in out.stderr and "TIESIGNAL_SALT" in out.stderr
+def test_real_data_without_a_salt_stops_before_reading(exports_run, tmp_path, monkeypatch):
+    root, _, _ = exports_run
+    monkeypatch.delenv("TIESIGNAL_SALT", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no salt file either
+    params = tiny_params("data=member_exports", f"data.path={root / 'data' / 'exports'}")
+    with pytest.raises(ValueError, match="needs a secret salt.*TIESIGNAL_SALT"):
+        run_stages(tmp_path, params, ("ingest",))
+    assert not (tmp_path / "data" / "interim").exists()
 
 
 def raw_strings(folder: Path) -> dict[str, set[str]]:

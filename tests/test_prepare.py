@@ -7,8 +7,8 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from tiesignal.prepare import LABEL, SPLITS, label_and_split
-from tiesignal.schema import validate_requests
+from tiesignal.prepare import label_and_split
+from tiesignal.schema import LABEL, SPLITS, validate_requests
 
 
 @pytest.fixture(scope="module")

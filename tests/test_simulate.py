@@ -7,7 +7,7 @@ import pandas as pd
 from conftest import simulate, world_config
 
 from tiesignal.io import file_sha256, write_parquet
-from tiesignal.schema import CANONICAL_COLUMNS
+from tiesignal.schema import SOURCE_COLUMNS
 from tiesignal.simulate import tie_strength_curve, truth_summary
 
 
@@ -36,7 +36,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
 
 def test_records_hold_canonical_columns_and_no_latent_cause(tiny_world):
     _, records, truth, _ = tiny_world
-    assert list(records.columns) == list(CANONICAL_COLUMNS)
+    assert list(records.columns) == list(SOURCE_COLUMNS)
     for latent in ("intent", "sender_type", "note_level", "p_accept", "p_opportunity", "fit"):
         assert latent not in records.columns
         assert latent in truth.columns

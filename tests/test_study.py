@@ -12,15 +12,15 @@ import pytest
 from conftest import composed, simulate, world_config
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from tiesignal import tracking
 from tiesignal.config import ModelConfig, StudyConfig, TrackingConfig, load
-from tiesignal.features.build import build_features, category_levels
-from tiesignal.features.registry import FEATURES, GROUPS
-from tiesignal.prepare import LABEL, SPLITS, label_and_split
-from tiesignal.schema import validate_requests
+from tiesignal.features.build import feature_tables
+from tiesignal.features.registry import GROUPS
+from tiesignal.prepare import label_and_split
+from tiesignal.schema import SPLITS, validate_requests
 from tiesignal.simulate import truth_summary
 from tiesignal.study.bootstrap import RankedScores
 from tiesignal.study.run import Truth, run_study, write_outputs
-from tiesignal.study.runs import log_study
 from tiesignal.study.summary import group_importance
 
 
@@ -39,19 +39,9 @@ def model_config() -> ModelConfig:
 def study_inputs(world, split_config):
     """Feature tables per split (as `featurize` writes them), levels, and the truth."""
     raw, truth_rows, acc = simulate(world)
-    kept = validate_requests(raw.drop(columns=["note"]), "raw", "2000-01-01", "2100-01-01").kept
-    req = label_and_split(kept, split_config).requests
-    features = build_features(req)
-    levels = category_levels(features[req["split"] == "train"], list(FEATURES))
-    tables = {}
-    for s in SPLITS:
-        rows = req["split"] == s
-        tables[s] = (
-            req.loc[rows, ["request_id"]]
-            .join(features[rows])
-            .assign(**{LABEL: req.loc[rows, LABEL].astype(bool)})
-        )
-    return tables, levels, Truth(truth_rows, world, truth_summary(world, acc))
+    kept = validate_requests(raw, "raw", "2000-01-01", "2100-01-01").kept
+    tables, spec = feature_tables(label_and_split(kept, split_config).requests)
+    return tables, spec["category_levels"], Truth(truth_rows, world, truth_summary(world, acc))
 
 
 def world(**changes):
@@ -96,7 +86,7 @@ def test_a_group_without_effect_has_an_interval_that_includes_zero(null_timing):
     row = result.table.set_index("variant").loc["without_timing"]
     assert row["delta_roc_auc_low"] <= 0 <= row["delta_roc_auc_high"]
     assert row["delta_pr_auc_low"] <= 0 <= row["delta_pr_auc_high"]
-    truth = result.truth["groups"].set_index("group")
+    truth = result.truth.groups.set_index("group")
     assert truth.loc["timing", "truth_auc_drop"] == pytest.approx(0, abs=1e-9)
     # an informative group in the same run does not include zero
     assert (
@@ -113,8 +103,8 @@ def test_a_dominant_group_ranks_first(split_config):
     result = run_study(study, model_config(), tables, levels, truth, lambda _: None)
     importance = group_importance(result.table)
     assert importance.idxmax() == "tie_strength", importance.sort_values().to_dict()
-    assert result.truth["groups"].iloc[0]["group"] == "tie_strength"
-    assert result.truth["peaks"]["all"]["learned"]["inverted_u"]
+    assert result.truth.groups.iloc[0]["group"] == "tie_strength"
+    assert result.truth.peaks["all"]["learned"]["inverted_u"]
 
 
 def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path):
@@ -123,8 +113,8 @@ def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path
     cfg = TrackingConfig(experiment="study-test", tracking_uri=f"sqlite:///{store}")
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "summary.csv").write_text("x\n1\n")
-    parent = log_study(
-        cfg, tmp_path, study.name, result.fits, result.y_test, {"study": {"seeds": [1, 2]}},
+    parent = tracking.log_study(
+        cfg, tmp_path, study.name, result.fits, result.y_test, {"study.seeds": "[1, 2]"},
         result.headline, "abc", tmp_path / "report",
     )  # fmt: skip
     with sqlite3.connect(store) as db:
@@ -165,7 +155,7 @@ def test_the_report_names_every_group_and_the_truth(null_timing, tmp_path):
         assert f"({name})" in report
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert len(summary) == 1 + 2 * len(GROUPS) and summary["delta_roc_auc_low"].notna().sum() == 14
-    no_truth = dataclasses.replace(result, truth={})
+    no_truth = dataclasses.replace(result, truth=None)
     write_outputs(no_truth, study, context, tmp_path / "real")
     assert (
         "Skipped: these data have no simulated truth"

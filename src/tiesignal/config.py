@@ -202,23 +202,64 @@ class FeaturesConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """A model family and its hyperparameters; `kind` picks the trainer."""
+class LightGBMConfig:
+    """Gradient-boosted trees, early stopping on valid; the defaults live in conf/model/."""
 
-    kind: str  # lightgbm | logistic
+    kind: str  # "lightgbm"
     seed: int
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_child_samples: int = 50
-    feature_fraction: float = 0.9
-    bagging_fraction: float = 0.9
-    bagging_freq: int = 1
-    lambda_l2: float = 1.0
-    max_rounds: int = 2000
-    early_stopping_rounds: int = 50
-    num_threads: int = 2
-    C: float = 1.0  # logistic regression's inverse regularization
-    max_iter: int = 500
+    learning_rate: float
+    num_leaves: int
+    min_child_samples: int
+    feature_fraction: float
+    bagging_fraction: float
+    bagging_freq: int
+    lambda_l2: float
+    max_rounds: int
+    early_stopping_rounds: int
+    num_threads: int
+
+    def __post_init__(self) -> None:
+        _in_range(self, "learning_rate", 0.0, 1.0, low_open=True)
+        _in_range(self, "feature_fraction", 0.0, 1.0, low_open=True)
+        _in_range(self, "bagging_fraction", 0.0, 1.0, low_open=True)
+        for name in ("num_leaves", "max_rounds", "early_stopping_rounds", "num_threads"):
+            _at_least(self, name, 2 if name == "num_leaves" else 1)
+        for name in ("min_child_samples", "bagging_freq", "lambda_l2"):
+            _at_least(self, name, 0)
+
+
+@dataclass(frozen=True)
+class LogisticConfig:
+    """The linear baseline: L2-regularized logistic regression."""
+
+    kind: str  # "logistic"
+    seed: int
+    C: float  # inverse regularization strength
+    max_iter: int
+
+    def __post_init__(self) -> None:
+        _at_least(self, "max_iter", 1)
+        if not self.C > 0:
+            raise ConfigError(f"model.C: must be > 0, got {self.C!r}")
+
+
+# `model` is one of these, chosen by its `kind` key; keys the chosen kind does not use are
+# errors, so `model=logistic model.num_leaves=31` fails instead of being silently ignored
+ModelConfig = LightGBMConfig | LogisticConfig
+MODEL_KINDS: dict[str, type] = {"lightgbm": LightGBMConfig, "logistic": LogisticConfig}
+
+
+def _in_range(cfg, name: str, low: float, high: float, low_open: bool = False) -> None:
+    value = getattr(cfg, name)
+    if not ((low < value if low_open else low <= value) and value <= high):
+        bracket = "(" if low_open else "["
+        raise ConfigError(f"model.{name}: must be in {bracket}{low:g}, {high:g}], got {value!r}")
+
+
+def _at_least(cfg, name: str, low: float) -> None:
+    value = getattr(cfg, name)
+    if value < low:
+        raise ConfigError(f"model.{name}: must be at least {low:g}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -267,14 +308,19 @@ T = TypeVar("T")
 
 
 def load(cls: type[T], data: Any, where: str) -> T:
-    """Build dataclass `cls` from a plain mapping, naming `where.key` on any mismatch."""
+    """Build dataclass `cls` from a plain mapping, naming `where.key` on any mismatch.
+    `cls` may be a union of dataclasses told apart by their `kind` key (`ModelConfig`)."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    if typing.get_origin(cls) in (typing.Union, types.UnionType):
+        cls = _kind_of(typing.get_args(cls), data, where)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}")
+        used_by = f" (not used by {where}.kind {data['kind']!r})" if "kind" in fields else ""
+        keys = ", ".join(f"{where}.{k}" for k in unknown)
+        raise ConfigError(f"{where}: unknown key(s) {keys}{used_by}")
     values = {}
     for name, f in fields.items():
         if name not in data:
@@ -305,7 +351,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return [_coerce(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
-        raise ConfigError(f"{where}: union types are not supported in config")
+        return load(tp, value, where)
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
@@ -315,3 +361,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if tp is bool and isinstance(value, bool):
         return value
     raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+def _kind_of(choices: tuple[type, ...], data: Mapping, where: str) -> type:
+    """The member of a tagged union named by `data["kind"]`."""
+    by_kind = {kind: cls for kind, cls in MODEL_KINDS.items() if cls in choices}
+    kind = data.get("kind")
+    if kind not in by_kind:
+        raise ConfigError(f"{where}.kind: unknown {kind!r}; known: {sorted(by_kind)}")
+    return by_kind[kind]

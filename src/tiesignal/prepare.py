@@ -12,15 +12,14 @@ import numpy as np
 import pandas as pd
 
 from tiesignal.config import PrepareConfig
-
-SPLITS = ("train", "valid", "test")
-LABEL = "opportunity_within_window"
+from tiesignal.schema import LABEL, SPLITS, InputError, validate_requests
 
 
 @dataclass(frozen=True)
 class Prepared:
     requests: pd.DataFrame  # every kept row, sorted by time, with `split` and `excluded_reason`
     report: dict
+    rejects: pd.DataFrame | None = None  # rows that failed validation, with their reasons
 
 
 def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
@@ -93,3 +92,35 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
 def _recipients_in_two_splits(df: pd.DataFrame) -> int:
     used = df[df["split"].isin(SPLITS)]
     return int((used.groupby("recipient_id")["split"].nunique() > 1).sum())
+
+
+def prepare_requests(raw: pd.DataFrame, file: str, cfg: PrepareConfig) -> Prepared:
+    """Validate, then label and split; `report` counts every row in exactly one place.
+    Every row rejected is a clear error naming the columns most often at fault."""
+    checked = validate_requests(raw, file, cfg.min_sent_at, cfg.max_sent_at)
+    rejects = checked.rejects
+    if checked.kept.empty:
+        top = rejects.groupby(["reject_column"]).size().nlargest(3)
+        raise AllRejected(
+            rejects,
+            f"{file}: all {len(raw)} rows rejected (see the prepare stage's rejects); most "
+            f"often in column(s) {', '.join(f'{c} ({n} rows)' for c, n in top.items())}",
+        )
+    prepared = label_and_split(checked.kept, cfg)
+    report = {
+        "rows_in": len(raw),
+        "rows_kept": len(prepared.requests),
+        "rows_rejected": len(rejects),
+        "rejected_by_column": rejects["reject_column"].value_counts().sort_index().to_dict(),
+        **prepared.report,
+    }
+    assert report["rows_in"] == report["rows_kept"] + report["rows_rejected"]
+    return Prepared(prepared.requests, report, rejects)
+
+
+class AllRejected(InputError):
+    """No row passed validation; the rejects are kept so they can still be written."""
+
+    def __init__(self, rejects: pd.DataFrame, message: str) -> None:
+        super().__init__(message)
+        self.rejects = rejects

@@ -7,20 +7,25 @@ reject with the row number, the column and the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow.types as pa_types
 
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
 SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
+SPLITS = ("train", "valid", "test")  # consecutive periods, in this order
+LABEL = "opportunity_within_window"  # derived by `prepare` from `split.label_window_days`
 SOURCES = ("simulated", "member_exports", "table")
 
 # column -> kind; `REQUIRED` columns must exist, with a value, in every training source;
 # scoring new requests needs only who sent what to whom, and when
 REQUIRED = ("request_id", "sent_at", "sender_id", "recipient_id", "accepted", "source")
 REQUIRED_TO_SCORE = ("request_id", "sent_at", "sender_id", "recipient_id")
-COLUMN_KINDS: dict[str, str] = {
+SOURCE_COLUMN_KINDS: dict[str, str] = {
     "request_id": "str",
     "sent_at": "timestamp",
     "sender_id": "str",
@@ -51,6 +56,11 @@ COLUMN_KINDS: dict[str, str] = {
     "note_skill_mentions": "int",
     "note_template_id": "str",
 }
+SOURCE_COLUMNS = tuple(SOURCE_COLUMN_KINDS)  # what a source may give, in this order
+# The note's text stops at `ingest`, which keeps only its `note_*` features: every stage
+# after it sees these columns.
+NOTE_TEXT = "note"
+COLUMN_KINDS = {c: kind for c, kind in SOURCE_COLUMN_KINDS.items() if c != NOTE_TEXT}
 CANONICAL_COLUMNS = tuple(COLUMN_KINDS)
 
 
@@ -67,6 +77,8 @@ class Validated:
 def _schema(
     min_sent_at: pd.Timestamp, max_sent_at: pd.Timestamp, required: tuple[str, ...]
 ) -> pa.DataFrameSchema:
+    import pandera.pandas as pa  # only validation needs it, not the constants above
+
     nonneg = pa.Check.ge(0)
     share = pa.Check.in_range(0.0, 1.0)
     ts = pd.DatetimeTZDtype("us", "UTC")
@@ -136,7 +148,8 @@ def validate_requests(
                 reasons[int(row)] = (column, why(int(row)) if callable(why) else why)
 
     columns = {}
-    for column, kind in COLUMN_KINDS.items():
+    kinds = SOURCE_COLUMN_KINDS if NOTE_TEXT in raw.columns else COLUMN_KINDS
+    for column, kind in kinds.items():
         values = raw[column] if column in raw.columns else pd.Series(pd.NA, index=raw.index)
         coerced, bad = _coerce(values, kind)
         reject(
@@ -160,13 +173,15 @@ def validate_requests(
             ),
         )
 
+    from pandera.errors import SchemaErrors
+
     schema = _schema(
         pd.Timestamp(min_sent_at, tz="UTC"), pd.Timestamp(max_sent_at, tz="UTC"), required
     )
     candidates = df.drop(index=list(reasons)) if reasons else df
     try:
         schema.validate(candidates, lazy=True)
-    except pa.errors.SchemaErrors as err:
+    except SchemaErrors as err:
         cases = err.failure_cases.dropna(subset=["index"])
         for row, column, check, value in cases[
             ["index", "column", "check", "failure_case"]

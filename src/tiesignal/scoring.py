@@ -20,10 +20,10 @@ from tqdm import tqdm
 from tiesignal.export.bundle import ExportedModel
 from tiesignal.features.build import History, build_features
 from tiesignal.io import TableChunks, atomic_path, read_chunks, table_format
-from tiesignal.schema import COLUMN_KINDS, REQUIRED_TO_SCORE, InputError, validate_requests
+from tiesignal.schema import CANONICAL_COLUMNS, REQUIRED_TO_SCORE, InputError, validate_requests
 
 log = logging.getLogger(__name__)
-READ = [c for c in COLUMN_KINDS if c != "note"]  # message text is never read to score
+READ = list(CANONICAL_COLUMNS)  # message text is never read to score
 
 
 @dataclass(frozen=True)

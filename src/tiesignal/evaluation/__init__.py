@@ -1,0 +1,1 @@
+"""The test split scored: metrics, curves, calibration, plots."""

@@ -13,12 +13,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from tiesignal.export.card import model_card
 from tiesignal.export.onnx import INPUT, OnnxScorer, to_onnx
 from tiesignal.features.build import encode
-from tiesignal.features.registry import FEATURE_CODE_VERSION, Feature
+from tiesignal.features.registry import FEATURE_CODE_VERSION, Feature, describe
 from tiesignal.io import atomic_dir, file_sha256, read_json, write_json, write_text
+from tiesignal.models.boosted import LightGBMModel
 from tiesignal.models.data import features_named
-from tiesignal.models.tracking import model_description
+from tiesignal.schema import LABEL
+from tiesignal.tracking import model_description
 
 SPEC = "feature_spec.json"
 ONNX = "model.onnx"
@@ -167,3 +170,27 @@ def compile_model(model_file: Path, cache: Path | None = None):
         model.compile(cache=str(Path(tmp) / "model.o"))  # lleaves writes the object file here
         os.replace(Path(tmp) / "model.o", target)
     return model
+
+
+def describe_export(
+    model: LightGBMModel,
+    levels: dict[str, list[str]],
+    prepare_report: dict,
+    test_metrics: dict,
+    about: dict,
+) -> tuple[dict, str]:
+    """The feature spec and model card of a trained model; `about` holds what the card
+    says of its provenance (registry name, alias, feature set) and `valid_sent_at`."""
+    chosen = features_named(model.features)
+    spec = {
+        **describe(chosen, levels),
+        "label": LABEL,
+        "label_window_days": prepare_report["label_window_days"],
+        "valid_sent_at": about["valid_sent_at"],  # what `predict` accepts
+    }
+    card = model_card(
+        spec, test_metrics, prepare_report,
+        {"registered_model": about["registered_model"], "alias": about["alias"],
+         "trees": model.booster.num_trees(), "feature_set": about["feature_set"]},
+    )  # fmt: skip
+    return spec, card

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tiesignal.prepare import SPLITS
+from tiesignal.schema import SPLITS
 
 
 def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:

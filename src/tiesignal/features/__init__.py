@@ -1,0 +1,1 @@
+"""Model features from observable request fields, the same code for training and scoring."""

@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiesignal.features.personalization import mentions_table
-from tiesignal.features.registry import FEATURES, Feature
+from tiesignal.features.registry import FEATURES, Feature, describe
+from tiesignal.schema import LABEL, SENIORITY_LEVELS, SPLITS
 
 HEADLINE_ROLES = ("recruiter", "talent_acquisition", "hiring_manager", "other", "none")
-SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
 
 
 class History:
@@ -175,3 +175,19 @@ def _arrow(lists: pd.Series) -> pa.Array:
         rows = [None if v is None or v is pd.NA else list(v) for v in lists]
         arrow = pa.array(rows, pa.list_(pa.string()))
     return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+
+
+def feature_tables(requests: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Per split: `request_id`, `sent_at`, every registry feature and the label; and the
+    feature spec (category levels fixed from train). History features count over every
+    earlier request, excluded ones included."""
+    features = build_features(requests)
+    levels = category_levels(features[requests["split"] == "train"], list(FEATURES))
+    keys = requests[["request_id", "sent_at"]]
+    tables = {}
+    for split in SPLITS:
+        rows = requests["split"] == split
+        table = keys[rows].join(features[rows])
+        table[LABEL] = requests.loc[rows, LABEL].astype(bool)
+        tables[split] = table.reset_index(drop=True)
+    return tables, {**describe(list(FEATURES), levels), "label": LABEL}

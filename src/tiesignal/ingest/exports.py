@@ -113,12 +113,7 @@ def ingest_exports(
             result = _unusable(name, f"same participant as {seen[result.fingerprint]}")
             result.report["requests_rejected"] = n
             result.rejects.append(
-                (
-                    f"{name}/Invitations.csv",
-                    0,
-                    "(export)",
-                    f"{n} requests: {result.report['status']}",
-                )
+                (f"{name}/Invitations.csv", 0, "(export)", result.report["status"])
             )
         elif result.fingerprint is not None:
             seen[result.fingerprint] = name
@@ -152,6 +147,20 @@ def rejects_frame(rows: list[tuple[str, int, str, str]]) -> pd.DataFrame:
     )
 
 
+@dataclass
+class Invitation:
+    """One incoming invitation that could be used, and whether it was accepted."""
+
+    sender_key: str  # profile URL key, else normalized name
+    name_key: str | None  # normalized name, to find messages sent under the name
+    sent_at: pd.Timestamp
+    accepted: bool
+    accepted_at: pd.Timestamp  # NaT unless accepted
+    connected_on: pd.Timestamp  # the connection's date, NaT if never connected
+    headline: str | None  # Position @ Company of the connection, if any
+    note: str | None
+
+
 def ingest_participant(
     export: Export,
     cfg: DataConfig,
@@ -171,6 +180,44 @@ def ingest_participant(
         return Participant(_empty_requests(), rejects, report, None)
 
     me = _recipient(t)
+    incoming, my_key = _incoming(invitations, me, report, rejects)
+    if my_key is None:
+        report["status"] = "participant cannot be identified"
+        report["requests_rejected"] = sum(incoming)
+        return Participant(_empty_requests(), rejects, report, None)
+    fingerprint = participant_fingerprint(my_key, me["headline"], me["industry"])
+    connections = _connections(t.get("connections"))
+    report["connections"] = None if connections is None else connections.count
+    rows = [i for i, inc in enumerate(incoming) if inc]
+    found = _invitations(invitations, rows, connections, rejects)
+    report["requests_rejected"] = len(rows) - len(found)
+    _one_acceptance_per_connection(found)
+    skew = pd.Timedelta(hours=cfg.clock_skew_hours)
+    opportunity, opportunity_at, by_rule = _labels(
+        t.get("messages"), found, rules, hand_labels, skew, rejects
+    )
+    recipient_id = pseudonymize(fingerprint)
+    requests = _request_table(
+        found, me, fingerprint, recipient_id, report["connections"], opportunity,
+        opportunity_at, cfg.sender_profile_from_connections, pseudonymize,
+    )  # fmt: skip
+    report.update(
+        status="used",
+        participant_id=recipient_id,
+        joined_on="profile URLs" if my_key.startswith("in/") else "names",
+        requests=len(found),
+        accepted=int(requests["accepted"].sum()),
+        labelled=int(requests["opportunity"].notna().sum()),
+        opportunities=int(requests["opportunity"].sum()),
+        **{f"rule_{name}": count for name, count in sorted(by_rule.items())},
+    )
+    return Participant(requests, rejects, report, fingerprint)
+
+
+def _incoming(invitations: Table, me: dict, report: dict, rejects: list) -> tuple[list, str | None]:
+    """Which invitations the participant received, and the participant's own key (their
+    profile URL as invitee, else their name). Rows whose direction or recipient cannot be
+    known are rejected."""
     direction = [d.strip().upper() for d in invitations.get("Direction")]
     me_key = me["name_key"]
     incoming = [
@@ -200,21 +247,19 @@ def ingest_participant(
             for line, inc in zip(invitations.lines, incoming, strict=True)
             if inc
         ]
-        report["status"] = "participant cannot be identified"
-        report["requests_rejected"] = sum(incoming)
-        return Participant(_empty_requests(), rejects, report, None)
-    fingerprint = participant_fingerprint(my_key, me["headline"], me["industry"])
+    return incoming, my_key
 
-    rows = [i for i, inc in enumerate(incoming) if inc]
+
+def _invitations(
+    invitations: Table, rows: list[int], connections: _Connections | None, rejects: list
+) -> list[Invitation]:
+    """The usable incoming invitations, each joined to its connection if accepted."""
     sent_at = parse_times(
         [invitations.rows[i][invitations.columns["Sent At"]] for i in rows], SENT_AT_FORMATS
     )
     urls, names = invitations.get("inviterProfileUrl"), invitations.get("From")
-    connections = _connections(t.get("connections"))
-    report["connections"] = None if connections is None else connections.count
-    columns = ("sender_key", "name_key", "sent_at", "accepted", "accepted_at", "connected_on")
-    out: dict[str, list] = {k: [] for k in (*columns, "headline", "note")}
     notes = invitations.get("Message")
+    found = []
     for j, i in enumerate(rows):
         line = invitations.lines[i]
         key = person_key(urls[i], names[i])
@@ -233,39 +278,41 @@ def ingest_participant(
         accepted_at = pd.NaT
         if match is not None and not pd.isna(match[0]):
             accepted_at = max(match[0], sent_at[j])  # a date, not a time: never before sending
-        out["sender_key"].append(key)
-        out["name_key"].append(name_key(names[i]))
-        out["sent_at"].append(sent_at[j])
-        out["accepted"].append(match is not None)
-        out["accepted_at"].append(accepted_at)
-        out["connected_on"].append(match[0] if match is not None else pd.NaT)
-        out["headline"].append(match[1] if match is not None else None)
-        out["note"].append(notes[i])
-    n = len(out["sent_at"])
-    report["requests_rejected"] = len(rows) - n
-    _one_acceptance_per_connection(out)
+        found.append(
+            Invitation(
+                sender_key=key,
+                name_key=name_key(names[i]),
+                sent_at=sent_at[j],
+                accepted=match is not None,
+                accepted_at=accepted_at,
+                connected_on=match[0] if match is not None else pd.NaT,
+                headline=match[1] if match is not None else None,
+                note=notes[i],
+            )
+        )
+    return found
 
-    skew = pd.Timedelta(hours=cfg.clock_skew_hours)
-    opportunity, opportunity_at, by_rule = _labels(
-        t.get("messages"), out, rules, hand_labels, skew, rejects
+
+def _request_table(
+    found: list[Invitation], me: dict, fingerprint: str, recipient_id: str,
+    connections: int | None, opportunity: list, opportunity_at: list,
+    sender_headlines: bool, pseudonymize: Pseudonymizer,
+) -> pd.DataFrame:  # fmt: skip
+    """The canonical columns of the participant's requests, pseudonymized, notes reduced to
+    their `note_*` features."""
+    n = len(found)
+    notes = note_features(
+        [f.note for f in found], [me["first"]] * n, [me["company"]] * n, [me["skills"]] * n
     )
-    recipient_id = pseudonymize(fingerprint)
-    sent = pd.Series(out["sent_at"], dtype="datetime64[us, UTC]")
-    notes_out = note_features(
-        out["note"], [me["first"]] * n, [me["company"]] * n, [me["skills"]] * n
-    )
-    headlines = out["headline"] if cfg.sender_profile_from_connections else [None] * n
+    headlines = [f.headline for f in found] if sender_headlines else [None] * n
     requests = pd.DataFrame(
         {
             "request_id": pd.array(
-                [
-                    pseudonymize(request_key(fingerprint, k, s))
-                    for k, s in zip(out["sender_key"], out["sent_at"], strict=True)
-                ],
+                [pseudonymize(request_key(fingerprint, f.sender_key, f.sent_at)) for f in found],
                 dtype="str",
             ),
-            "sent_at": sent,
-            "sender_id": pd.array([pseudonymize(k) for k in out["sender_key"]], dtype="str"),
+            "sent_at": pd.Series([f.sent_at for f in found], dtype="datetime64[us, UTC]"),
+            "sender_id": pd.array([pseudonymize(f.sender_key) for f in found], dtype="str"),
             "recipient_id": pd.array([recipient_id] * n, dtype="str"),
             "sender_headline": pd.array(headlines, dtype="str"),
             "sender_industries": _missing_lists(n),
@@ -274,46 +321,35 @@ def ingest_participant(
             "recipient_skills": pd.Series(
                 [me["skills"]] * n, dtype=pd.ArrowDtype(pa.list_(pa.string()))
             ),
-            "recipient_connections": pd.array([report["connections"]] * n, dtype="Int64"),
+            "recipient_connections": pd.array([connections] * n, dtype="Int64"),
             "recipient_profile_completeness": np.full(n, me["completeness"]),
-            "accepted": np.asarray(out["accepted"], dtype=bool),
-            "accepted_at": pd.Series(out["accepted_at"], dtype="datetime64[us, UTC]"),
+            "accepted": np.asarray([f.accepted for f in found], dtype=bool),
+            "accepted_at": pd.Series([f.accepted_at for f in found], dtype="datetime64[us, UTC]"),
             "opportunity": pd.array(opportunity, dtype="boolean"),
             "opportunity_at": pd.Series(opportunity_at, dtype="datetime64[us, UTC]"),
             "source": pd.array(["member_exports"] * n, dtype="str"),
         }
     )
-    requests = pd.concat([requests, notes_out], axis=1)
-    report.update(
-        status="used",
-        participant_id=recipient_id,
-        joined_on="profile URLs" if my_key.startswith("in/") else "names",
-        requests=n,
-        accepted=int(requests["accepted"].sum()),
-        labelled=int(requests["opportunity"].notna().sum()),
-        opportunities=int(requests["opportunity"].sum()),
-        **{f"rule_{name}": count for name, count in sorted(by_rule.items())},
-    )
-    return Participant(requests, rejects, report, fingerprint)
+    return pd.concat([requests, notes], axis=1)
 
 
-def _one_acceptance_per_connection(out: dict) -> None:
+def _one_acceptance_per_connection(found: list[Invitation]) -> None:
     """A sender who invited more than once is one connection: the accepted request is the
     last one sent by the day of the connection (an earlier one was left unanswered)."""
-    by_sender: dict[str, list[int]] = {}
-    for i, (key, accepted) in enumerate(zip(out["sender_key"], out["accepted"], strict=True)):
-        if accepted:
-            by_sender.setdefault(key, []).append(i)
-    for rows in by_sender.values():
-        if len(rows) < 2:
+    by_sender: dict[str, list[Invitation]] = {}
+    for invitation in found:
+        if invitation.accepted:
+            by_sender.setdefault(invitation.sender_key, []).append(invitation)
+    for invited in by_sender.values():
+        if len(invited) < 2:
             continue
-        on = out["connected_on"][rows[0]]
+        on = invited[0].connected_on
         day = on + pd.Timedelta(days=1) if not pd.isna(on) else pd.Timestamp.max.tz_localize("UTC")
-        before = [i for i in rows if out["sent_at"][i] < day]
-        chosen = max(before, key=lambda i: out["sent_at"][i]) if before else rows[0]
-        for i in rows:
-            if i != chosen:
-                out["accepted"][i], out["accepted_at"][i] = False, pd.NaT
+        before = [f for f in invited if f.sent_at < day]
+        chosen = max(before, key=lambda f: f.sent_at) if before else invited[0]
+        for invitation in invited:
+            if invitation is not chosen:
+                invitation.accepted, invitation.accepted_at = False, pd.NaT
 
 
 def participant_fingerprint(key: str, headline: str | None, industry: str | None) -> str:
@@ -329,18 +365,18 @@ def request_key(recipient: str, sender: str, sent_at: pd.Timestamp) -> str:
 
 def _labels(
     messages: Table | None,
-    out: dict,
+    found: list[Invitation],
     rules: LabelRules,
     hand_labels: dict[str, bool],
     skew,
     rejects,
 ) -> tuple[list, list, Counter]:
     """The opportunity label of each request, from the sender's messages after it."""
-    n = len(out["sent_at"])
+    n = len(found)
     by_rule: Counter = Counter()
     if messages is None:
         return [None] * n, [pd.NaT] * n, by_rule  # no messages: the label is unknown
-    wanted = set(out["sender_key"]) | {k for k in out["name_key"] if k}
+    wanted = {f.sender_key for f in found} | {f.name_key for f in found if f.name_key}
     froms, urls = messages.get("FROM"), messages.get("SENDER PROFILE URL")
     picked = []  # (message row, sender key) for messages from a sender of a request
     for i, (name, url) in enumerate(zip(froms, urls, strict=True)):
@@ -360,10 +396,10 @@ def _labels(
             )
             continue
         by_sender.setdefault(key, []).append((date, i))
-    for found in by_sender.values():
-        found.sort()
+    for messages_of_sender in by_sender.values():
+        messages_of_sender.sort()
     opportunity, opportunity_at = [], []
-    for key, alt, sent in zip(out["sender_key"], out["name_key"], out["sent_at"], strict=True):
+    for key, alt, sent in ((f.sender_key, f.name_key, f.sent_at) for f in found):
         after = [
             (d, i) for d, i in by_sender.get(key, []) or by_sender.get(alt, []) if d >= sent - skew
         ]

@@ -17,7 +17,7 @@ from tiesignal.features.personalization import NOTE_COLUMNS, note_features
 from tiesignal.ingest.exports import REJECT_COLUMNS
 from tiesignal.ingest.pseudonym import Pseudonymizer
 from tiesignal.io import read_chunks
-from tiesignal.schema import CANONICAL_COLUMNS, COLUMN_KINDS, validate_requests
+from tiesignal.schema import COLUMN_KINDS, NOTE_TEXT, SOURCE_COLUMNS, validate_requests
 
 
 def ingest_table(
@@ -29,7 +29,7 @@ def ingest_table(
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """(kept rows, rejects) chunk by chunk; rejects name file, row and column, never a
     value."""
-    chunks, _ = read_chunks(path, chunk_size, list(CANONICAL_COLUMNS))
+    chunks, _ = read_chunks(path, chunk_size, list(SOURCE_COLUMNS))
     first_row = 0
     for raw in chunks:
         checked = validate_requests(
@@ -40,7 +40,8 @@ def ingest_table(
         for column in ("sender_id", "recipient_id"):
             ids = [pseudonymize(f"id/{value}") for value in kept[column]]
             kept[column] = pd.array(ids, dtype="str")
-        kept = _with_note_features(kept).drop(columns=["note"])
+        if NOTE_TEXT in kept:
+            kept = _with_note_features(kept).drop(columns=[NOTE_TEXT])
         kept["source"] = pd.array(["table"] * len(kept), dtype="str")
         yield kept, checked.rejects[list(REJECT_COLUMNS)]
 

@@ -1,0 +1,1 @@
+"""Model kinds (LightGBM, logistic regression), their training, saving and loading."""

@@ -7,7 +7,7 @@ import pandas as pd
 
 from tiesignal.features.build import encode
 from tiesignal.features.registry import BY_NAME, Feature
-from tiesignal.prepare import LABEL
+from tiesignal.schema import LABEL
 
 
 def model_matrix(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tiesignal.config import ConfigError, WorldConfig
+from tiesignal.io import TableChunks, atomic_path, write_json
 from tiesignal.simulate.requests import (
     TERM_GROUPS,
     Calendar,
@@ -18,7 +20,7 @@ from tiesignal.simulate.requests import (
 from tiesignal.simulate.vocab import INDUSTRIES
 from tiesignal.simulate.world import Members, Senders, make_members, make_senders
 
-__all__ = ["build_world", "simulate_world", "truth_summary", "tie_strength_curve"]
+__all__ = ["build_world", "simulate_world", "write_world", "truth_summary", "tie_strength_curve"]
 
 
 def simulate_world(
@@ -34,6 +36,29 @@ def simulate_world(
         yield simulate_chunk(cfg, members, senders, calendar, first, n, rng)
         if on_chunk is not None:
             on_chunk(first + n, cfg.n_requests)
+
+
+def write_world(
+    cfg: WorldConfig,
+    requests: Path,
+    truth: Path,
+    truth_json: Path,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> dict:
+    """The world's observable requests and its truth, written chunk by chunk (each file
+    whole or not at all); returns the truth's summary, also written to `truth_json`."""
+    acc = TruthAccumulator()
+    with atomic_path(requests) as records_tmp, atomic_path(truth) as truth_tmp:
+        records_out, truth_out = TableChunks(records_tmp), TableChunks(truth_tmp)
+        for records, truth_rows in simulate_world(cfg, on_chunk):
+            records_out.write(records)
+            truth_out.write(truth_rows)
+            acc.add(truth_rows)
+        records_out.close()
+        truth_out.close()
+    summary = truth_summary(cfg, acc)
+    write_json(summary, truth_json)
+    return summary
 
 
 def build_world(cfg: WorldConfig) -> tuple[Members, Senders, Calendar]:

@@ -169,41 +169,27 @@ def render_exports(
     return names
 
 
-def _export_files(style, members, member, requests, export_day, rng, max_connections, filler):
-    first, last, slug = member_name(member, members.first_name[member])
-    me, my_url = f"{first} {last}", PROFILE_HOST + slug if style.urls else ""
-    industry = INDUSTRY_NAMES[members.industry[member]]
-    roles = ROLE_NAMES[members.industry[member]]
-    title = member_title(members, member)
-    company = COMPANIES_ARRAY[members.company[member]]
-    skills = requests["recipient_skills"].iloc[0]
-    skills = [] if skills is None else list(skills)
+@dataclass(frozen=True)
+class _Owner:
+    """The participant whose export this is, as their export shows them."""
 
-    profile = [
-        ["First Name", "Last Name", "Maiden Name", "Address", "Birth Date", "Headline"]
-        + ["Summary", "Industry", "Zip Code", "Geo Location", "Twitter Handles", "Websites"]
-        + ["Instant Messengers"],
-        [first, last, "", "", "", title]
-        + ["I build things." if members.completeness[member] > 0.6 else "", industry]
-        + ["", "", "", "", ""],
-    ]
-    positions = [
-        ["Company Name", "Title", "Description", "Location", "Started On", "Finished On"],
-        [company, title, "", "", "Jan 2021", ""],
-        ["Earlier Co", roles[0], "", "", "Mar 2017", "Dec 2020"],
-    ]
-    skill_rows = [["Name"]] + [[s] for s in skills]
+    member: int
+    first: str
+    last: str
+    name: str  # first and last
+    url: str  # their profile URL, "" in eras without URLs
+    industry: str
+    title: str
 
-    inv_header = ["From", "To", "Sent At", "Message", "Direction"]
-    inv_header += ["inviterProfileUrl", "inviteeProfileUrl"] if style.urls else []
-    invitations = [inv_header]
-    conn_header = ["First Name", "Last Name"] + (["URL"] if style.urls else [])
-    conn_header += ["Email Address", "Company", "Position", "Connected On"]
-    connections = [conn_header]
-    message_columns = MESSAGE_COLUMNS[style.urls]
-    messages = []
 
-    def message(conversation, sender, sender_url, to, at, content):
+class _Messages:
+    """messages.csv rows in the era's columns."""
+
+    def __init__(self, columns: tuple[str, ...]) -> None:
+        self.columns = columns
+        self.rows: list[list[str]] = []
+
+    def add(self, conversation, sender, sender_url, to, at, content) -> None:
         row = {
             "CONVERSATION ID": conversation,
             "CONVERSATION TITLE": "",
@@ -219,99 +205,138 @@ def _export_files(style, members, member, requests, export_day, rng, max_connect
             "IS MESSAGE DRAFT": "No",
             "IS CONVERSATION DRAFT": "No",
         }
-        messages.append([row[c] for c in message_columns])
+        self.rows.append([row[c] for c in self.columns])
 
+    def csv(self) -> str:
+        return _csv([list(self.columns)] + self.rows)
+
+
+def _export_files(style, members, member, requests, export_day, rng, max_connections, filler):
+    """The files of one export, as text by file name."""
+    first, last, slug = member_name(member, members.first_name[member])
+    owner = _Owner(
+        member, first, last, f"{first} {last}", PROFILE_HOST + slug if style.urls else "",
+        INDUSTRY_NAMES[members.industry[member]], member_title(members, member),
+    )  # fmt: skip
+    invitations = [
+        ["From", "To", "Sent At", "Message", "Direction"]
+        + (["inviterProfileUrl", "inviteeProfileUrl"] if style.urls else [])
+    ]
+    conn_header = ["First Name", "Last Name"] + (["URL"] if style.urls else [])
+    connections = [conn_header + ["Email Address", "Company", "Position", "Connected On"]]
+    messages = _Messages(MESSAGE_COLUMNS[style.urls])
     for r in requests.itertuples(index=False):
-        sender = int(str(r.sender_id).lstrip("S"))
-        s_first, s_last, s_slug = sender_name(sender)
-        s_url = PROFILE_HOST + s_slug if style.urls else ""
-        shown = f"{s_first} {s_last}"
-        if style.name_drift and rng.random() < 0.2:
-            shown = rng.choice([shown.upper(), f"{shown}, MBA", f"{shown} 🚀", f" {shown}  "])
-        row = [
-            shown,
-            me,
-            _sent_at(r.sent_at, style),
-            r.note if isinstance(r.note, str) else "",
-            "INCOMING",
-        ]
-        invitations.append(row + ([s_url, my_url] if style.urls else []))
-        if not r.accepted:
-            continue
-        position, at_company = _position(r.sender_headline)
-        connections.append(
-            [s_first, s_last] + ([s_url] if style.urls else [])
-            + [f"{s_slug}@mail.example" if sender % 3 == 0 else "", at_company, position]
-            + [f"{r.accepted_at:%d %b %Y}"]
-        )  # fmt: skip
-        conversation = f"c-{member:x}-{sender:x}"
-        words = {"first": first, "role": title, "industry": industry}
-        if r.opportunity:
-            pick = len(OPPORTUNITY_MESSAGES) - 1 if rng.random() < QUIET_SHARE else None
-            pick = rng.integers(0, len(OPPORTUNITY_MESSAGES) - 1) if pick is None else pick
-            at = r.opportunity_at
-            message(conversation, shown, s_url, me, at, OPPORTUNITY_MESSAGES[pick].format(**words))
-            message(
-                conversation,
-                me,
-                my_url,
-                shown,
-                at + pd.Timedelta(hours=3),
-                "Thanks, happy to talk.",
-            )
-        elif rng.random() < FALSE_ALARM_SHARE:
-            at = r.accepted_at + pd.Timedelta(hours=2)
-            message(
-                conversation, shown, s_url, me, min(at, export_day), FALSE_ALARM.format(**words)
-            )
-        elif rng.random() < SMALL_TALK_SHARE:
-            at = r.accepted_at + pd.Timedelta(hours=int(rng.integers(1, 48)))
-            text = SMALL_TALK[rng.integers(0, len(SMALL_TALK))].format(**words)
-            message(conversation, shown, s_url, me, min(at, export_day), text)
+        _add_request(style, owner, r, export_day, rng, invitations, connections, messages)
     for k in range(2):  # the participant's own invitations: not requests to them
         row = [
-            me,
+            owner.name,
             f"{FIRST_NAMES[k]} {LAST_NAMES[k]}",
             _sent_at(export_day - pd.Timedelta(days=3 + k), style),
             "",
             "OUTGOING",
         ]
         invitations.append(
-            row + ([my_url, f"{PROFILE_HOST}other-{member:x}-{k}"] if style.urls else [])
+            row + ([owner.url, f"{PROFILE_HOST}other-{member:x}-{k}"] if style.urls else [])
         )
     others = max(0, min(int(members.connections[member]), max_connections) - len(connections) + 1)
-    for k in range(others):  # the rest of the network; some profiles are hidden
+    connections += _rest_of_network(style, member, others, export_day)
+    for k in range(filler):
+        at = export_day - pd.Timedelta(hours=int(k * 7 % 20000) + 1)
+        sender = f"{FIRST_NAMES[k % 50]} {LAST_NAMES[k % 30]}"
+        messages.add(f"f-{member:x}-{k // 4}", sender, "", owner.name, at, FILLER_MESSAGES[k % 3])
+    skills = requests["recipient_skills"].iloc[0]
+    return {
+        **_profile_files(members, owner, [] if skills is None else list(skills)),
+        "Invitations.csv": _csv(invitations),
+        "Connections.csv": (CONNECTIONS_PREAMBLE if style.preamble else "") + _csv(connections),
+        "messages.csv": messages.csv(),
+    }
+
+
+def _profile_files(members, owner: _Owner, skills: list[str]) -> dict[str, str]:
+    member = owner.member
+    profile = [
+        ["First Name", "Last Name", "Maiden Name", "Address", "Birth Date", "Headline"]
+        + ["Summary", "Industry", "Zip Code", "Geo Location", "Twitter Handles", "Websites"]
+        + ["Instant Messengers"],
+        [owner.first, owner.last, "", "", "", owner.title]
+        + ["I build things." if members.completeness[member] > 0.6 else "", owner.industry]
+        + ["", "", "", "", ""],
+    ]
+    positions = [
+        ["Company Name", "Title", "Description", "Location", "Started On", "Finished On"],
+        [COMPANIES_ARRAY[members.company[member]], owner.title, "", "", "Jan 2021", ""],
+        ["Earlier Co", ROLE_NAMES[members.industry[member]][0], "", "", "Mar 2017", "Dec 2020"],
+    ]
+    return {
+        "Profile.csv": _csv(profile),
+        "Positions.csv": _csv(positions),
+        "Skills.csv": _csv([["Name"]] + [[s] for s in skills]),
+    }
+
+
+def _add_request(style, owner: _Owner, r, export_day, rng, invitations, connections, messages):
+    """One request as the export shows it: the invitation, the connection if accepted, and
+    what the sender wrote after (an opportunity, a false alarm, small talk, or nothing)."""
+    sender = int(str(r.sender_id).lstrip("S"))
+    s_first, s_last, s_slug = sender_name(sender)
+    s_url = PROFILE_HOST + s_slug if style.urls else ""
+    shown = f"{s_first} {s_last}"
+    if style.name_drift and rng.random() < 0.2:
+        shown = rng.choice([shown.upper(), f"{shown}, MBA", f"{shown} 🚀", f" {shown}  "])
+    row = [
+        shown,
+        owner.name,
+        _sent_at(r.sent_at, style),
+        r.note if isinstance(r.note, str) else "",
+        "INCOMING",
+    ]
+    invitations.append(row + ([s_url, owner.url] if style.urls else []))
+    if not r.accepted:
+        return
+    position, at_company = _position(r.sender_headline)
+    connections.append(
+        [s_first, s_last] + ([s_url] if style.urls else [])
+        + [f"{s_slug}@mail.example" if sender % 3 == 0 else "", at_company, position]
+        + [f"{r.accepted_at:%d %b %Y}"]
+    )  # fmt: skip
+    conversation = f"c-{owner.member:x}-{sender:x}"
+    words = {"first": owner.first, "role": owner.title, "industry": owner.industry}
+    if r.opportunity:
+        pick = len(OPPORTUNITY_MESSAGES) - 1 if rng.random() < QUIET_SHARE else None
+        pick = rng.integers(0, len(OPPORTUNITY_MESSAGES) - 1) if pick is None else pick
+        at = r.opportunity_at
+        text = OPPORTUNITY_MESSAGES[pick].format(**words)
+        messages.add(conversation, shown, s_url, owner.name, at, text)
+        reply_at = at + pd.Timedelta(hours=3)
+        messages.add(conversation, owner.name, owner.url, shown, reply_at, "Thanks, happy to talk.")
+    elif rng.random() < FALSE_ALARM_SHARE:
+        at = min(r.accepted_at + pd.Timedelta(hours=2), export_day)
+        messages.add(conversation, shown, s_url, owner.name, at, FALSE_ALARM.format(**words))
+    elif rng.random() < SMALL_TALK_SHARE:
+        at = r.accepted_at + pd.Timedelta(hours=int(rng.integers(1, 48)))
+        text = SMALL_TALK[rng.integers(0, len(SMALL_TALK))].format(**words)
+        messages.add(conversation, shown, s_url, owner.name, min(at, export_day), text)
+
+
+def _rest_of_network(style, member: int, others: int, export_day) -> list[list[str]]:
+    """Connections that came from no request in the data; some profiles are hidden."""
+    width = 6 + (1 if style.urls else 0)
+    rows = []
+    for k in range(others):
         day = f"{export_day - pd.Timedelta(days=int(k % 900) + 1):%d %b %Y}"
         if k % 5 == 4:
-            connections.append([""] * (len(conn_header) - 1) + [day])
+            rows.append([""] * (width - 1) + [day])
             continue
         o_first, o_last = (
             FIRST_NAMES[(k * 3) % len(FIRST_NAMES)],
             LAST_NAMES[(k * 5) % len(LAST_NAMES)],
         )
-        connections.append(
+        rows.append(
             [o_first, o_last] + ([f"{PROFILE_HOST}c-{member:x}-{k}"] if style.urls else [])
             + ["", "Some Co", "Analyst", day]
         )  # fmt: skip
-    for k in range(filler):
-        at = export_day - pd.Timedelta(hours=int(k * 7 % 20000) + 1)
-        message(
-            f"f-{member:x}-{k // 4}",
-            f"{FIRST_NAMES[k % 50]} {LAST_NAMES[k % 30]}",
-            "",
-            me,
-            at,
-            FILLER_MESSAGES[k % 3],
-        )
-    files = {
-        "Profile.csv": _csv(profile),
-        "Positions.csv": _csv(positions),
-        "Skills.csv": _csv(skill_rows),
-        "Invitations.csv": _csv(invitations),
-        "Connections.csv": (CONNECTIONS_PREAMBLE if style.preamble else "") + _csv(connections),
-        "messages.csv": _csv([list(message_columns)] + messages),
-    }
-    return files
+    return rows
 
 
 def _position(headline) -> tuple[str, str]:

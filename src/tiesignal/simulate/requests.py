@@ -104,6 +104,70 @@ def tie_strength_effect(cfg: WorldConfig, mutuals: np.ndarray, digital: np.ndarr
     return (t.height + t.digital_height * digital) * bump
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Who sends each request, why, and what they look for."""
+
+    sender: np.ndarray
+    kind: np.ndarray  # sender type
+    automated: np.ndarray  # sent by a bulk tool
+    intent: np.ndarray  # latent: opening | pipeline | connections | growth
+    industry: np.ndarray
+    seniority: np.ndarray
+    required_skills: np.ndarray  # (n, 2) skill indices an opening asks for
+
+
+@dataclass(frozen=True)
+class RequestDraw:
+    """Everything the logit terms read about a request, observable or latent."""
+
+    kind: np.ndarray
+    intent: np.ndarray
+    fit: np.ndarray
+    mutuals: np.ndarray
+    digital: np.ndarray
+    sender_completeness: np.ndarray
+    sender_age: np.ndarray
+    open_to_work: np.ndarray
+    blocks: np.ndarray
+    r_conn: np.ndarray
+    r_sen: np.ndarray
+    latent_openness: np.ndarray
+    weekend: np.ndarray
+    business_hours: np.ndarray
+    month: np.ndarray
+
+
+@dataclass(frozen=True)
+class Timing:
+    sent_at: pd.DatetimeIndex
+    month: np.ndarray  # months since the world's start
+    weekend: np.ndarray
+    business_hours: np.ndarray
+
+
+@dataclass(frozen=True)
+class Note:
+    level: np.ndarray  # index into NOTE_LEVELS
+    variant: np.ndarray
+    with_extra: np.ndarray  # a long company blurb appended
+    inputs: dict[str, np.ndarray]  # the words it can use (`_note_inputs`)
+    text: list[str | None]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    terms: dict[str, np.ndarray]
+    p_accept: np.ndarray
+    p_opportunity_given_accept: np.ndarray
+    u_accept: np.ndarray  # the uniform draws, reused by the counterfactuals
+    u_opportunity: np.ndarray
+    accepted: np.ndarray  # eventually, observed or not
+    opportunity: np.ndarray
+    accepted_at: pd.DatetimeIndex
+    opportunity_at: pd.DatetimeIndex
+
+
 def simulate_chunk(
     cfg: WorldConfig,
     members: Members,
@@ -113,190 +177,230 @@ def simulate_chunk(
     n: int,
     rng: np.random.Generator,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`n` requests numbered from `first_request`: (observable records, truth rows)."""
-    o = cfg.outreach
+    """`n` requests numbered from `first_request`: (observable records, truth rows).
+    The steps draw from `rng` in a fixed order: same seed, same bytes."""
+    t = _draw_targets(cfg, senders, n, rng)
+    recipient = _find_recipients(
+        members, t.intent, t.industry, t.seniority, cfg.outreach.network_seeking_exponent, rng
+    )
+    r_ind = members.industry[recipient].astype(np.int64)
+    specialized = (senders.specializations[t.sender] == r_ind[:, None]).any(axis=1)
+    fit = _fit(cfg, members, senders, t, recipient, r_ind, specialized)
+    timing = _draw_timing(cfg, calendar, t.automated, n, rng)
+    note = _draw_note(cfg, members, senders, t, recipient, r_ind, rng)
+    mutuals = _draw_mutuals(cfg, members, senders, t, recipient, specialized, rng)
+    draw = RequestDraw(
+        kind=t.kind,
+        intent=t.intent,
+        fit=fit,
+        mutuals=mutuals,
+        digital=DIGITAL_INTENSITY[r_ind],
+        sender_completeness=senders.completeness[t.sender],
+        sender_age=senders.account_age_days[t.sender],
+        open_to_work=members.open_to_work[recipient],
+        blocks=members.blocks_strangers[recipient],
+        r_conn=members.connections[recipient],
+        r_sen=members.seniority[recipient].astype(np.int64),
+        latent_openness=members.latent_openness[recipient],
+        weekend=timing.weekend,
+        business_hours=timing.business_hours,
+        month=timing.month,
+    )
+    outcomes = _draw_outcomes(cfg, draw, note, timing.sent_at, rng)
+    request_id = _ids("R", first_request + np.arange(n), 10)
+    records = _records(
+        cfg, calendar, members, senders, t, recipient, r_ind, draw, note, timing, outcomes,
+        request_id,
+    )  # fmt: skip
+    return records, _truth(cfg, draw, note, outcomes, request_id)
+
+
+def _draw_targets(cfg: WorldConfig, senders: Senders, n: int, rng) -> Targets:
     sender = np.searchsorted(np.cumsum(senders.volume) / senders.volume.sum(), rng.random(n))
     sender = np.minimum(sender, senders.n - 1)
     kind = senders.kind[sender]
     automated = senders.automated[sender]
     intent = _draw_intent(cfg, kind, automated, rng)
-
-    # what the sender is looking for
     n_spec = senders.n_specializations[sender]
     pick = np.floor(rng.random(n) * n_spec).astype(np.int64)
-    target_industry = senders.specializations[sender, pick].astype(np.int64)
-    off = rng.random(n) < cfg.off_target_share
-    target_industry[off] = rng.choice(N_INDUSTRIES, off.sum(), p=INDUSTRY_SHARES)
+    industry = senders.specializations[sender, pick].astype(np.int64)
+    off = rng.random(n) < cfg.off_target_share  # sourcing errors
+    industry[off] = rng.choice(N_INDUSTRIES, off.sum(), p=INDUSTRY_SHARES)
     seniority_p = np.array([cfg.members.seniority_shares[s] for s in SENIORITIES])
-    target_seniority = rng.choice(len(SENIORITIES), n, p=seniority_p / seniority_p.sum())
+    seniority = rng.choice(len(SENIORITIES), n, p=seniority_p / seniority_p.sum())
     required = np.argsort(rng.random((n, SKILL_NAMES.shape[1])), axis=1)[:, :2]
+    return Targets(sender, kind, automated, intent, industry, seniority, required)
 
-    recipient = _find_recipients(
-        members, intent, target_industry, target_seniority, o.network_seeking_exponent, rng
-    )
 
-    # fit between the recipient and what the sender looks for (partly latent)
-    r_ind = members.industry[recipient].astype(np.int64)
+def _fit(cfg, members, senders, t: Targets, recipient, r_ind, specialized) -> np.ndarray:
+    """How well the recipient fits what the sender looks for (partly latent)."""
     r_sen = members.seniority[recipient].astype(np.int64)
     r_skills = members.skills[recipient]
-    industry_match = r_ind == target_industry
-    specialized = (senders.specializations[sender] == r_ind[:, None]).any(axis=1)
-    has_required = (r_skills[:, :, None] == required[:, None, :]).any(axis=1) & industry_match[
-        :, None
-    ]
-    headline_skill_hit = (r_skills[:, :, None] == senders.headline_skills[sender][:, None, :]).any(
-        axis=(1, 2)
-    ) & (r_ind == senders.specializations[sender, 0])
-    w = o.fit
-    fit = np.select(
-        [intent == 0, intent == 1],
+    industry_match = r_ind == t.industry
+    has_required = (r_skills[:, :, None] == t.required_skills[:, None, :]).any(
+        axis=1
+    ) & industry_match[:, None]
+    headline_skill_hit = (
+        r_skills[:, :, None] == senders.headline_skills[t.sender][:, None, :]
+    ).any(axis=(1, 2)) & (r_ind == senders.specializations[t.sender, 0])
+    w = cfg.outreach.fit
+    return np.select(
+        [t.intent == 0, t.intent == 1],
         [
             w["opening_skills"] * has_required.mean(axis=1)
             + w["opening_industry"] * industry_match
-            + w["opening_seniority"] * (1 - np.abs(r_sen - target_seniority) / 3),
+            + w["opening_seniority"] * (1 - np.abs(r_sen - t.seniority) / 3),
             w["pipeline_industry"] * specialized + w["pipeline_skills"] * headline_skill_hit,
         ],
         w["other_industry"] * specialized,
     )
 
-    # when
+
+def _draw_timing(cfg, calendar: Calendar, automated: np.ndarray, n: int, rng) -> Timing:
+    """When: tools send around the clock, people in office hours and less at weekends."""
+    o = cfg.outreach
     day = np.where(
         automated,
         np.searchsorted(calendar.bot_cum, rng.random(n)),
         np.searchsorted(calendar.human_cum, rng.random(n)),
     ).clip(0, calendar.n_days - 1)
-    bot_hour = rng.integers(0, 24, n)  # tools send around the clock
+    bot_hour = rng.integers(0, 24, n)
     human_hour = np.clip(rng.normal(o.hour_mean, o.hour_sd, n), 0, 23.99)
     hour = np.where(automated, bot_hour, human_hour)
     seconds = (day * SECONDS_PER_DAY + hour * 3600 + rng.random(n) * 3599).astype(np.int64)
     sent_at = calendar.start + pd.to_timedelta(seconds, unit="s")
-    month = _months_since(sent_at, calendar.start)
     weekend = sent_at.day_of_week.to_numpy() >= 5
     local_hour = sent_at.hour.to_numpy()
     business_hours = (local_hour >= 9) & (local_hour < 18) & ~weekend
+    return Timing(sent_at, _months_since(sent_at, calendar.start), weekend, business_hours)
 
-    # the note
-    level = _draw_level(cfg, senders, sender, intent, rng)
-    variant = np.where(automated, senders.automated_variant[sender], rng.integers(0, 3, n))
-    with_extra = (rng.random(n) < o.long_pitch_share) & (level == LEVEL_INDEX["specific"])
-    note_inputs = _note_inputs(
-        members, recipient, target_industry, target_seniority, required, r_ind
+
+def _draw_note(cfg, members, senders, t: Targets, recipient, r_ind, rng) -> Note:
+    level = _draw_level(cfg, senders, t.sender, t.intent, rng)
+    variant = np.where(
+        t.automated, senders.automated_variant[t.sender], rng.integers(0, 3, len(recipient))
     )
-    notes = render_notes(level, variant, with_extra, **note_inputs)
+    with_extra = (rng.random(len(recipient)) < cfg.outreach.long_pitch_share) & (
+        level == LEVEL_INDEX["specific"]
+    )
+    inputs = _note_inputs(members, recipient, t.industry, t.seniority, t.required_skills, r_ind)
+    return Note(
+        level, variant, with_extra, inputs, render_notes(level, variant, with_extra, **inputs)
+    )
 
-    # tie strength
-    s_conn = senders.connections[sender]
-    r_conn = members.connections[recipient]
+
+def _draw_mutuals(cfg, members, senders, t: Targets, recipient, specialized, rng) -> np.ndarray:
+    """Tie strength: shared connections grow with both networks and a shared industry."""
+    o = cfg.outreach
     lam = (
         cfg.mutual_scale
-        * np.sqrt(s_conn * r_conn)
+        * np.sqrt(senders.connections[t.sender] * members.connections[recipient])
         * np.where(specialized, cfg.same_industry_mutual_boost, 1.0)
-        * np.where(intent == 2, o.connections_intent_mutual_boost, 1.0)
-        * rng.lognormal(0.0, o.mutual_noise_sd, n)
+        * np.where(t.intent == 2, o.connections_intent_mutual_boost, 1.0)
+        * rng.lognormal(0.0, o.mutual_noise_sd, len(recipient))
     )
-    mutuals = rng.poisson(np.minimum(lam, 5_000)).astype(np.int64)
+    return rng.poisson(np.minimum(lam, 5_000)).astype(np.int64)
 
-    state = {
-        "kind": kind,
-        "intent": intent,
-        "fit": fit,
-        "mutuals": mutuals,
-        "digital": DIGITAL_INTENSITY[r_ind],
-        "sender_completeness": senders.completeness[sender],
-        "sender_age": senders.account_age_days[sender],
-        "open_to_work": members.open_to_work[recipient],
-        "blocks": members.blocks_strangers[recipient],
-        "r_conn": r_conn,
-        "r_sen": r_sen,
-        "latent_openness": members.latent_openness[recipient],
-        "weekend": weekend,
-        "business_hours": business_hours,
-        "month": month,
-    }
-    lengths = np.array([0 if t is None else len(t) for t in notes])
-    terms = logit_terms(cfg, state, level, lengths)
+
+def _draw_outcomes(cfg, draw: RequestDraw, note: Note, sent_at, rng) -> Outcomes:
+    n = len(note.level)
+    lengths = np.array([0 if t is None else len(t) for t in note.text])
+    terms = logit_terms(cfg, draw, note.level, lengths)
     p_acc, p_opp = outcome_probabilities(terms)
-
     u_acc, u_opp = rng.random(n), rng.random(n)
     accepted = u_acc < p_acc
     opportunity = accepted & (u_opp < p_opp)
-    accept_delay = rng.exponential(o.accept_delay_days_mean * SECONDS_PER_DAY, n)
+    accept_delay = rng.exponential(cfg.outreach.accept_delay_days_mean * SECONDS_PER_DAY, n)
     accept_delay = accept_delay.astype(np.int64) + 60
     opp_delay = rng.exponential(cfg.opportunity.delay_days_mean * SECONDS_PER_DAY, n).astype(
         np.int64
     )
     accepted_at = sent_at + pd.to_timedelta(accept_delay, unit="s")
     opportunity_at = accepted_at + pd.to_timedelta(opp_delay + 600, unit="s")
-    observed_until = calendar.start + pd.Timedelta(days=calendar.n_days)
-    seen_accept = accepted & (accepted_at <= observed_until)
-    seen_opportunity = opportunity & (opportunity_at <= observed_until)
-
-    ids = first_request + np.arange(n)
-    request_id = _ids("R", ids, 10)
-    features = note_features(
-        notes,
-        note_inputs["first"],
-        COMPANIES_ARRAY[members.company[recipient]],
-        _skill_lists(r_skills, r_ind),
+    return Outcomes(
+        terms, p_acc, p_opp, u_acc, u_opp, accepted, opportunity, accepted_at, opportunity_at
     )
+
+
+def _records(
+    cfg, calendar, members, senders, t: Targets, recipient, r_ind, draw: RequestDraw,
+    note: Note, timing: Timing, outcomes: Outcomes, request_id: pd.Series,
+) -> pd.DataFrame:  # fmt: skip
+    """What a platform would log: the canonical columns, outcomes as far as observed."""
+    observed_until = calendar.start + pd.Timedelta(days=calendar.n_days)
+    seen_accept = outcomes.accepted & (outcomes.accepted_at <= observed_until)
+    seen_opportunity = outcomes.opportunity & (outcomes.opportunity_at <= observed_until)
+    r_skills = members.skills[recipient]
+    n = len(recipient)
     records = pd.DataFrame(
         {
             "request_id": request_id,
-            "sent_at": sent_at,
-            "sender_id": _ids("S", sender, 7),
+            "sent_at": timing.sent_at,
+            "sender_id": _ids("S", t.sender, 7),
             "recipient_id": _ids("M", recipient, 8),
-            "note": pd.array(notes, dtype="str"),
-            "sender_headline": pd.array(senders.headline[sender], dtype="str"),
-            "sender_connections": s_conn,
-            "sender_account_age_days": senders.account_age_days[sender],
-            "sender_profile_completeness": senders.completeness[sender].round(3),
-            "sender_industries": _industry_lists(senders.specializations[sender]),
+            "note": pd.array(note.text, dtype="str"),
+            "sender_headline": pd.array(senders.headline[t.sender], dtype="str"),
+            "sender_connections": senders.connections[t.sender],
+            "sender_account_age_days": senders.account_age_days[t.sender],
+            "sender_profile_completeness": senders.completeness[t.sender].round(3),
+            "sender_industries": _industry_lists(senders.specializations[t.sender]),
             "recipient_industry": pd.array(INDUSTRY_NAMES[r_ind], dtype="str"),
-            "recipient_seniority": pd.array(np.array(SENIORITIES)[r_sen], dtype="str"),
+            "recipient_seniority": pd.array(np.array(SENIORITIES)[draw.r_sen], dtype="str"),
             "recipient_skills": _skill_lists(r_skills, r_ind),
-            "recipient_connections": r_conn,
+            "recipient_connections": draw.r_conn,
             "recipient_open_to_work": members.open_to_work[recipient],
             "recipient_accepts_messages": ~members.blocks_strangers[recipient],
             "recipient_profile_completeness": members.completeness[recipient].round(3),
-            "mutual_connections": mutuals,
+            "mutual_connections": draw.mutuals,
             "accepted": seen_accept,
-            "accepted_at": accepted_at.where(seen_accept),
+            "accepted_at": outcomes.accepted_at.where(seen_accept),
             "opportunity": seen_opportunity,
-            "opportunity_at": opportunity_at.where(seen_opportunity),
+            "opportunity_at": outcomes.opportunity_at.where(seen_opportunity),
             "source": pd.array(["simulated"] * n, dtype="str"),
         }
     )
-    records = pd.concat([records, features], axis=1)
+    features = note_features(
+        note.text,
+        note.inputs["first"],
+        COMPANIES_ARRAY[members.company[recipient]],
+        _skill_lists(r_skills, r_ind),
+    )
+    return pd.concat([records, features], axis=1)
 
+
+def _truth(cfg, draw: RequestDraw, note: Note, outcomes: Outcomes, request_id) -> pd.DataFrame:
+    """What only the simulator knows: latent causes, true probabilities, each group's
+    effects removed, and the same requests re-simulated with other notes."""
     truth = pd.DataFrame(
         {
             "request_id": request_id,
-            "intent": pd.array(np.array(INTENTS)[intent], dtype="str"),
-            "sender_type": pd.array(np.array(SENDER_TYPES)[kind], dtype="str"),
-            "note_level": pd.array(np.array(NOTE_LEVELS)[level], dtype="str"),
-            "fit": fit.round(4),
-            "digital_intensity": DIGITAL_INTENSITY[r_ind],
-            "p_accept": p_acc,
-            "p_opportunity_given_accept": p_opp,
-            "p_opportunity": p_acc * p_opp,
-            "accepted_eventually": accepted,
-            "opportunity_eventually": opportunity,
+            "intent": pd.array(np.array(INTENTS)[draw.intent], dtype="str"),
+            "sender_type": pd.array(np.array(SENDER_TYPES)[draw.kind], dtype="str"),
+            "note_level": pd.array(np.array(NOTE_LEVELS)[note.level], dtype="str"),
+            "fit": draw.fit.round(4),
+            "digital_intensity": draw.digital,
+            "p_accept": outcomes.p_accept,
+            "p_opportunity_given_accept": outcomes.p_opportunity_given_accept,
+            "p_opportunity": outcomes.p_accept * outcomes.p_opportunity_given_accept,
+            "accepted_eventually": outcomes.accepted,
+            "opportunity_eventually": outcomes.opportunity,
         }
     )
     # each feature group's effects removed: the truth's answer to "which group matters"
     for group in FEATURE_GROUPS:
-        kept_terms = {k: v for k, v in terms.items() if TERM_GROUPS[k] != group}
+        kept_terms = {k: v for k, v in outcomes.terms.items() if TERM_GROUPS[k] != group}
         g_acc, g_opp = outcome_probabilities(kept_terms)
         truth[f"p_opportunity_without_{group}"] = g_acc * g_opp
     # counterfactual re-simulation of the same requests with every note at one level
-    for name, cf_level in _counterfactual_levels(intent).items():
-        cf_len = note_lengths(
-            cf_level, variant, with_extra & (cf_level == LEVEL_INDEX["specific"]), **note_inputs
-        )
-        cf_acc, cf_opp = outcome_probabilities(logit_terms(cfg, state, cf_level, cf_len))
+    for name, cf_level in _counterfactual_levels(draw.intent).items():
+        specific = note.with_extra & (cf_level == LEVEL_INDEX["specific"])
+        cf_len = note_lengths(cf_level, note.variant, specific, **note.inputs)
+        cf_acc, cf_opp = outcome_probabilities(logit_terms(cfg, draw, cf_level, cf_len))
         truth[f"p_opportunity_if_{name}"] = cf_acc * cf_opp
-        truth[f"opportunity_if_{name}"] = (u_acc < cf_acc) & (u_opp < cf_opp)
-    return records, truth
+        truth[f"opportunity_if_{name}"] = (outcomes.u_accept < cf_acc) & (
+            outcomes.u_opportunity < cf_opp
+        )
+    return truth
 
 
 COMPANIES_ARRAY = np.array(COMPANIES, dtype=object)
@@ -307,45 +411,45 @@ def outcome_probabilities(terms: dict[str, np.ndarray]) -> tuple[np.ndarray, np.
     out adds nothing (its effect removed)."""
     acc = sum(v for k, v in terms.items() if k.startswith("acc_"))
     opp = sum(v for k, v in terms.items() if k.startswith("opp_"))
-    return _sigmoid(acc), _sigmoid(opp)
+    return sigmoid(acc), sigmoid(opp)
 
 
 def logit_terms(
-    cfg: WorldConfig, state: dict[str, np.ndarray], level: np.ndarray, note_length: np.ndarray
+    cfg: WorldConfig, state: RequestDraw, level: np.ndarray, note_length: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Every additive term of both logits, named as in TERM_GROUPS."""
     a, o = cfg.acceptance, cfg.opportunity
     n = len(level)
     acc_pers = np.array([a.personalization[lv] for lv in NOTE_LEVELS])[level]
     opp_pers = np.array([o.personalization[lv] for lv in NOTE_LEVELS])[level]
-    intent_effect = np.array([o.intent[i] for i in INTENTS])[state["intent"]]
-    seniority_effect = np.array([o.recipient_seniority[s] for s in SENIORITIES])[state["r_sen"]]
-    fake = state["kind"] == SENDER_TYPES.index("fake_profile")
+    intent_effect = np.array([o.intent[i] for i in INTENTS])[state.intent]
+    seniority_effect = np.array([o.recipient_seniority[s] for s in SENIORITIES])[state.r_sen]
+    fake = state.kind == SENDER_TYPES.index("fake_profile")
     terms = {
         "acc_intercept": np.full(n, a.intercept),
         "acc_personalization": acc_pers,
         "acc_long_note": -a.long_note_per_100_chars
         * np.maximum(note_length - cfg.outreach.long_note_free_chars, 0)
         / 100,
-        "acc_mutual": a.mutual_log1p * np.log1p(state["mutuals"]),
-        "acc_sender_completeness": a.sender_completeness * (state["sender_completeness"] - 0.5),
-        "acc_sender_young_account": a.sender_young_account * (state["sender_age"] < 90),
-        "acc_open_to_work": a.recipient_open_to_work * state["open_to_work"],
-        "acc_blocks_strangers": a.recipient_blocks_strangers * state["blocks"],
-        "acc_recipient_connections": a.recipient_log_connections * (np.log(state["r_conn"]) - 5.5),
-        "acc_executive": a.recipient_executive * (state["r_sen"] == 3),
-        "acc_latent_openness": state["latent_openness"],
-        "acc_weekend": a.weekend * state["weekend"],
-        "acc_business_hours": a.business_hours * state["business_hours"],
+        "acc_mutual": a.mutual_log1p * np.log1p(state.mutuals),
+        "acc_sender_completeness": a.sender_completeness * (state.sender_completeness - 0.5),
+        "acc_sender_young_account": a.sender_young_account * (state.sender_age < 90),
+        "acc_open_to_work": a.recipient_open_to_work * state.open_to_work,
+        "acc_blocks_strangers": a.recipient_blocks_strangers * state.blocks,
+        "acc_recipient_connections": a.recipient_log_connections * (np.log(state.r_conn) - 5.5),
+        "acc_executive": a.recipient_executive * (state.r_sen == 3),
+        "acc_latent_openness": state.latent_openness,
+        "acc_weekend": a.weekend * state.weekend,
+        "acc_business_hours": a.business_hours * state.business_hours,
         "opp_intercept": np.full(n, o.intercept),
         "opp_intent": intent_effect,
-        "opp_fit": o.fit * state["fit"],
-        "opp_open_to_work": o.open_to_work * state["open_to_work"],
+        "opp_fit": o.fit * state.fit,
+        "opp_open_to_work": o.open_to_work * state.open_to_work,
         "opp_personalization": opp_pers,
-        "opp_market": o.market_amplitude * market_cycle(cfg, state["month"]),
+        "opp_market": o.market_amplitude * market_cycle(cfg, state.month),
         "opp_seniority": seniority_effect,
         "opp_fake_sender": o.fake_sender * fake,
-        "opp_tie_strength": tie_strength_effect(cfg, state["mutuals"], state["digital"]),
+        "opp_tie_strength": tie_strength_effect(cfg, state.mutuals, state.digital),
     }
     assert set(terms) == set(TERM_GROUPS), "every logit term needs a feature group"
     return terms
@@ -468,5 +572,6 @@ def _months_since(times: pd.DatetimeIndex, start: pd.Timestamp) -> np.ndarray:
     return ((times - start) / pd.Timedelta(days=1)).to_numpy() / 30.4375
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, written out so the world's probabilities keep their bytes."""
     return 1.0 / (1.0 + np.exp(-x))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tiesignal.schema import SENIORITY_LEVELS
+
 
 @dataclass(frozen=True)
 class Industry:
@@ -84,7 +86,7 @@ INDUSTRIES: tuple[Industry, ...] = (
              ("Site Manager", "Estimator", "Project Engineer")),
 )  # fmt: skip
 
-SENIORITIES: tuple[str, ...] = ("entry", "mid", "senior", "executive")
+SENIORITIES = SENIORITY_LEVELS  # the canonical schema's levels, lowest first
 SENIORITY_TITLE_PREFIX: tuple[str, ...] = ("Junior ", "", "Senior ", "Head of ")
 
 INTENTS: tuple[str, ...] = ("opening", "pipeline", "connections", "growth")

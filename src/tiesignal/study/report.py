@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tiesignal.features.registry import GROUPS
 from tiesignal.study.summary import group_importance, markdown_table
+from tiesignal.study.truth import TruthRecovery
 
 
 def report_markdown(result, study, context: dict) -> str:
@@ -58,7 +59,7 @@ def report_markdown(result, study, context: dict) -> str:
     ]
     out += (
         _truth_section(result.truth)
-        if result.truth
+        if result.truth is not None
         else [
             "## Truth recovery",
             "Skipped: these data have no simulated truth (real data). The comparison with a known "
@@ -79,8 +80,8 @@ def report_markdown(result, study, context: dict) -> str:
     return "\n".join(out)
 
 
-def _truth_section(truth: dict) -> list[str]:
-    h, p, peaks = truth["headline"], truth["personalization"], truth["peaks"]
+def _truth_section(truth: TruthRecovery) -> list[str]:
+    h, p, peaks = truth.headline, truth.personalization, truth.peaks
     lines = [
         "## Truth recovery (simulated world)",
         "",
@@ -92,7 +93,7 @@ def _truth_section(truth: dict) -> list[str]:
         "|---|---:|---:|---:|",
         *(
             f"| {r.group} | {r.truth_auc_drop:.4f} | {r.study_loo_drop:+.4f} | {r.shap_share:.1%} |"
-            for r in truth["groups"].itertuples()
+            for r in truth.groups.itertuples()
         ),
         "",
         f"Spearman rank correlation with the truth: **{h['spearman_loo_vs_truth']:.2f}** "
@@ -104,7 +105,7 @@ def _truth_section(truth: dict) -> list[str]:
         "",
         "### (b) Tie strength",
         f"The world's opportunity logit has an inverted U in mutual connections peaking at "
-        f"{truth['true_bump_peak']} and higher in digital industries; acceptance also rises "
+        f"{truth.true_bump_peak} and higher in digital industries; acceptance also rises "
         "with mutual connections, so the curve a model of P(opportunity) can learn is the "
         "truth's partial dependence below (dashed).",
         "",

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tiesignal.config import ModelConfig, StudyConfig, WorldConfig
+from tiesignal.config import ModelConfig, StudyConfig
 from tiesignal.features.build import encode
-from tiesignal.features.registry import FEATURES, GROUPS
+from tiesignal.features.registry import FEATURES
 from tiesignal.io import write_csv, write_text
-from tiesignal.prepare import LABEL, SPLITS
-from tiesignal.study import attribution, plots, truth
+from tiesignal.schema import LABEL, SPLITS
+from tiesignal.study import attribution, plots
 from tiesignal.study.report import report_markdown
 from tiesignal.study.summary import group_importance, markdown_table, summarize
+from tiesignal.study.truth import Truth, TruthRecovery, recover_truth
 from tiesignal.study.variants import Fit, fit_all
-
-
-@dataclass(frozen=True)
-class Truth:
-    """What the simulator knows: per-request truth rows and the world that made them."""
-
-    rows: pd.DataFrame  # data/raw/truth.parquet, any order
-    world: WorldConfig
-    summary: dict  # data/raw/truth.json
 
 
 @dataclass
@@ -38,7 +30,7 @@ class StudyResult:
     shap_groups: pd.DataFrame
     dependence: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
     headline: dict[str, float]
-    truth: dict = field(default_factory=dict)  # empty on real data
+    truth: TruthRecovery | None = None  # None on real data
 
 
 def run_study(
@@ -54,7 +46,7 @@ def run_study(
     fits = fit_all(study, model_cfg, X, y, progress)
     progress("bootstrap intervals and attribution")
     table = summarize(fits, y["test"], study)
-    full_models = [f.model.model for f in fits if f.variant.kind == "full"]
+    full_models = [f.model.booster for f in fits if f.variant.kind == "full"]
     rng = np.random.default_rng(study.bootstrap_seed)
     n_test = len(X["test"])
     shown = np.sort(rng.choice(n_test, min(study.attribution_rows, n_test), replace=False))
@@ -83,109 +75,27 @@ def run_study(
     }
     result = StudyResult(fits, y["test"], table, shap_features, shap_groups, dependence, headline)
     if truth_data is not None:
-        result.truth = _truth_recovery(
+        result.truth = recover_truth(
             truth_data, tables["test"], shown, explained, full_models, importance, shap_groups
         )
-        headline.update({k: float(v) for k, v in result.truth["headline"].items() if v is not None})
+        headline.update({k: float(v) for k, v in result.truth.headline.items() if v is not None})
     return result
 
 
-def _truth_recovery(truth_data, test, shown, explained, models, importance, shap_groups) -> dict:
-    """(a) group ranking against the truth's, (b) the tie-strength curve, (c) personalization's
-    predictive importance beside its causal effect."""
-    rows = test[["request_id", LABEL]].merge(truth_data.rows, on="request_id", how="left")
-    if rows["p_opportunity"].isna().any():
-        raise ValueError("the truth file does not cover the test split")
-    y = rows[LABEL].to_numpy(dtype=bool)
-    knockouts = {g: rows[f"p_opportunity_without_{g}"].to_numpy() for g in GROUPS}
-    groups = truth.group_truth_importance(y, rows["p_opportunity"].to_numpy(), knockouts)
-    groups = groups.merge(importance.rename("study_loo_drop").reset_index(), on="group")
-    groups = groups.merge(
-        shap_groups[["group", "share"]].rename(columns={"share": "shap_share"}), on="group"
-    )
-    by_group = groups.set_index("group")
-    spearman_loo = truth.rank_agreement(by_group["study_loo_drop"], by_group["truth_auc_drop"])
-    spearman_shap = truth.rank_agreement(by_group["shap_share"], by_group["truth_auc_drop"])
-    # personalization predicts through the intent it reveals (part c), which no knock-out of
-    # its own terms removes: the ranking of the other groups, for comparison
-    others = by_group.drop(index="personalization")
-    spearman_others = truth.rank_agreement(others["study_loo_drop"], others["truth_auc_drop"])
+def test_scores(result: StudyResult, test: pd.DataFrame) -> pd.DataFrame:
+    """Every model's score of every test request, for analysis beyond the report."""
+    scores = pd.DataFrame({"request_id": test["request_id"], LABEL: result.y_test == 1})
+    for fit in result.fits:
+        scores[f"{fit.variant.name}_seed{fit.seed}"] = fit.test_scores
+    return scores
 
-    # (b) tie strength: learned against true partial dependence, by industry type
-    shown = rows.iloc[shown]
-    mutuals = explained["mutual_connections"].to_numpy()
-    upper = float(np.nanquantile(mutuals, 0.99))
-    grid = (
-        np.unique(np.round(np.geomspace(1, max(upper, 2), 45)))
-        if upper > 60
-        else np.arange(0, upper + 1)
-    )
-    grid = np.unique(np.r_[0.0, grid])
-    digital = shown["digital_intensity"].to_numpy()
-    curves = {"mutual_connections": grid}
-    peaks = {}
-    for name, mask in (
-        ("digital", digital >= 0.5),
-        ("non_digital", digital < 0.5),
-        ("all", digital >= 0),
-    ):
-        learned = np.mean(
-            [
-                attribution.partial_dependence(m, explained[mask], "mutual_connections", grid, 0)[0]
-                for m in models
-            ],
-            axis=0,
-        )[:, 1]  # the mean_log_odds column, averaged over seeds
-        ok = ~np.isnan(mutuals[mask])
-        true = truth.tie_strength_truth(
-            truth_data.world, grid, mutuals[mask][ok], shown["p_accept"].to_numpy()[mask][ok],
-            shown["p_opportunity_given_accept"].to_numpy()[mask][ok], digital[mask][ok],
-        )  # fmt: skip
-        curves[f"learned_{name}"], curves[f"true_{name}"] = learned, true
-        peaks[name] = {"learned": truth.peak(grid, learned), "true": truth.peak(grid, true)}
-    true_bump_peak = truth_data.world.opportunity.tie_strength.peak_mutuals
 
-    # (c) personalization: what predicts against what causes
-    effect = truth_data.summary["personalization_effect"]
-    personal = (
-        (test["note_mentions_name"] > 0)
-        | (test["note_mentions_company"] > 0)
-        | (test["note_skill_mentions"] > 0)
-    )
-    no_note = test["has_note"] == 0
-    label = test[LABEL].astype(bool)
-    association = (
-        float(label[personal].mean() - label[no_note].mean())
-        if no_note.any() and personal.any()
-        else None
-    )
-    p = by_group.loc["personalization"]
-    learned_peak, true_peak = peaks["all"]["learned"]["peak_at"], peaks["all"]["true"]["peak_at"]
+def report_context(prepare_report: dict, tables: dict[str, pd.DataFrame]) -> dict:
+    """What the report tells the reader about the data: source, label window, split sizes."""
     return {
-        "groups": groups.sort_values("truth_auc_drop", ascending=False).reset_index(drop=True),
-        "tie_strength": pd.DataFrame(curves).round(6),
-        "peaks": peaks,
-        "true_bump_peak": true_bump_peak,
-        "personalization": {
-            "study_loo_drop": float(p["study_loo_drop"]),
-            "shap_share": float(p["shap_share"]),
-            "truth_auc_drop": float(p["truth_auc_drop"]),
-            "ate_probability": effect["ate_probability"],
-            "mean_p_if_none": effect["mean_p_if_none"],
-            "observed_difference": association,
-            "base_rate": float(label.mean()),
-        },
-        "headline": {
-            "spearman_loo_vs_truth": spearman_loo,
-            "spearman_shap_vs_truth": spearman_shap,
-            "spearman_loo_vs_truth_without_personalization": spearman_others,
-            "tie_peak_learned": learned_peak,
-            "tie_peak_true": true_peak,
-            "tie_peak_ratio": learned_peak / true_peak if true_peak else None,
-            "tie_inverted_u_found": float(peaks["all"]["learned"]["inverted_u"]),
-            "tie_rise_digital_learned": peaks["digital"]["learned"]["rise_from_zero"],
-            "tie_rise_non_digital_learned": peaks["non_digital"]["learned"]["rise_from_zero"],
-        },
+        "source": ", ".join(f"{k} ({v:,} requests)" for k, v in prepare_report["sources"].items()),
+        "label_window_days": prepare_report["label_window_days"],
+        "rows": {s: len(tables[s]) for s in SPLITS},
     }
 
 
@@ -201,10 +111,10 @@ def write_outputs(result: StudyResult, study: StudyConfig, context: dict, folder
         write_csv(curve, folder / f"pdp_{feature}.csv")
         write_csv(ice, folder / f"ice_{feature}.csv")
         plots.dependence_plot(curve, ice, feature, folder / f"pdp_{feature}.png")
-    if result.truth:
-        write_csv(result.truth["groups"], folder / "truth_groups.csv")
-        write_csv(result.truth["tie_strength"], folder / "tie_strength.csv")
-        plots.tie_strength_plot(result.truth["tie_strength"], folder / "tie_strength.png")
+    if result.truth is not None:
+        write_csv(result.truth.groups, folder / "truth_groups.csv")
+        write_csv(result.truth.tie_strength, folder / "tie_strength.csv")
+        plots.tie_strength_plot(result.truth.tie_strength, folder / "tie_strength.png")
     write_text(report_markdown(result, study, context), folder / "report.md")
 
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tiesignal.config import ModelConfig, StudyConfig
+from tiesignal.config import LightGBMConfig, ModelConfig, StudyConfig
 from tiesignal.features.registry import FEATURES, GROUPS
-from tiesignal.models.train import TrainedModel, train
+from tiesignal.models.boosted import LightGBMModel
+from tiesignal.models.train import train
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Variant:
 class Fit:
     variant: Variant
     seed: int
-    model: TrainedModel
+    model: LightGBMModel
     test_scores: np.ndarray
     seconds: float
 
@@ -54,10 +55,14 @@ def fit_all(
 ) -> list[Fit]:
     """Every variant with every seed. `X` holds the full encoded matrices per split; a
     variant's model sees only its groups' columns."""
-    if model_cfg.kind != "lightgbm":
+    if not isinstance(model_cfg, LightGBMConfig):
         raise ValueError("the study explains LightGBM models (SHAP, partial dependence)")
     fits = []
     variants = plan(study.kinds)
+    progress(
+        f"fitting {len(variants) * len(study.seeds)} models ({', '.join(study.kinds)}; "
+        f"seeds {study.seeds})"
+    )
     for i, variant in enumerate(variants, start=1):
         columns = [f.name for f in FEATURES if f.group in variant.groups]
         categorical = [f.name for f in FEATURES if f.name in columns and f.kind == "categorical"]

@@ -1,0 +1,112 @@
+"""Each source (`data.source`) into the canonical tables of `data/interim`, with its report.
+
+These are the ingest stage's edges: each reads its source and writes `requests.parquet`
+and `rejects.parquet` (and, for exports, `participants.csv`) into `out`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from tiesignal.config import ConfigError, DataConfig, PrepareConfig
+from tiesignal.ingest.exports import ingest_exports, rejects_frame
+from tiesignal.ingest.pseudonym import Pseudonymizer, load_salt
+from tiesignal.ingest.table import ingest_table
+from tiesignal.io import TableChunks, atomic_path, read_parquet, write_csv, write_parquet
+from tiesignal.schema import NOTE_TEXT
+
+SOURCES = ("simulated", "member_exports", "table")
+
+
+def ingest_source(
+    data: DataConfig,
+    split: PrepareConfig,
+    source: Path,
+    out: Path,
+    environ: Mapping[str, str],
+    root: Path,
+    progress: Callable[[str], None],
+) -> dict:
+    """The source `data.source` names into `out`; real sources need the secret salt (from
+    `environ` or the salt file, never inside `root`). Returns the ingest report."""
+    if data.source not in SOURCES:
+        raise ConfigError(f"data.source: {data.source!r} is not one of {SOURCES}")
+    if data.source == "simulated":
+        return ingest_simulated(source, out)
+    pseudonymize = Pseudonymizer(load_salt(environ, data.salt_env, data.salt_file, root))
+    if data.source == "member_exports":
+
+        def on_export(done: int, total: int, export: dict) -> None:
+            if export["status"] != "used" or export["problems"]:
+                progress(f"{export['export']}: {export['status']} {export['problems']}")
+            if done % 100 == 0 or done == total:
+                progress(f"  {done} / {total} exports")
+
+        return ingest_member_exports(source, data, pseudonymize, out, on_export)
+    return ingest_canonical_table(
+        source, split, pseudonymize, out,
+        on_chunk=lambda kept, bad: progress(f"  {kept} rows kept, {bad} rejected"),
+    )  # fmt: skip
+
+
+def ingest_simulated(source: Path, out: Path) -> dict:
+    """The simulator's requests as they are: its `note_*` are computed already."""
+    requests = read_parquet(source, skip=(NOTE_TEXT,))
+    write_parquet(requests, out / "requests.parquet")
+    write_parquet(rejects_frame([]), out / "rejects.parquet")
+    return {"source": "simulated", "requests": len(requests)}
+
+
+def ingest_member_exports(
+    folder: Path,
+    cfg: DataConfig,
+    pseudonymize: Pseudonymizer,
+    out: Path,
+    on_export: Callable[[int, int, dict], None],
+) -> dict:
+    result = ingest_exports(folder, cfg, pseudonymize, on_export=on_export)
+    write_parquet(result.requests, out / "requests.parquet")
+    write_parquet(result.rejects, out / "rejects.parquet")
+    write_csv(result.participants, out / "participants.csv")
+    exports = result.participants
+    return {
+        "source": "member_exports",
+        "exports": len(exports),
+        "exports_by_status": exports["status"].value_counts().sort_index().to_dict(),
+        "ignored_entries": len(result.ignored),
+        "requests": len(result.requests),
+        "requests_rejected": int(exports["requests_rejected"].sum()),
+        "bad_rows": int(exports["bad_rows"].sum()),
+        "rejects_by_reason": result.rejects["reject_reason"].value_counts().sort_index().to_dict(),
+        **{c: int(exports[c].sum()) for c in ("accepted", "labelled", "opportunities")},
+        "labels_by_rule": {
+            c.removeprefix("rule_"): int(exports[c].sum())
+            for c in sorted(exports)
+            if c.startswith("rule_")
+        },
+    }
+
+
+def ingest_canonical_table(
+    path: Path,
+    split: PrepareConfig,
+    pseudonymize: Pseudonymizer,
+    out: Path,
+    on_chunk: Callable[[int, int], None],
+) -> dict:
+    """A CSV or Parquet table in the canonical schema, chunk by chunk."""
+    rows = rejected = 0
+    with (
+        atomic_path(out / "requests.parquet") as kept_tmp,
+        atomic_path(out / "rejects.parquet") as rejects_tmp,
+    ):
+        kept_out, rejects_out = TableChunks(kept_tmp), TableChunks(rejects_tmp)
+        for kept, rejects in ingest_table(path, pseudonymize, split.min_sent_at, split.max_sent_at):
+            kept_out.write(kept)
+            rejects_out.write(rejects)
+            rows, rejected = rows + len(kept), rejected + len(rejects)
+            on_chunk(rows, rejected)
+        kept_out.close()
+        rejects_out.close()
+    return {"source": "table", "requests": rows, "rows_rejected": rejected}

@@ -1,0 +1,246 @@
+"""Every stage called in process on a temporary root: what dvc.yaml declares is what the
+stages import, read and write; the whole pipeline repeats byte for byte; MLflow and the
+registry hold what they should; failures are one clear line."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import sqlite3
+import typing
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, STAGES, no_tracking_env, run_stages, stage, tiny_params
+from stage_deps import stage_code
+
+from tiesignal.models.train import load_model
+
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+
+
+def _code_deps(name: str) -> set[str]:
+    return {d for d in DVC[name]["deps"] if d.startswith(("src/", "pipelines/"))}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_dvc_deps_are_the_code_each_stage_imports(name):
+    runs = {str(p.relative_to(ROOT)) for p in stage_code(name)}
+    declared = _code_deps(name)
+    assert not runs - declared, f"dvc.yaml stage {name} misses {sorted(runs - declared)}"
+    assert not declared - runs, f"dvc.yaml stage {name} declares unused {declared - runs}"
+
+
+def test_the_import_graph_sees_lazy_imports_and_skips_type_checking(tmp_path):
+    files = {str(p.relative_to(ROOT)) for p in stage_code("evaluate")}
+    assert "src/tiesignal/tracking.py" in files  # imported at the top of the stage
+    assert "src/tiesignal/study/variants.py" not in files  # only under TYPE_CHECKING there
+    assert "src/tiesignal/simulate/exports.py" not in stage_code("simulate")
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_dvc_params_are_the_sections_each_stage_loads(name):
+    cls = typing.get_type_hints(stage(name).run)["cfg"]
+    loaded = {f.name for f in dataclasses.fields(cls)}
+    declared = {p.split(".")[0] for p in DVC[name].get("params", [])}
+    assert loaded == declared, f"{name}: loads {loaded}, dvc.yaml declares {declared}"
+
+
+def _outputs(name: str) -> list[str]:
+    entries = DVC[name].get("outs", []) + DVC[name].get("metrics", [])
+    return [next(iter(e)) if isinstance(e, dict) else e for e in entries]
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file the stages wrote, with its hash (the MLflow store aside)."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.relative_to(root).as_posix().startswith(("mlruns/", "mlflow"))
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> tuple[Path, dict]:
+    """The whole pipeline in process on the tiny world."""
+    root = tmp_path_factory.mktemp("pipeline")
+    with no_tracking_env():
+        return root, run_stages(root, tiny_params())
+
+
+def test_each_stage_writes_only_what_dvc_yaml_declares(pipeline):
+    root, _ = pipeline
+    declared = [o for name in STAGES for o in _outputs(name)]
+    written = _tree(root)
+    undeclared = [f for f in written if not any(f == o or f.startswith(o + "/") for o in declared)]
+    assert not undeclared
+    for output in declared:
+        assert any(f == output or f.startswith(output + "/") for f in written), output
+
+
+def test_the_pipeline_repeats_byte_for_byte(pipeline, tmp_path):
+    root, _ = pipeline
+    run_stages(tmp_path, tiny_params())
+    assert _tree(tmp_path) == _tree(root)
+
+
+def test_outputs_hold_what_each_stage_promises(pipeline):
+    root, summaries = pipeline
+    report = json.loads((root / "reports" / "prepare.json").read_text())
+    assert report["rows_in"] == report["rows_kept"] + report["rows_rejected"] == 6000
+    metrics = json.loads((root / "metrics" / "evaluate.json").read_text())
+    assert 0.5 < metrics["roc_auc"] <= metrics["oracle_roc_auc"] + 0.05
+    assert summaries["featurize"] == {
+        s: len(pd.read_parquet(root / "data" / "features" / f"{s}.parquet"))
+        for s in ("train", "valid", "test")
+    }
+    assert "note" not in pd.read_parquet(root / "data" / "interim" / "requests.parquet")
+    assert summaries["export"].onnx_max_abs_diff < 1e-5 and summaries["export"].rows > 500
+
+
+def mlflow_runs(root: Path, study: bool = False) -> list[dict]:
+    """Training runs (or, with `study`, the feature-group study's runs) with their tags,
+    params and metric counts, read straight from the SQLite store."""
+    with sqlite3.connect(root / "mlflow.db") as db:
+        runs = db.execute("select run_uuid from runs where status = 'FINISHED'").fetchall()
+        out = []
+        for (run_id,) in runs:
+            tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)))
+            params = dict(db.execute("select key, value from params where run_uuid=?", (run_id,)))
+            metrics = dict(
+                db.execute(
+                    "select key, count(*) from metrics where run_uuid=? group by key", (run_id,)
+                )
+            )
+            out.append({"id": run_id, "tags": tags, "params": params, "metric_counts": metrics})
+    return [r for r in out if ("study" in r["tags"]) == study]
+
+
+def registry(root: Path) -> tuple[list[tuple], list[tuple]]:
+    """(model versions, aliases) of the registry in the SQLite store."""
+    with sqlite3.connect(root / "mlflow.db") as db:
+        versions = db.execute("select name, version, run_id from model_versions").fetchall()
+        aliases = db.execute("select name, alias, version from registered_model_aliases").fetchall()
+    return versions, aliases
+
+
+def test_one_training_run_with_its_model_params_history_and_test_metrics(pipeline):
+    root, summaries = pipeline
+    (run_,) = mlflow_runs(root)
+    assert run_["id"] == summaries["train"].run_id
+    assert len(run_["tags"]["data_sha256"]) == 32 and run_["tags"]["model_kind"] == "lightgbm"
+    assert run_["params"]["model.learning_rate"] == "0.03"
+    assert not [p for p in run_["params"] if p.startswith(("world.", "lightgbm."))]
+    assert run_["metric_counts"]["valid_auc"] > 10, "per-iteration metrics"
+    assert run_["metric_counts"]["test_roc_auc"] == 1, "evaluate adds to the training run"
+    mlmodel = next((root / "mlruns").rglob("MLmodel"))
+    assert "signature" in mlmodel.read_text() and (mlmodel.parent / "input_example.json").exists()
+    assert any(p.name == "roc.png" for p in (root / "mlruns").rglob("*.png"))
+
+
+def test_logged_model_pyfunc_returns_the_trained_probabilities(pipeline):
+    import mlflow.pyfunc
+
+    root, _ = pipeline
+    model_dir = next((root / "mlruns").rglob("MLmodel")).parent
+    example = pd.read_json(model_dir / "input_example.json", orient="split").astype("float64")
+    got = np.asarray(mlflow.pyfunc.load_model(str(model_dir)).predict(example)).ravel()
+    want = load_model(root / "models" / "train").predict(example)
+    assert ((got > 0) & (got < 1)).all(), "probabilities, not labels"
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
+    root, summaries = pipeline
+    report = (root / "reports" / "compare" / "report.md").read_text()
+    assert "## Truth recovery (simulated world)" in report and "without_tie_strength" in report
+    headline = json.loads((root / "metrics" / "compare.json").read_text())
+    assert -1 <= headline["spearman_loo_vs_truth"] <= 1
+    runs = mlflow_runs(root, study=True)
+    (parent,) = [r for r in runs if r["tags"]["study_role"] == "parent"]
+    assert parent["id"] == summaries["compare"]
+    children = [r for r in runs if r["tags"].get("mlflow.parentRunId") == parent["id"]]
+    assert len(children) == 15 and {r["tags"]["seed"] for r in children} == {"1"}
+
+
+def test_export_registers_the_trained_model_as_champion(pipeline):
+    root, _ = pipeline
+    versions, aliases = registry(root)
+    (run_,) = mlflow_runs(root)
+    assert versions == [("tiesignal-opportunity", 1, run_["id"])]
+    assert aliases == [("tiesignal-opportunity", "champion", 1)]
+
+
+def test_logistic_model_trains_evaluates_and_logs_only_its_own_keys(pipeline, tmp_path):
+    root, _ = pipeline
+    for folder in ("data", "reports"):
+        _copy_tree(root / folder, tmp_path / folder)
+    params = tiny_params(
+        "model=logistic", "tracking.tracking_uri=sqlite:///" + str(tmp_path / "m.db")
+    )
+    summaries = run_stages(tmp_path, params, ("train", "evaluate"))
+    assert load_model(tmp_path / "models" / "train").kind == "logistic"
+    assert "roc_auc" in summaries["evaluate"]
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        keys = {k for (k,) in db.execute("select key from params")}
+    assert "model.C" in keys and "model.num_leaves" not in keys
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    for path in source.rglob("*"):
+        if path.is_file():
+            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (target / path.relative_to(source)).write_bytes(path.read_bytes())
+
+
+def _main(name: str, root: Path, caplog) -> tuple[int, str]:
+    """`python pipelines/<name>.py` at `root`, in process: exit code and what it logged."""
+    from _stage import main
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as stopped:
+        main(stage(name).run, root)
+    return stopped.value.code, caplog.text
+
+
+def test_bad_input_and_bad_config_stop_a_stage_with_one_clear_line(pipeline, tmp_path, caplog):
+    root, _ = pipeline
+    _copy_tree(root / "data" / "interim", tmp_path / "data" / "interim")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    raw = tmp_path / "data" / "interim" / "requests.parquet"
+    requests = pd.read_parquet(raw)
+    requests.drop(columns=["sent_at"]).to_parquet(raw)
+    code, logged = _main("prepare", tmp_path, caplog)
+    assert code == 1 and "Traceback" not in logged
+    assert "data/interim/requests.parquet: missing required column(s) sent_at" in logged
+
+    requests.assign(sent_at="not a time").to_parquet(raw)
+    code, logged = _main("prepare", tmp_path, caplog)
+    assert code == 1 and "all 6000 rows rejected" in logged and "sent_at (6000 rows)" in logged
+    rejects = pd.read_parquet(tmp_path / "data" / "prepared" / "rejects.parquet")
+    assert len(rejects) == 6000 and set(rejects["reject_column"]) == {"sent_at"}
+
+    raw.write_bytes(b"PAR1 this is not parquet")
+    code, logged = _main("prepare", tmp_path, caplog)
+    assert code == 1 and "not a readable Parquet file" in logged and "Traceback" not in logged
+
+    params = tiny_params()
+    params["model"]["learnig_rate"] = 0.1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    code, logged = _main("train", tmp_path, caplog)
+    assert code == 1 and "model.learnig_rate" in logged and "Traceback" not in logged
+
+
+def test_an_unexpected_error_is_one_line_with_the_traceback_in_a_log(tmp_path, caplog):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    (tmp_path / "data" / "features").mkdir(parents=True)
+    (tmp_path / "data" / "features" / "feature_spec.json").write_text("[]")  # not a mapping
+    code, logged = _main("train", tmp_path, caplog)
+    assert code == 1 and "TypeError" in logged and "reports/logs/train.log" in logged
+    assert "Traceback" not in logged
+    assert "Traceback" in (tmp_path / "reports" / "logs" / "train.log").read_text()
