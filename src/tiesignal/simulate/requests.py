@@ -400,6 +400,16 @@ def _truth(cfg, draw: RequestDraw, note: Note, outcomes: Outcomes, request_id) -
         truth[f"opportunity_if_{name}"] = (outcomes.u_accept < cf_acc) & (
             outcomes.u_opportunity < cf_opp
         )
+    return _portable(truth)
+
+
+def _portable(truth: pd.DataFrame) -> pd.DataFrame:
+    """Probabilities rounded to float32 precision (kept as float64), so the truth file has
+    the same bytes on every machine: NumPy's exp and log take CPU-specific SIMD paths
+    (AVX-512 or not) that differ in the last bit of a float64."""
+    for column in truth.columns:
+        if column.startswith("p_"):
+            truth[column] = truth[column].to_numpy().astype(np.float32).astype(np.float64)
     return truth
 
 
