@@ -54,6 +54,7 @@ class Paths:
     model = property(lambda self: self.root / "models" / "train")
     evaluate_metrics = property(lambda self: self.root / "metrics" / "evaluate.json")
     evaluate_plots = property(lambda self: self.root / "plots" / "evaluate")
+    evaluate_report = property(lambda self: self.root / "reports" / "evaluate.md")
     predictions = property(lambda self: self.root / "data" / "predictions" / "test.parquet")
     compare_report = property(lambda self: self.root / "reports" / "compare")
     compare_metrics = property(lambda self: self.root / "metrics" / "compare.json")

@@ -10,8 +10,9 @@ from _stage import Paths, main
 from tiesignal import tracking
 from tiesignal.config import DataConfig, EvaluateConfig, TrackingConfig
 from tiesignal.evaluation.evaluate import evaluate_model, write_plots
-from tiesignal.io import file_sha256, read_json, read_parquet, write_json, write_parquet
+from tiesignal.io import file_sha256, read_json, read_parquet, write_json, write_parquet, write_text
 from tiesignal.models.train import load_model
+from tiesignal.schema import SPLITS
 
 log = logging.getLogger("tiesignal.evaluate")
 
@@ -26,7 +27,8 @@ class Params:
 def run(cfg: Params, paths: Paths) -> str:
     """Returns the metrics in one line."""
     model = load_model(paths.model)
-    test = read_parquet(paths.features / "test.parquet")
+    tables = {s: read_parquet(paths.features / f"{s}.parquet") for s in SPLITS}
+    test = tables["test"]
     p_true = None
     if cfg.data.source == "simulated":  # how far from the Bayes-optimal model?
         truth = read_parquet(paths.truth, columns=["request_id", "p_opportunity"])
@@ -35,8 +37,9 @@ def run(cfg: Params, paths: Paths) -> str:
             raise ValueError(f"{paths.truth} does not cover the test split")
         p_true = p_true.to_numpy()
     levels = read_json(paths.feature_spec)["category_levels"]
-    ev = evaluate_model(model, test, levels, cfg.evaluate, p_true)
+    ev = evaluate_model(model, tables, levels, cfg.evaluate, p_true)
     write_parquet(ev.predictions, paths.predictions)
+    write_text(ev.report(), paths.evaluate_report)
     write_json({k: round(v, 6) for k, v in ev.scores.items()}, paths.evaluate_metrics)
     write_plots(ev, paths.evaluate_plots)
     run_id = tracking.log_evaluation(

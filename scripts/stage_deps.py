@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/stage_deps.py          # every stage's code deps, as dvc.yaml lists
     .venv/bin/python scripts/stage_deps.py train    # one stage
+    .venv/bin/python scripts/stage_deps.py --write  # rewrite the `# code:` lists in dvc.yaml
 
 A stage runs `pipelines/<stage>.py`, the project modules it imports (at any depth, inside
 functions too, but not under `if TYPE_CHECKING:`) and the `__init__.py` of each package on
@@ -11,6 +12,7 @@ the way. tests/test_stages.py fails when dvc.yaml misses one of them.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -89,9 +91,28 @@ def missing(stage: str, deps: list[str]) -> list[str]:
     ]
 
 
+def write_dvc_yaml(path: Path) -> None:
+    """Replace each stage's code list (the `- ` lines after its `# code:` comment)."""
+    lines, out = path.read_text(encoding="utf-8").splitlines(), []
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        marker = re.search(r"# code: what `python scripts/stage_deps.py (\w+)` lists", lines[i])
+        i += 1
+        if marker:
+            indent = lines[i - 1][: len(lines[i - 1]) - len(lines[i - 1].lstrip())]
+            while i < len(lines) and lines[i].startswith(f"{indent}- "):
+                i += 1
+            out += [f"{indent}- {p.relative_to(ROOT)}" for p in stage_code(marker.group(1))]
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
     import yaml
 
+    if sys.argv[1:] == ["--write"]:
+        write_dvc_yaml(ROOT / "dvc.yaml")
+        sys.exit(0)
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     for name in sys.argv[1:] or stages:
         print(f"{name}:")

@@ -112,3 +112,14 @@ def test_metrics_on_known_cases():
     assert expected_calibration_error(calibrated, p, 10) < 0.005
     assert expected_calibration_error(calibrated, p / 2, 10) > 0.03
     assert calibration_table(calibrated, p, 10)["count"].sum() == p.size
+
+
+@pytest.mark.parametrize("metric, best", [("binary_logloss", np.argmin), ("auc", np.argmax)])
+def test_early_stopping_watches_the_one_configured_metric(data, metric, best):
+    model = _fit(data, "lightgbm", stopping_metric=metric, learning_rate=0.1)
+    watched = np.asarray(model.history[f"valid_{metric}"])
+    assert model.best_iteration == best(watched) + 1
+    rounds = composed()["model"]["early_stopping_rounds"]
+    assert len(watched) == model.best_iteration + rounds, "stopped by this metric alone"
+    other = "valid_auc" if metric == "binary_logloss" else "valid_binary_logloss"
+    assert len(model.history[other]) == len(watched), "the other metric is still logged"

@@ -32,8 +32,9 @@ def _code_deps(name: str) -> set[str]:
 def test_dvc_deps_are_the_code_each_stage_imports(name):
     runs = {str(p.relative_to(ROOT)) for p in stage_code(name)}
     declared = _code_deps(name)
-    assert not runs - declared, f"dvc.yaml stage {name} misses {sorted(runs - declared)}"
-    assert not declared - runs, f"dvc.yaml stage {name} declares unused {declared - runs}"
+    fix = "run `python scripts/stage_deps.py --write`"
+    assert not runs - declared, f"dvc.yaml stage {name} misses {sorted(runs - declared)}: {fix}"
+    assert not declared - runs, f"dvc.yaml stage {name} declares unused {declared - runs}: {fix}"
 
 
 def test_the_import_graph_sees_lazy_imports_and_skips_type_checking(tmp_path):

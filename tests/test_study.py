@@ -26,7 +26,7 @@ from tiesignal.study.summary import group_importance
 
 def study_config(**changes) -> StudyConfig:
     base = load(StudyConfig, composed()["study"], "study")
-    fast = {"seeds": [1, 2], "bootstrap_resamples": 200, "attribution_rows": 1500,
+    fast = {"seeds": [1, 2, 3], "bootstrap_resamples": 200, "attribution_rows": 1500,
             "ice_rows": 10, "grid_points": 8}  # fmt: skip
     return dataclasses.replace(base, **(fast | changes))
 
@@ -90,7 +90,7 @@ def test_a_group_without_effect_has_an_interval_that_includes_zero(null_timing):
     assert truth.loc["timing", "truth_auc_drop"] == pytest.approx(0, abs=1e-9)
     # an informative group in the same run does not include zero
     assert (
-        result.table.set_index("variant").loc["without_recipient_profile", "delta_roc_auc_high"] < 0
+        result.table.set_index("variant").loc["without_industry_overlap", "delta_roc_auc_high"] < 0
     )
 
 
@@ -104,7 +104,7 @@ def test_a_dominant_group_ranks_first(split_config):
     importance = group_importance(result.table)
     assert importance.idxmax() == "tie_strength", importance.sort_values().to_dict()
     assert result.truth.groups.iloc[0]["group"] == "tie_strength"
-    assert result.truth.peaks["all"]["learned"]["inverted_u"]
+    assert result.truth.tie_strength.learned["all"].inverted_u
 
 
 def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path):
@@ -126,7 +126,7 @@ def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path
         }
     children = {r: t for r, t in tags.items() if t.get("mlflow.parentRunId") == parent}
     assert tags[parent]["study_role"] == "parent" and tags[parent]["study"] == study.name
-    assert len(children) == len(result.fits) == 2 * (1 + 2 * len(GROUPS))
+    assert len(children) == len(result.fits) == 3 * (1 + 2 * len(GROUPS))
     variants = {(t["variant"], t["seed"]) for t in children.values()}
     assert ("without_timing", "2") in variants and ("full", "1") in variants
     assert all(t["study"] == study.name and t["data_sha256"] == "abc" for t in children.values())
@@ -149,7 +149,8 @@ def test_the_report_names_every_group_and_the_truth(null_timing, tmp_path):
         "## Caveats",
     ):
         assert section in report
-    assert "intent confounds them" in report
+    assert "### (c) Personalization: " in report and "Declared from the world's structure" in report
+    assert "### Findings about prediction" in report
     for name in ("deltas.png", "shap_groups.png", "tie_strength.png", "pdp_mutual_connections.png"):
         assert (tmp_path / name).stat().st_size > 1000
         assert f"({name})" in report

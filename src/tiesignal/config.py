@@ -121,6 +121,8 @@ class OpportunityConfig:
     market_amplitude: float
     market_period_months: float
     market_phase_months: float
+    late_shift_logit: float  # added to the opportunity logit in the last months (drift)
+    late_shift_months: int
     recipient_seniority: dict[str, float]
     fake_sender: float
     tie_strength: TieStrengthConfig
@@ -201,6 +203,9 @@ class FeaturesConfig:
     groups: list[str]
 
 
+STOPPING_METRICS = ("binary_logloss", "auc")  # LightGBM's names; every one is logged
+
+
 @dataclass(frozen=True)
 class LightGBMConfig:
     """Gradient-boosted trees, early stopping on valid; the defaults live in conf/model/."""
@@ -216,9 +221,14 @@ class LightGBMConfig:
     lambda_l2: float
     max_rounds: int
     early_stopping_rounds: int
+    stopping_metric: str  # what early stopping watches on valid; every metric is logged
     num_threads: int
 
     def __post_init__(self) -> None:
+        if self.stopping_metric not in STOPPING_METRICS:
+            raise ConfigError(
+                f"model.stopping_metric: {self.stopping_metric!r} is not one of {STOPPING_METRICS}"
+            )
         _in_range(self, "learning_rate", 0.0, 1.0, low_open=True)
         _in_range(self, "feature_fraction", 0.0, 1.0, low_open=True)
         _in_range(self, "bagging_fraction", 0.0, 1.0, low_open=True)
@@ -286,6 +296,7 @@ class StudyConfig:
     seeds: list[int]
     bootstrap_resamples: int
     bootstrap_seed: int
+    resample_training: bool  # each seed refits on a bootstrap resample of the training rows
     confidence: float
     attribution_rows: int  # test rows explained by SHAP and partial dependence
     ice_rows: int

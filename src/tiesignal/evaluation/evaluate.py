@@ -12,6 +12,7 @@ import pandas as pd
 from tiesignal.config import EvaluateConfig
 from tiesignal.evaluation import metrics as m
 from tiesignal.evaluation import plots
+from tiesignal.evaluation.drift import Drift, drift
 from tiesignal.io import write_csv
 from tiesignal.models.data import features_named, model_matrix
 from tiesignal.models.train import TrainedModel, importance
@@ -21,8 +22,33 @@ from tiesignal.models.train import TrainedModel, importance
 class Evaluation:
     scores: dict[str, float]  # test metrics (and the oracle's, where the truth is known)
     predictions: pd.DataFrame  # request_id, p_opportunity, label
-    tables: dict[str, pd.DataFrame]  # roc, pr, calibration, importance: the plot data
+    tables: dict[str, pd.DataFrame]  # roc, pr, calibration, importance, drift: plot data
     oracle_auc: float | None
+    drift: Drift
+
+    def report(self) -> str:
+        """reports/evaluate.md: the test metrics and whether the test period drifted."""
+        s = self.scores
+        return "\n".join(
+            [
+                "# Evaluation on the test period",
+                "",
+                f"- ROC-AUC {s['roc_auc']:.4f}, PR-AUC {s['pr_auc']:.4f}, Brier {s['brier']:.4f}, "
+                f"ECE {s['ece']:.4f}"
+                + (f"; oracle ROC-AUC {self.oracle_auc:.4f}" if self.oracle_auc is not None else "")
+                + ".",
+                "",
+                "## Drift: is the test period like the training period?",
+                "",
+                *self.drift.sentences(),
+                "- **Drift flagged: test metrics may not describe the training period's world.**"
+                if self.drift.flagged
+                else "- No drift flagged.",
+                "",
+                "![base rate and mean prediction by month](../plots/evaluate/drift.png)",
+                "",
+            ]
+        )
 
     def line(self) -> str:
         s = self.scores
@@ -34,26 +60,40 @@ class Evaluation:
 
 def evaluate_model(
     model: TrainedModel,
-    test: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
     levels: dict[str, list[str]],
     cfg: EvaluateConfig,
     p_true: np.ndarray | None,
 ) -> Evaluation:
-    """`p_true`: each test request's true P(opportunity), on simulated data."""
-    X, y = model_matrix(test, features_named(model.features), levels)
-    p = model.predict(X)
+    """`tables`: the feature tables by split; `p_true`: each test request's true
+    P(opportunity), on simulated data."""
+    chosen = features_named(model.features)
+    scored = {}
+    for split, table in tables.items():
+        X, y = model_matrix(table, chosen, levels)
+        scored[split] = (y, model.predict(X))
+    test = tables["test"]
+    y, p = scored["test"]
     predictions = pd.DataFrame(
         {"request_id": test["request_id"], "p_opportunity": p, "label": y.astype(bool)}
     )
     scores = m.classification_metrics(y, p, cfg.calibration_bins, cfg.top_fractions)
     oracle = m.oracle_metrics(y, p, p_true) if p_true is not None else {}
     scores.update(oracle)
-    tables = {
+    shift = drift(
+        {s: t["sent_at"] for s, t in tables.items()},
+        {s: scored[s][0] for s in tables},
+        {s: scored[s][1] for s in tables},
+        cfg.calibration_bins,
+    )
+    scores.update(shift.metrics())
+    plot_data = {
         **m.curve_tables(y, p),
         "calibration": m.calibration_table(y, p, cfg.calibration_bins).round(6),
         "importance": importance(model).sort_values("importance", ascending=False),
+        "drift": shift.months,
     }
-    return Evaluation(scores, predictions, tables, oracle.get("oracle_roc_auc"))
+    return Evaluation(scores, predictions, plot_data, oracle.get("oracle_roc_auc"), shift)
 
 
 def write_plots(ev: Evaluation, folder: Path) -> None:
@@ -65,3 +105,4 @@ def write_plots(ev: Evaluation, folder: Path) -> None:
     plots.pr_plot(t["pr"], s["pr_auc"], s["base_rate"], folder / "pr.png")
     plots.calibration_plot(t["calibration"], folder / "calibration.png")
     plots.importance_plot(t["importance"], folder / "importance.png")
+    plots.drift_plot(t["drift"], folder / "drift.png")

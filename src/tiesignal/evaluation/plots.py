@@ -73,3 +73,20 @@ def share_bars(labels, shares, title: str, xlabel: str, path: Path) -> None:
     ax.set_xlabel(xlabel)
     fig.tight_layout()
     save_png(fig, path)
+
+
+def drift_plot(months: pd.DataFrame, path: Path) -> None:
+    """Base rate and mean prediction by month, coloured by split."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    x = {m: i for i, m in enumerate(sorted(months["month"].unique()))}
+    for split, rows in months.groupby("split", sort=False):
+        xs = rows["month"].map(x)
+        line = ax.plot(xs, 100 * rows["base_rate"], "o-", label=f"{split}: base rate")[0]
+        ax.plot(xs, 100 * rows["mean_prediction"], "--", color=line.get_color(),
+                label=f"{split}: mean prediction")  # fmt: skip
+    ax.set_xticks(list(x.values()), list(x), rotation=90, fontsize=6)
+    ax.set_ylabel("P(opportunity), %")
+    ax.set_title("Base rate and mean prediction by month")
+    ax.legend(fontsize=6, ncol=3)
+    fig.tight_layout()
+    save_png(fig, path)

@@ -27,6 +27,16 @@ def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
         f"- Registered in MLflow as `{model['registered_model']}` with the alias "
         f"`{model['alias']}`.",
         "",
+        "## Drift",
+        (
+            "- **Flagged:** the test period departs from the training period (base rate "
+            f"{metrics.get('drift_base_rate_train', float('nan')):.2%} in train, "
+            f"{metrics.get('drift_base_rate_test', float('nan')):.2%} in test; see "
+            "reports/evaluate.md). Test metrics may not describe the data it will score."
+            if metrics.get("drift_flag")
+            else "- No drift flagged between the training and test periods (reports/evaluate.md)."
+        ),
+        "",
         "## Data",
         f"- Source: {sources or 'unknown'}. Data end: {data['data_end']}.",
         "- Train, validation and test are consecutive periods; no recipient is in two of them.",

@@ -11,7 +11,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from tiesignal.config import LightGBMConfig
+from tiesignal.config import STOPPING_METRICS, LightGBMConfig
 from tiesignal.io import atomic_path, read_json, write_json
 
 
@@ -53,13 +53,15 @@ class LightGBMModel:
             valid_sets=[dtrain, dvalid],
             valid_names=["train", "valid"],
             callbacks=[
-                lgb.early_stopping(cfg.early_stopping_rounds, verbose=False),
+                lgb.early_stopping(
+                    cfg.early_stopping_rounds, first_metric_only=True, verbose=False
+                ),
                 lgb.record_evaluation(history),
                 report,
             ],
         )
         flat = {f"{split}_{metric}": v for split, m in history.items() for metric, v in m.items()}
-        progress(f"  best round {booster.best_iteration} (early stopping on valid)")
+        progress(f"  best round {booster.best_iteration} (early stopping on valid {cfg.stopping_metric})")
         return cls(list(X_train.columns), categorical, booster, booster.best_iteration, flat)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -90,7 +92,9 @@ def booster_params(cfg: LightGBMConfig) -> dict:
     """LightGBM's parameters: the config's, plus what makes runs deterministic and quiet."""
     return {
         "objective": "binary",
-        "metric": ["binary_logloss", "auc"],
+        # the stopping metric first: early stopping watches only the first one
+        "metric": [cfg.stopping_metric]
+        + [m for m in STOPPING_METRICS if m != cfg.stopping_metric],
         "learning_rate": cfg.learning_rate,
         "num_leaves": cfg.num_leaves,
         "min_child_samples": cfg.min_child_samples,

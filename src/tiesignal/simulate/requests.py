@@ -456,7 +456,8 @@ def logit_terms(
         "opp_fit": o.fit * state.fit,
         "opp_open_to_work": o.open_to_work * state.open_to_work,
         "opp_personalization": opp_pers,
-        "opp_market": o.market_amplitude * market_cycle(cfg, state.month),
+        "opp_market": o.market_amplitude * market_cycle(cfg, state.month)
+        + o.late_shift_logit * (state.month >= cfg.months - o.late_shift_months),
         "opp_seniority": seniority_effect,
         "opp_fake_sender": o.fake_sender * fake,
         "opp_tie_strength": tie_strength_effect(cfg, state.mutuals, state.digital),

@@ -44,20 +44,29 @@ def feature_grid(values: pd.Series, points: int) -> np.ndarray:
     return np.unique(grid)
 
 
-def partial_dependence(
-    booster: lgb.Booster, X: pd.DataFrame, feature: str, grid: np.ndarray, ice_rows: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Mean predicted log-odds with `feature` set to each grid value for every row (the
-    partial dependence), and the same per row for the first `ice_rows` rows (ICE)."""
+def ice_matrix(
+    booster: lgb.Booster, X: pd.DataFrame, feature: str, grid: np.ndarray, raw_score: bool
+) -> np.ndarray:
+    """(grid values x rows): each row's prediction with `feature` set to each value, as
+    log-odds (`raw_score`) or probabilities."""
     base = X.to_numpy(dtype=float)
     column = list(X.columns).index(feature)
     curves = np.empty((len(grid), len(base)))
     for i, value in enumerate(grid):
         changed = base.copy()
         changed[:, column] = value
-        curves[i] = booster.predict(changed, raw_score=True)
+        curves[i] = booster.predict(changed, raw_score=raw_score)
+    return curves
+
+
+def partial_dependence(
+    booster: lgb.Booster, X: pd.DataFrame, feature: str, grid: np.ndarray, ice_rows: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean predicted log-odds with `feature` set to each grid value for every row (the
+    partial dependence), and the same per row for the first `ice_rows` rows (ICE)."""
+    curves = ice_matrix(booster, X, feature, grid, raw_score=True)
     pd_curve = pd.DataFrame({"value": grid, "mean_log_odds": curves.mean(axis=1)})
-    shown = min(ice_rows, len(base))
+    shown = min(ice_rows, len(X))
     ice = pd.DataFrame(
         {
             "row": np.tile(np.arange(shown), len(grid)),

@@ -60,16 +60,17 @@ def dependence_plot(curve: pd.DataFrame, ice: pd.DataFrame, feature: str, path: 
 
 
 def tie_strength_plot(curves: pd.DataFrame, path: Path) -> None:
-    """Learned and true partial dependence of mutual connections, centred at zero mutuals."""
+    """Learned and true partial dependence of mutual connections (mean P(opportunity) over
+    the same test requests), centred at zero mutuals."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for industries, color in (("digital", "tab:blue"), ("non_digital", "tab:orange")):
         for source, style in (("learned", "-"), ("true", "--")):
             y = curves[f"{source}_{industries}"]
-            ax.plot(curves["mutual_connections"], y - y.iloc[0], style, color=color,
+            ax.plot(curves["mutual_connections"], 100 * (y - y.iloc[0]), style, color=color,
                     label=f"{source}, {industries.replace('_', '-')} industries")  # fmt: skip
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xlabel("mutual connections")
-    ax.set_ylabel("change in log-odds from zero mutuals")
+    ax.set_ylabel("change in P(opportunity) from zero mutuals, points")
     ax.set_title("Tie strength: learned vs true")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()

@@ -1,22 +1,29 @@
-"""The study's one report: the question, the data, the table, the plots, the truth, the caveats."""
+"""The study's one report: the question, the data, the table, the plots, the truth, the caveats.
+
+Every sentence that states a finding is computed from the measured numbers and their
+intervals: a finding is stated only when its interval supports it, reversed when the
+numbers point the other way, and "no detectable" otherwise. The world is described from
+its config, never in fixed prose.
+"""
 
 from __future__ import annotations
 
+import math
+
+from tiesignal.config import WorldConfig
 from tiesignal.features.registry import GROUPS
-from tiesignal.study.summary import group_importance, markdown_table
-from tiesignal.study.truth import TruthRecovery
+from tiesignal.study.summary import markdown_table
+from tiesignal.study.truth import CurveShape, Estimate, TruthRecovery
 
 
 def report_markdown(result, study, context: dict) -> str:
-    """`context`: data source and size, label window, model settings, for the reader."""
-    t = result.table
-    importance = group_importance(t).sort_values(ascending=False)
+    """`context`: data source and size, label window, for the reader."""
     pct = f"{study.confidence:.0%}"
     out = [
         f"# Feature-group study: {study.name}",
         "",
         "## Question",
-        "Which signals of a connection request lead to a job opportunity within "
+        "Which signals of a connection request predict a job opportunity within "
         f"{context['label_window_days']} days: {', '.join(GROUPS)}? Each group is left out of "
         "the full model (how much is lost without it, given the others) and used alone (how "
         "much it predicts by itself).",
@@ -24,24 +31,36 @@ def report_markdown(result, study, context: dict) -> str:
         "## Data and method",
         f"- Data: {context['source']}; train {context['rows']['train']:,}, valid "
         f"{context['rows']['valid']:,}, test {context['rows']['test']:,} requests (consecutive "
-        "periods, no recipient in two).",
+        "periods).",
         f"- Models: LightGBM as in `conf/model/`, early stopping on valid, seeds "
-        f"{', '.join(map(str, study.seeds))}; {len(result.fits)} models in all, same splits.",
-        f"- Intervals: {pct} paired bootstrap over test requests ({study.bootstrap_resamples} "
-        "resamples; every model scored on the same resample, change averaged over seeds); "
-        "`seed sd` is the spread of the change across seeds on the whole test split.",
+        f"{', '.join(map(str, study.seeds))}; {len(result.fits)} models in all."
+        + (
+            " Each seed refits every variant on its own bootstrap resample of the training "
+            "requests (the same resample for all variants of that seed)."
+            if study.resample_training
+            else ""
+        ),  # fmt: skip
+        f"- Intervals ({pct}) cover test sampling and refitting: a paired bootstrap over test "
+        f"requests ({study.bootstrap_resamples} resamples, every model scored on the same "
+        "resample) gives the standard error of the seed-mean change; the spread of the "
+        "per-seed changes gives the refitting standard error (Student's t over seeds); the two "
+        "add in variance. `seed sd` is that spread."
+        + (
+            " With one seed the refitting part is not estimated: the intervals are too narrow."
+            if len(study.seeds) < 2
+            else ""
+        ),  # fmt: skip
         "",
         "## Results",
-        markdown_table(t, study.confidence),
+        markdown_table(result.table, study.confidence),
         "![changes with intervals](deltas.png)",
         "",
-        "Ranked by what the full model loses without the group (ROC-AUC):",
-        "",
-        *(f"{i}. {g}: {v:+.4f}" for i, (g, v) in enumerate(importance.items(), start=1)),
+        "### Findings about prediction",
+        *group_findings(result.table),
         "",
         "## Attribution (full model)",
         "Mean |SHAP| on the log-odds scale from LightGBM's own contributions, averaged over "
-        f"seeds, on {study.attribution_rows:,} test requests:",
+        f"seeds, on {min(study.attribution_rows, context['rows']['test']):,} test requests:",
         "",
         "| group | mean abs SHAP | share |",
         "|---|---:|---:|",
@@ -57,88 +76,244 @@ def report_markdown(result, study, context: dict) -> str:
         *(f"![{f}](pdp_{f}.png)" for f in result.dependence),
         "",
     ]
-    out += (
-        _truth_section(result.truth)
-        if result.truth is not None
-        else [
+    if result.truth is not None:
+        out += truth_section(result.truth)
+    else:
+        out += [
             "## Truth recovery",
-            "Skipped: these data have no simulated truth (real data). The comparison with a known "
-            "truth runs on the simulated world only.",
+            "Skipped: these data have no simulated truth (real data). The comparison with a "
+            "known truth runs on the simulated world only.",
             "",
         ]
-    )
     out += [
         "## Caveats",
         "- Leave-one-group-out measures what a group adds *given the others*: groups that "
-        "carry the same information (sender profile and personalization both reveal the "
-        "sender type) can each look unimportant when left out alone.",
-        "- Importance is predictive, not causal: a group can predict because it reveals an "
-        "unobserved cause (the sender's intent), not because changing it changes outcomes.",
-        "- Intervals cover test-set sampling and seed noise, not a change of population or period.",
+        "carry the same information can each look unimportant when left out alone.",
+        "- Every finding above is about prediction: a group can predict because it reveals an "
+        "unobserved cause (such as the sender's intent), not because changing it changes "
+        "outcomes.",
+        "- Intervals cover test sampling and refitting, not a change of population or period "
+        "(see the drift section of `evaluate`).",
         "",
     ]
     return "\n".join(out)
 
 
-def _truth_section(truth: TruthRecovery) -> list[str]:
-    h, p, peaks = truth.headline, truth.personalization, truth.peaks
-    lines = [
+def group_findings(table) -> list[str]:
+    """One sentence per group left out, from its change in test ROC-AUC and its interval."""
+    rows = table[table["kind"] == "without"].sort_values("delta_roc_auc")
+    lines = []
+    for r in rows.itertuples():
+        change = f"{r.delta_roc_auc:+.4f} [{r.delta_roc_auc_low:+.4f}, {r.delta_roc_auc_high:+.4f}]"
+        if r.delta_roc_auc_high < 0:
+            lines.append(
+                f"- **{r.group}** carries predictive signal the other groups do not: without it "
+                f"test ROC-AUC changes by {change}."
+            )
+        elif r.delta_roc_auc_low > 0:
+            lines.append(
+                f"- Without **{r.group}** the model predicts *better*: {change}; the group "
+                "adds noise to this model."
+            )
+        else:
+            lines.append(
+                f"- {r.group}: no detectable effect of leaving it out ({change} includes 0)."
+            )
+    if not lines:
+        lines.append("- No leave-one-group-out variants were fitted (`study.kinds`).")
+    return lines
+
+
+def describe_world(world: WorldConfig) -> list[str]:
+    """What the world's config says about the two effects the study checks."""
+    t, a = world.opportunity.tie_strength, world.acceptance
+    if t.height == 0 and t.digital_height == 0:
+        bump = "mutual connections have no effect on the opportunity logit"
+    else:
+        bump = (
+            f"the opportunity logit has a bump in mutual connections peaking at "
+            f"{t.peak_mutuals:g} (height {t.height:+g} log-odds, {t.height + t.digital_height:+g} "
+            "at full digital intensity)"
+        )
+    direction = (
+        "rises" if a.mutual_log1p > 0 else "falls" if a.mutual_log1p < 0 else "does not depend"
+    )
+    accept = (
+        f"acceptance {direction} with log(1 + mutual connections) ({a.mutual_log1p:+g} log-odds)"
+        if a.mutual_log1p
+        else "acceptance does not depend on mutual connections"
+    )
+    notes = {lv: v for lv, v in world.opportunity.personalization.items() if v}
+    note = (
+        "the note's personalization level shifts the opportunity logit ("
+        + ", ".join(f"{lv} {v:+g}" for lv, v in notes.items())
+        + ")"
+        if notes
+        else "the note has no effect on the opportunity logit once accepted"
+    )
+    return [f"In this world {bump}; {accept}; {note}."]
+
+
+def truth_section(truth: TruthRecovery) -> list[str]:
+    return [
         "## Truth recovery (simulated world)",
         "",
-        "### (a) Which groups matter",
-        "The truth's importance of a group: how much the oracle's test ROC-AUC drops when the "
-        "simulator's probabilities lose that group's logit terms.",
+        *describe_world(truth.world),
         "",
-        "| group | truth: oracle AUC drop | study: AUC lost without it | study: SHAP share |",
-        "|---|---:|---:|---:|",
+        *_groups_section(truth),
+        *_tie_strength_section(truth),
+        *_personalization_section(truth),
+    ]
+
+
+def _fmt(e: Estimate, scale: float = 1.0, digits: int = 4, unit: str = "") -> str:
+    if math.isnan(e.value):
+        return "n/a"
+    if e.low == e.high:
+        return f"{e.value * scale:+.{digits}f}{unit}"
+    return (
+        f"{e.value * scale:+.{digits}f}{unit} [{e.low * scale:+.{digits}f}, "
+        f"{e.high * scale:+.{digits}f}]"
+    )
+
+
+def _groups_section(truth: TruthRecovery) -> list[str]:
+    lines = [
+        "### (a) Which groups matter",
+        "The causal truth of a group: how much the oracle's test ROC-AUC drops when the "
+        "simulator's probabilities lose that group's logit terms (same test requests).",
+        "",
+        "| group | truth: oracle AUC drop | study: AUC lost without it | study: SHAP share | confounded by intent |",
+        "|---|---:|---:|---:|---|",
         *(
-            f"| {r.group} | {r.truth_auc_drop:.4f} | {r.study_loo_drop:+.4f} | {r.shap_share:.1%} |"
+            f"| {r.group} | {r.truth_auc_drop:.4f} | {r.study_loo_drop:+.4f} | {r.shap_share:.1%} | "
+            f"{'yes' if r.group in truth.confounded else 'no'} |"
             for r in truth.groups.itertuples()
         ),
         "",
-        f"Spearman rank correlation with the truth: **{h['spearman_loo_vs_truth']:.2f}** "
-        f"(leave-one-out), {h['spearman_shap_vs_truth']:.2f} (SHAP share); "
-        f"{h['spearman_loo_vs_truth_without_personalization']:.2f} (leave-one-out) over the "
-        "other six groups. Personalization predicts through the sender's intent it reveals, "
-        "which removing its own causal terms does not remove (see c), so the study ranks it "
-        "above its causal importance.",
+        "Declared from the world's structure before the comparison, a group is confounded "
+        "when the latent intent shapes its features, so it can predict through the intent it "
+        "reveals:",
+        *(f"- {g}: {why}" for g, why in truth.confounded.items()),
         "",
+        f"Spearman rank correlation of the study's ranking with the causal one, all groups: "
+        f"{_fmt(truth.spearman, digits=2)}; a predictive and a causal ranking need not agree "
+        "where groups are confounded.",
+    ]
+    if truth.spearman_unconfounded is not None:
+        lines.append(
+            f"Over the unconfounded groups: {_fmt(truth.spearman_unconfounded, digits=2)}."
+        )
+    else:
+        lines.append(
+            "Fewer than three groups are unconfounded here, so no like-for-like ranking "
+            "comparison is made."
+        )
+    return [*lines, ""]
+
+
+def _shape_sentence(shape: CurveShape, who: str) -> str:
+    pts = {"scale": 100, "digits": 3, "unit": " points"}
+    if shape.inverted_u:
+        return (
+            f"{who} an inverted U peaking at {shape.peak_at:g} mutual connections: it rises "
+            f"{_fmt(shape.rise, **pts)} from 0 and falls {_fmt(shape.fall, **pts)} after the peak."
+        )
+    if shape.rise.above():
+        return f"{who} a rise of {_fmt(shape.rise, **pts)} with no fall that its interval supports (fall {_fmt(shape.fall, **pts)}): no inverted U."
+    if shape.fall.above() and shape.rise.value <= 0:
+        return f"{who} a curve that falls ({_fmt(shape.fall, **pts)}) from 0 mutual connections: no inverted U."
+    return f"{who} no detectable dependence on mutual connections (rise {_fmt(shape.rise, **pts)}, fall {_fmt(shape.fall, **pts)})."
+
+
+def _tie_strength_section(truth: TruthRecovery) -> list[str]:
+    t = truth.tie_strength
+    learned, true = t.learned["all"], t.true["all"]
+    lines = [
         "### (b) Tie strength",
-        f"The world's opportunity logit has an inverted U in mutual connections peaking at "
-        f"{truth.true_bump_peak} and higher in digital industries; acceptance also rises "
-        "with mutual connections, so the curve a model of P(opportunity) can learn is the "
-        "truth's partial dependence below (dashed).",
+        "Both curves are mean P(opportunity) over the same test requests with their mutual "
+        "connections set to each value: for the truth, each request's true probability with "
+        "every other cause as it is, latent ones included (what a model of the observable "
+        "fields can learn).",
         "",
-        "| industries | learned peak | true peak | inverted U learned | learned rise from 0 | true rise from 0 |",
-        "|---|---:|---:|---|---:|---:|",
+        "- " + _shape_sentence(true, "The truth has"),
+        "- " + _shape_sentence(learned, "The model learned"),
+    ]
+    if learned.inverted_u and true.inverted_u:
+        lines.append(
+            f"- Learned peak / true peak: {learned.peak_at / true.peak_at:.2f}."
+            if true.peak_at
+            else "- The true curve peaks at 0."
+        )
+    if true.rise.value > 0 and not math.isnan(learned.rise.value):
+        covered = learned.rise.low <= true.rise.value <= learned.rise.high
+        lines.append(
+            f"- Learned rise / true rise: {learned.rise.value / true.rise.value:.2f}; the true "
+            "rise is "
+            + ("inside" if covered else "outside")
+            + " the learned rise's interval"
+            + ("." if covered else ": the model attenuates the curve (not explained here).")
+        )
+    gap = t.digital_gap
+    if gap.above():
+        verdict = "rises more in digital industries"
+    elif gap.below():
+        verdict = "rises *less* in digital industries"
+    else:
+        verdict = "shows no detectable difference between digital and other industries"
+    lines += [
+        f"- The learned curve {verdict}: rise difference {_fmt(gap, 100, 3, ' points')} "
+        f"(truth {100 * t.true_digital_gap:+.3f} points).",
+        "",
+        "| industries | learned peak | true peak | learned inverted U | true inverted U | learned rise | true rise |",
+        "|---|---:|---:|---|---|---:|---:|",
         *(
-            f"| {name.replace('_', '-')} | {v['learned']['peak_at']:g} | {v['true']['peak_at']:g} | "
-            f"{'yes' if v['learned']['inverted_u'] else 'no'} | {v['learned']['rise_from_zero']:.3f} | "
-            f"{v['true']['rise_from_zero']:.3f} |"
-            for name, v in peaks.items()
+            f"| {name.replace('_', '-')} | {t.learned[name].peak_at:g} | {t.true[name].peak_at:g} | "
+            f"{'yes' if t.learned[name].inverted_u else 'no'} | "
+            f"{'yes' if t.true[name].inverted_u else 'no'} | "
+            f"{_fmt(t.learned[name].rise, 100, 3)} | {100 * t.true[name].rise.value:+.3f} |"
+            for name in t.learned
         ),
-        "",
-        f"Learned peak / true peak: {h['tie_peak_ratio']:.2f}.",
         "",
         "![tie strength](tie_strength.png)",
         "",
-        "### (c) Personalization: predicts more than it causes",
-        f"- Predictive importance: the full model loses {p['study_loo_drop']:+.4f} ROC-AUC "
-        f"without the personalization group; {p['shap_share']:.1%} of its attribution.",
-        "- Observed: requests with a personal note led to an opportunity "
-        + (
-            f"{p['observed_difference'] * 100:+.2f} points more often than requests with no note "
-            if p["observed_difference"] is not None
-            else "(no comparison possible) "
-        )
-        + f"(base rate {p['base_rate']:.2%}).",
-        f"- True causal effect (the simulator rewrote every note, same requests): "
-        f"{p['ate_probability'] * 100:+.2f} points of P(opportunity), from "
-        f"{p['mean_p_if_none']:.2%} with no note.",
-        "- They differ because intent confounds them: recruiters with a real opening "
-        "personalize more, and openings lead to opportunities whatever the note says. "
-        "Personalization's predictive importance is not its effect; do not read it as advice "
-        "to personalize.",
-        "",
     ]
     return lines
+
+
+def _personalization_section(truth: TruthRecovery) -> list[str]:
+    p = truth.personalization
+    gap, effect = p.observed_gap, p.causal_effect
+    pts = {"scale": 100, "digits": 2, "unit": " points"}
+    if math.isnan(gap.value):
+        heading, why = (
+            "cannot be compared here",
+            "The test requests lack personal notes or notes-free requests.",
+        )
+    elif gap.above(effect):
+        heading = "predicts more than it causes"
+        why = "The observed gap exceeds the causal effect: " + (
+            "personalization is confounded by intent here (senders with an opening "
+            "personalize more, and openings lead to opportunities whatever the note says)."
+            if "personalization" in truth.confounded
+            else "something other than the note differs between the two kinds of request."
+        )
+    elif gap.below(effect):
+        heading = "predicts less than it causes"
+        why = "The observed gap is below the causal effect: requests with personal notes differ in ways that lower their chances."
+    else:
+        heading = "the observed gap matches its causal effect"
+        why = "The causal effect lies inside the observed gap's interval: no confounding is detectable here."
+    return [
+        f"### (c) Personalization: {heading}",
+        f"- Observed: on the test requests, those with a personal note led to an "
+        f"opportunity {_fmt(gap, **pts)} more often than those with no note "
+        f"(base rate {p.base_rate:.2%}).",
+        f"- Causal: the simulator rewrote every note of the same test requests (most personal "
+        f"note its intent allows, against no note): {100 * effect:+.2f} points of P(opportunity).",
+        f"- {why}",
+        f"- Predictive importance (not comparable in units): the full model loses "
+        f"{p.study_loo_drop:+.4f} ROC-AUC without the group; {p.shap_share:.1%} of its "
+        "attribution. It answers what predicts, not what a sender should do.",
+        "",
+    ]

@@ -76,9 +76,9 @@ def run_study(
     result = StudyResult(fits, y["test"], table, shap_features, shap_groups, dependence, headline)
     if truth_data is not None:
         result.truth = recover_truth(
-            truth_data, tables["test"], shown, explained, full_models, importance, shap_groups
+            truth_data, tables["test"], shown, explained, fits, importance, shap_groups, study
         )
-        headline.update({k: float(v) for k, v in result.truth.headline.items() if v is not None})
+        headline.update({k: v for k, v in result.truth.headline.items() if np.isfinite(v)})
     return result
 
 
@@ -113,8 +113,8 @@ def write_outputs(result: StudyResult, study: StudyConfig, context: dict, folder
         plots.dependence_plot(curve, ice, feature, folder / f"pdp_{feature}.png")
     if result.truth is not None:
         write_csv(result.truth.groups, folder / "truth_groups.csv")
-        write_csv(result.truth.tie_strength, folder / "tie_strength.csv")
-        plots.tie_strength_plot(result.truth.tie_strength, folder / "tie_strength.png")
+        write_csv(result.truth.tie_strength.curves, folder / "tie_strength.csv")
+        plots.tie_strength_plot(result.truth.tie_strength.curves, folder / "tie_strength.png")
     write_text(report_markdown(result, study, context), folder / "report.md")
 
 

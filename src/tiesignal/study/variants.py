@@ -63,6 +63,15 @@ def fit_all(
         f"fitting {len(variants) * len(study.seeds)} models ({', '.join(study.kinds)}; "
         f"seeds {study.seeds})"
     )
+    # each seed refits on its own resample of the training rows, the same for every variant
+    # (paired), so the spread over seeds measures what refitting on new data changes
+    n_train = len(X["train"])
+    rows = {
+        seed: np.random.default_rng([study.bootstrap_seed, seed]).integers(0, n_train, n_train)
+        if study.resample_training
+        else np.arange(n_train)
+        for seed in study.seeds
+    }
     for i, variant in enumerate(variants, start=1):
         columns = [f.name for f in FEATURES if f.group in variant.groups]
         categorical = [f.name for f in FEATURES if f.name in columns and f.kind == "categorical"]
@@ -70,8 +79,8 @@ def fit_all(
             start = time.perf_counter()
             cfg = dataclasses.replace(model_cfg, seed=seed)
             model = train(
-                cfg, X["train"][columns], y["train"], X["valid"][columns], y["valid"],
-                categorical, progress=lambda _: None,
+                cfg, X["train"][columns].iloc[rows[seed]], y["train"][rows[seed]],
+                X["valid"][columns], y["valid"], categorical, progress=lambda _: None,
             )  # fmt: skip
             fits.append(Fit(variant, seed, model, model.predict(X["test"][columns]),
                             time.perf_counter() - start))  # fmt: skip

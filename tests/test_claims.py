@@ -1,0 +1,95 @@
+"""The study's report says only what its data support, on worlds unlike the default: no
+effect of tie strength, a monotone tie curve, notes without effect. Each world is small;
+each claim in the report is checked against the world's truth and the report's own numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_stages, tiny_params
+from test_study import model_config, study_config, study_inputs, world
+
+from tiesignal.study.report import report_markdown
+from tiesignal.study.run import run_study
+
+CONTEXT = {"source": "simulated", "label_window_days": 30,
+           "rows": {"train": 1, "valid": 1, "test": 1}}  # fmt: skip
+WORLDS = {
+    # mutual connections cause nothing and reveal no intent
+    "tie_off": {
+        "opportunity.tie_strength.height": 0.0,
+        "opportunity.tie_strength.digital_height": 0.0,
+        "acceptance.mutual_log1p": 0.0,
+        "outreach.connections_intent_mutual_boost": 1.0,
+    },
+    # the bump peaks far beyond any observed count: the curve only rises
+    "monotone": {"opportunity.tie_strength.peak_mutuals": 1e6},
+    # notes change nothing, but senders with openings still personalize more
+    "notes_off": {
+        "opportunity.personalization": {"none": 0.0, "generic": 0.0, "name_merge": 0.0,
+                                        "name_company": 0.0, "specific": 0.0},
+        "acceptance.personalization": {"none": 0.0, "generic": 0.0, "name_merge": 0.0,
+                                       "name_company": 0.0, "specific": 0.0},
+        "acceptance.long_note_per_100_chars": 0.0,
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=list(WORLDS))
+def studied(request, split_config):
+    cfg = world(**WORLDS[request.param])
+    tables, levels, truth = study_inputs(cfg, split_config)
+    study = study_config(kinds=["without"])
+    result = run_study(study, model_config(), tables, levels, truth, lambda _: None)
+    return request.param, result, report_markdown(result, study, CONTEXT)
+
+
+def test_no_inverted_u_is_claimed_where_the_world_has_none(studied):
+    name, result, report = studied
+    tie = result.truth.tie_strength
+    if name in ("tie_off", "monotone"):
+        assert not tie.true["all"].inverted_u
+        assert "The truth has an inverted U" not in report
+        assert "The model learned an inverted U" not in report
+    if "The model learned an inverted U" in report:
+        assert tie.learned["all"].rise.low > 0 and tie.learned["all"].fall.low > 0
+    if name == "tie_off":
+        assert "mutual connections have no effect on the opportunity logit" in report
+        assert "acceptance does not depend on mutual connections" in report
+        assert "inverted U in mutual connections peaking" not in report
+
+
+def test_a_group_without_effect_is_not_said_to_matter(studied):
+    name, result, report = studied
+    if name == "tie_off":
+        assert "**tie_strength** carries predictive signal" not in report
+        row = result.table.set_index("variant").loc["without_tie_strength"]
+        assert row["delta_roc_auc_low"] <= 0 <= row["delta_roc_auc_high"]
+    for line in report.splitlines():  # every "carries" claim has an interval below zero
+        if "carries predictive signal" in line:
+            group = line.split("**")[1]
+            assert result.table.set_index("group").loc[group, "delta_roc_auc_high"] < 0
+
+
+def test_the_personalization_heading_agrees_with_its_own_numbers(studied):
+    name, result, report = studied
+    p = result.truth.personalization
+    if "predicts more than it causes" in report:
+        assert p.observed_gap.low > p.causal_effect
+    if "predicts less than it causes" in report:
+        assert p.observed_gap.high < p.causal_effect
+    if "observed gap matches its causal effect" in report:
+        assert p.observed_gap.low <= p.causal_effect <= p.observed_gap.high
+    if name == "notes_off":
+        assert p.causal_effect == pytest.approx(0, abs=1e-6)
+        assert "the note has no effect on the opportunity logit" in report
+
+
+def test_compare_runs_to_the_end_on_a_world_without_tie_strength(tmp_path):
+    overrides = [f"world.{k}={v}" for k, v in WORLDS["tie_off"].items()]
+    summaries = run_stages(tmp_path, tiny_params(*overrides, "study.kinds=[without]"))
+    assert summaries["compare"]
+    metrics = json.loads((tmp_path / "metrics" / "compare.json").read_text())
+    assert metrics["tie_inverted_u_true"] == 0.0
+    assert "## Truth recovery" in (tmp_path / "reports" / "compare" / "report.md").read_text()
