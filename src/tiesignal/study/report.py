@@ -252,7 +252,12 @@ def _tie_strength_section(truth: TruthRecovery) -> list[str]:
             "rise is "
             + ("inside" if covered else "outside")
             + " the learned rise's interval"
-            + ("." if covered else ": the model attenuates the curve (not explained here).")
+            + (
+                "."
+                if covered
+                else ": the model attenuates the curve (`benchmarks/attenuation.py` measures "
+                "whether more data of the same world closes the gap)."
+            )
         )
     gap = t.digital_gap
     if gap.above():

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tiesignal.config import StudyConfig
-from tiesignal.study.bootstrap import paired_deltas
+from tiesignal.study.bootstrap import Delta, paired_deltas
 from tiesignal.study.variants import Fit
 
 
@@ -40,13 +40,16 @@ def summarize(fits: list[Fit], y_test: np.ndarray, study: StudyConfig) -> pd.Dat
         if name in deltas:
             row |= {f"delta_{k}": val for k, val in dataclasses.asdict(deltas[name]).items()}
         rows.append(row)
-    table = pd.DataFrame(rows)
-    return table.round(6)
+    columns = ["variant", "kind", "group", "test_roc_auc", "test_pr_auc", "seeds"]
+    columns += [f"delta_{f.name}" for f in dataclasses.fields(Delta)]  # empty for `full`
+    return pd.DataFrame(rows, columns=columns).round(6)
 
 
 def group_importance(table: pd.DataFrame) -> pd.Series:
     """Leave-one-group-out importance: the ROC-AUC the full model loses without the group."""
     without = table[table["kind"] == "without"].set_index("group")
+    if without.empty:  # `study.kinds` without "without"
+        return pd.Series(dtype=float, name="delta_roc_auc", index=pd.Index([], name="group"))
     return -without["delta_roc_auc"]
 
 

@@ -211,9 +211,12 @@ def _group_ranking(rows: pd.DataFrame, importance: pd.Series, shap_groups: pd.Da
     y = rows[LABEL].to_numpy(dtype=bool)
     knockouts = {g: rows[f"p_opportunity_without_{g}"].to_numpy() for g in GROUPS}
     groups = group_truth_importance(y, rows["p_opportunity"].to_numpy(), knockouts)
-    groups = groups.merge(importance.rename("study_loo_drop").reset_index(), on="group")
+    # left joins: without leave-one-out variants (`study.kinds`) the study's drop is missing
+    groups = groups.merge(importance.rename("study_loo_drop").reset_index(), on="group", how="left")
     return groups.merge(
-        shap_groups[["group", "share"]].rename(columns={"share": "shap_share"}), on="group"
+        shap_groups[["group", "share"]].rename(columns={"share": "shap_share"}),
+        on="group",
+        how="left",
     )
 
 
