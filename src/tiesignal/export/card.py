@@ -28,14 +28,7 @@ def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
         f"`{model['alias']}`.",
         "",
         "## Drift",
-        (
-            "- **Flagged:** the test period departs from the training period (base rate "
-            f"{metrics.get('drift_base_rate_train', float('nan')):.2%} in train, "
-            f"{metrics.get('drift_base_rate_test', float('nan')):.2%} in test; see "
-            "reports/evaluate.md). Test metrics may not describe the data it will score."
-            if metrics.get("drift_flag")
-            else "- No drift flagged between the training and test periods (reports/evaluate.md)."
-        ),
+        _drift(metrics),
         "",
         "## Data",
         f"- Source: {sources or 'unknown'}. Data end: {data['data_end']}.",
@@ -93,3 +86,14 @@ def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _drift(metrics: dict) -> str:
+    """The drift flag of `evaluate` (metrics/evaluate.json), in one line."""
+    if not metrics.get("drift_flag"):
+        return "- No drift flagged between the training and test periods (reports/evaluate.md)."
+    return (
+        "- **Flagged:** the test period departs from the training period (base rate "
+        f"{metrics['drift_base_rate_train']:.2%} in train, {metrics['drift_base_rate_test']:.2%} "
+        "in test; see reports/evaluate.md). Test metrics may not describe the data it will score."
+    )

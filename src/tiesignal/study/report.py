@@ -18,7 +18,6 @@ from tiesignal.study.truth import CurveShape, Estimate, TruthRecovery
 
 def report_markdown(result, study, context: dict) -> str:
     """`context`: data source and size, label window, for the reader."""
-    pct = f"{study.confidence:.0%}"
     out = [
         f"# Feature-group study: {study.name}",
         "",
@@ -28,29 +27,7 @@ def report_markdown(result, study, context: dict) -> str:
         "the full model (how much is lost without it, given the others) and used alone (how "
         "much it predicts by itself).",
         "",
-        "## Data and method",
-        f"- Data: {context['source']}; train {context['rows']['train']:,}, valid "
-        f"{context['rows']['valid']:,}, test {context['rows']['test']:,} requests (consecutive "
-        "periods).",
-        f"- Models: LightGBM as in `conf/model/`, early stopping on valid, seeds "
-        f"{', '.join(map(str, study.seeds))}; {len(result.fits)} models in all."
-        + (
-            " Each seed refits every variant on its own bootstrap resample of the training "
-            "requests (the same resample for all variants of that seed)."
-            if study.resample_training
-            else ""
-        ),  # fmt: skip
-        f"- Intervals ({pct}) cover test sampling and refitting: a paired bootstrap over test "
-        f"requests ({study.bootstrap_resamples} resamples, every model scored on the same "
-        "resample) gives the standard error of the seed-mean change; the spread of the "
-        "per-seed changes gives the refitting standard error (Student's t over seeds); the two "
-        "add in variance. `seed sd` is that spread."
-        + (
-            " With one seed the refitting part is not estimated: the intervals are too narrow."
-            if len(study.seeds) < 2
-            else ""
-        ),  # fmt: skip
-        "",
+        *_method(result, study, context),
         "## Results",
         markdown_table(result.table, study.confidence),
         "![changes with intervals](deltas.png)",
@@ -97,6 +74,36 @@ def report_markdown(result, study, context: dict) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _method(result, study, context: dict) -> list[str]:
+    """The data, the models and how the intervals are made."""
+    pct = f"{study.confidence:.0%}"
+    return [
+        "## Data and method",
+        f"- Data: {context['source']}; train {context['rows']['train']:,}, valid "
+        f"{context['rows']['valid']:,}, test {context['rows']['test']:,} requests (consecutive "
+        "periods).",
+        f"- Models: LightGBM as in `conf/model/`, early stopping on valid, seeds "
+        f"{', '.join(map(str, study.seeds))}; {len(result.fits)} models in all."
+        + (
+            " Each seed refits every variant on its own bootstrap resample of the training "
+            "requests (the same resample for all variants of that seed)."
+            if study.resample_training
+            else ""
+        ),  # fmt: skip
+        f"- Intervals ({pct}) cover test sampling and refitting: a paired bootstrap over test "
+        f"requests ({study.bootstrap_resamples} resamples, every model scored on the same "
+        "resample) gives the standard error of the seed-mean change; the spread of the "
+        "per-seed changes gives the refitting standard error (Student's t over seeds); the two "
+        "add in variance. `seed sd` is that spread."
+        + (
+            " With one seed the refitting part is not estimated: the intervals are too narrow."
+            if len(study.seeds) < 2
+            else ""
+        ),  # fmt: skip
+        "",
+    ]
 
 
 def group_findings(table) -> list[str]:
