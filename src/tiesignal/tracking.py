@@ -82,12 +82,12 @@ def config_params(**sections: Any) -> dict[str, str]:
     return flatten({name: dataclasses.asdict(cfg) for name, cfg in sections.items()})
 
 
-def model_description(example, predictions, kind: str) -> dict:
-    """Signature, input example and pinned requirements for an MLflow model of this kind
-    (pinning avoids MLflow's slow requirement inference and keeps serving reproducible)."""
+def model_description(example, predictions, packages: tuple[str, ...]) -> dict:
+    """Signature, input example and the model kind's `packages` pinned to the installed
+    versions (pinning avoids MLflow's slow requirement inference and keeps serving
+    reproducible)."""
     from mlflow.models import infer_signature
 
-    packages = ["numpy", "pandas", "scikit-learn"] + (["lightgbm"] if kind == "lightgbm" else [])
     return {
         "signature": infer_signature(example, predictions),
         "input_example": example,
@@ -131,7 +131,7 @@ def log_training(
             client.log_batch(run.info.run_id, metrics=history[i : i + 1000])
         mlflow.log_metrics({"best_iteration": model.best_iteration, **counts})
         example = X_valid.head(5)
-        described = model_description(example, model.predict(example), model.kind)
+        described = model_description(example, model.predict(example), model.requirements)
         info = model.log_to_mlflow("model", **described)
         mlflow.set_tag("model_uri", info.model_uri)  # what `register` registers
         return run.info.run_id

@@ -76,7 +76,7 @@ def write_export(
         mlflow.lightgbm.save_model(
             booster,
             str(tmp / MLFLOW_MODEL),
-            **model_description(example, booster.predict(example), "lightgbm"),
+            **model_description(example, booster.predict(example), LightGBMModel.requirements),
         )
         _reproducible_mlmodel(tmp / MLFLOW_MODEL / "MLmodel", model_text)
 

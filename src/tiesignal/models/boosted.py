@@ -25,6 +25,7 @@ class LightGBMModel:
 
     kind: ClassVar[str] = "lightgbm"
     file_name: ClassVar[str] = "model.txt"  # LightGBM's own text format, no pickle
+    requirements: ClassVar[tuple[str, ...]] = ("numpy", "pandas", "scikit-learn", "lightgbm")
 
     @classmethod
     def fit(

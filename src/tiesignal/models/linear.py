@@ -30,6 +30,7 @@ class LogisticModel:
 
     kind: ClassVar[str] = "logistic"
     file_name: ClassVar[str] = "model.joblib"
+    requirements: ClassVar[tuple[str, ...]] = ("numpy", "pandas", "scikit-learn")
 
     @classmethod
     def fit(

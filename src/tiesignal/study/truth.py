@@ -47,6 +47,11 @@ class Estimate:
     def exact(cls, value: float) -> Estimate:
         return cls(value, value, value)
 
+    @classmethod
+    def missing(cls) -> Estimate:
+        """Nothing to estimate from (too few groups, no requests of a kind)."""
+        return cls.exact(float("nan"))
+
     def above(self, x: float = 0.0) -> bool:
         return self.low > x
 
@@ -256,7 +261,7 @@ def _rank_agreement(rows, fits, confounded, rng, resamples, study) -> tuple:
         return Estimate(_spearman(point[0][mask], point[1][mask]), float(low), float(high))
 
     if len(names) < 3:
-        return Estimate(float("nan"), float("nan"), float("nan")), None
+        return Estimate.missing(), None
     return spearman(np.ones(len(names), dtype=bool)), spearman(keep)
 
 
@@ -315,8 +320,10 @@ def _learned_shape(grid, ice: np.ndarray, rng, resamples, confidence):
     Also the bootstrap rises, for differences between industry types."""
     n = ice.shape[2]
     if n == 0:
-        nan = Estimate(float("nan"), float("nan"), float("nan"))
-        return CurveShape(float("nan"), nan, nan), np.full(resamples, np.nan)
+        return (
+            CurveShape(float("nan"), Estimate.missing(), Estimate.missing()),
+            np.full(resamples, np.nan),
+        )
     per_seed = ice.mean(axis=2)  # seeds x grid
     curve = per_seed.mean(axis=0)
     i = int(np.argmax(curve))
@@ -358,7 +365,7 @@ def _observed_gap(test: pd.DataFrame, rng, resamples: int, confidence: float) ->
     none = (test["has_note"] == 0).to_numpy()
     label = test[LABEL].to_numpy(dtype=bool)
     if not personal.any() or not none.any():
-        return Estimate(float("nan"), float("nan"), float("nan"))
+        return Estimate.missing()
     n = len(label)
     draws = []
     for _ in range(resamples):
