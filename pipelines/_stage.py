@@ -23,11 +23,13 @@ from typing import Any
 import yaml
 
 from tiesignal.config import ConfigError, load
+from tiesignal.io import remove_stale_temps
 from tiesignal.schema import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-EXPECTED = (ConfigError, InputError, FileNotFoundError, ValueError)  # one line, no traceback
+# one line, no traceback (ConnectionError: a tracking server that does not answer)
+EXPECTED = (ConfigError, InputError, FileNotFoundError, ValueError, ConnectionError)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ def main(stage: Callable[[Any, Paths], Any], root: Path = ROOT) -> None:
     log = logger(name)
     start = time.perf_counter()
     paths = Paths(root)
+    stale = [p for out in stage_outputs(name) for p in remove_stale_temps(root / out)]
+    if stale:
+        log.info("removed %d temporary file(s) a killed run left: %s", len(stale),
+                 ", ".join(str(p.relative_to(root)) for p in stale))  # fmt: skip
     try:
         summary = stage(stage_config(stage, read_params(root / "params.yaml")), paths)
     except EXPECTED as err:
@@ -103,6 +109,14 @@ def main(stage: Callable[[Any, Paths], Any], root: Path = ROOT) -> None:
                   trace.relative_to(root))  # fmt: skip
         raise SystemExit(1) from None
     log.info("done in %.1fs: %s", time.perf_counter() - start, summary)
+
+
+def stage_outputs(name: str) -> list[str]:
+    """What dvc.yaml says stage `name` writes (outs, metrics and plots)."""
+    with open(ROOT / "dvc.yaml", encoding="utf-8") as fh:
+        declared = yaml.safe_load(fh)["stages"][name]
+    entries = [e for kind in ("outs", "metrics", "plots") for e in declared.get(kind, [])]
+    return [next(iter(e)) if isinstance(e, dict) else e for e in entries]
 
 
 def logger(stage: str) -> logging.Logger:

@@ -27,6 +27,7 @@ class Params:
 
 def run(cfg: Params, paths: Paths) -> str:
     """Returns the MLflow parent run's id."""
+    tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     files = {s: paths.features / f"{s}.parquet" for s in SPLITS}
     tables = {s: read_parquet(f) for s, f in files.items()}
     truth = None

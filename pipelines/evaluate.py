@@ -26,6 +26,7 @@ class Params:
 
 def run(cfg: Params, paths: Paths) -> str:
     """Returns the metrics in one line."""
+    tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     model = load_model(paths.model)
     tables = {s: read_parquet(paths.features / f"{s}.parquet") for s in SPLITS}
     test = tables["test"]
@@ -44,7 +45,7 @@ def run(cfg: Params, paths: Paths) -> str:
     write_plots(ev, paths.evaluate_plots)
     run_id = tracking.log_evaluation(
         cfg.tracking, paths.root, file_sha256(paths.model / model.file_name), model.kind,
-        ev.scores, [paths.evaluate_plots, paths.evaluate_metrics], log,
+        ev.scores, [paths.evaluate_plots, paths.evaluate_metrics],
     )  # fmt: skip
     return f"{ev.line()} (MLflow run {run_id})"
 

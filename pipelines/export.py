@@ -28,6 +28,7 @@ class Params:
 
 
 def run(cfg: Params, paths: Paths) -> Agreement:
+    tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     model = load_model(paths.model)
     if not isinstance(model, LightGBMModel):
         raise ValueError(

@@ -32,6 +32,7 @@ class Summary:
 
 
 def run(cfg: Params, paths: Paths) -> Summary:
+    tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     levels = read_json(paths.feature_spec)["category_levels"]
     chosen = select(cfg.features.groups)
     files = [paths.features / f"{split}.parquet" for split in ("train", "valid")]

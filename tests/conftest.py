@@ -17,7 +17,14 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from tiesignal.config import PrepareConfig, WorldConfig, load
+from tiesignal.config import ModelConfig, PrepareConfig, WorldConfig, load
+from tiesignal.export.bundle import write_export
+from tiesignal.export.card import model_card
+from tiesignal.features.build import build_features, category_levels, encode
+from tiesignal.features.registry import FEATURES, describe
+from tiesignal.models.train import train
+from tiesignal.prepare import label_and_split
+from tiesignal.schema import LABEL, SPLITS, validate_requests
 from tiesignal.simulate import TruthAccumulator, simulate_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +107,45 @@ def tiny_world() -> tuple[WorldConfig, pd.DataFrame, pd.DataFrame, TruthAccumula
 @pytest.fixture(scope="session")
 def split_config() -> PrepareConfig:
     return load(PrepareConfig, composed()["split"], "split")
+
+
+RANGE = ("2000-01-01", "2100-01-01")
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_world, split_config):
+    """A LightGBM model on the tiny world, its test matrix, and the raw requests."""
+    raw = tiny_world[1].drop(columns=["note"])
+    kept = validate_requests(raw, "raw", *RANGE).kept
+    prepared = label_and_split(kept, split_config)
+    req = prepared.requests
+    features = build_features(req)
+    levels = category_levels(features[req["split"] == "train"], list(FEATURES))
+    chosen = list(FEATURES)
+    X = {s: encode(features[req["split"] == s], chosen, levels) for s in SPLITS}
+    y = {s: req.loc[req["split"] == s, LABEL].astype(int).to_numpy() for s in SPLITS}
+    cfg = load(ModelConfig, composed()["model"] | {"max_rounds": 80}, "model")
+    categorical = [f.name for f in chosen if f.kind == "categorical"]
+    model = train(cfg, X["train"], y["train"], X["valid"], y["valid"], categorical, print)
+    text = model.booster.model_to_string(num_iteration=model.best_iteration)
+    spec = {**describe(chosen, levels), "label": LABEL, "valid_sent_at": list(RANGE)}
+    metrics = {"roc_auc": 0.8, "pr_auc": 0.1}
+    card = model_card(
+        spec,
+        metrics,
+        {**prepared.report, "sources": {"simulated": len(raw)}},
+        {"registered_model": "m", "alias": "champion", "trees": 80, "feature_set": "all"},
+    )
+    return {"text": text, "spec": spec, "card": card, "X_test": X["test"], "raw": raw}
+
+
+@pytest.fixture(scope="session")
+def exported(trained, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export") / "model"
+    agreement = write_export(
+        folder, trained["text"], trained["spec"], trained["card"], trained["X_test"], 1e-5
+    )
+    return folder, agreement
 
 
 def stop_process_group(process: subprocess.Popen, grace: float = 20.0) -> bool:

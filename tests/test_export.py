@@ -9,56 +9,16 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import composed, stop_process_group
+from conftest import stop_process_group
 
 from tiesignal.cli import main as cli
-from tiesignal.config import ModelConfig, load
 from tiesignal.export.bundle import ExportedModel, write_export
-from tiesignal.export.card import model_card
 from tiesignal.export.onnx import OnnxScorer
-from tiesignal.features.build import build_features, category_levels, encode
-from tiesignal.features.registry import FEATURE_CODE_VERSION, FEATURES, describe
-from tiesignal.models.train import train
-from tiesignal.prepare import label_and_split
-from tiesignal.schema import LABEL, SPLITS, validate_requests
+from tiesignal.features.build import build_features
+from tiesignal.features.registry import FEATURE_CODE_VERSION, FEATURES
+from tiesignal.schema import validate_requests
 
 RANGE = ("2000-01-01", "2100-01-01")
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_world, split_config):
-    """A LightGBM model on the tiny world, its test matrix, and the raw requests."""
-    raw = tiny_world[1].drop(columns=["note"])
-    kept = validate_requests(raw, "raw", *RANGE).kept
-    prepared = label_and_split(kept, split_config)
-    req = prepared.requests
-    features = build_features(req)
-    levels = category_levels(features[req["split"] == "train"], list(FEATURES))
-    chosen = list(FEATURES)
-    X = {s: encode(features[req["split"] == s], chosen, levels) for s in SPLITS}
-    y = {s: req.loc[req["split"] == s, LABEL].astype(int).to_numpy() for s in SPLITS}
-    cfg = load(ModelConfig, composed()["model"] | {"max_rounds": 80}, "model")
-    categorical = [f.name for f in chosen if f.kind == "categorical"]
-    model = train(cfg, X["train"], y["train"], X["valid"], y["valid"], categorical, print)
-    text = model.booster.model_to_string(num_iteration=model.best_iteration)
-    spec = {**describe(chosen, levels), "label": LABEL, "valid_sent_at": list(RANGE)}
-    metrics = {"roc_auc": 0.8, "pr_auc": 0.1}
-    card = model_card(
-        spec,
-        metrics,
-        {**prepared.report, "sources": {"simulated": len(raw)}},
-        {"registered_model": "m", "alias": "champion", "trees": 80, "feature_set": "all"},
-    )
-    return {"text": text, "spec": spec, "card": card, "X_test": X["test"], "raw": raw}
-
-
-@pytest.fixture(scope="module")
-def exported(trained, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export") / "model"
-    agreement = write_export(
-        folder, trained["text"], trained["spec"], trained["card"], trained["X_test"], 1e-5
-    )
-    return folder, agreement
 
 
 def with_gaps(X: pd.DataFrame) -> pd.DataFrame:
@@ -209,6 +169,8 @@ def test_predict_scores_unseen_categories_and_missing_values(exported, trained, 
 def test_predict_keeps_bad_rows_with_their_row_column_and_reason(exported, trained, tmp_path):
     folder, _ = exported
     raw = trained["raw"].head(500).astype({"mutual_connections": "object", "sent_at": "object"})
+    for column in ("sender_industries", "recipient_skills"):  # written as ['a', 'b']
+        raw[column] = raw[column].map(list, na_action="ignore")
     raw.loc[7, "mutual_connections"] = "lots"
     raw.loc[42, "sent_at"] = "yesterday"
     raw.loc[99, "sender_id"] = None
@@ -218,7 +180,7 @@ def test_predict_keeps_bad_rows_with_their_row_column_and_reason(exported, train
     rejects = pd.read_csv(tmp_path / "bad.out.rejects.csv")
     assert rejects["reject_row"].tolist() == [7, 42, 99]
     assert rejects["reject_column"].tolist() == ["mutual_connections", "sent_at", "sender_id"]
-    assert "not a int: 'lots'" in rejects["reject_reason"].iloc[0]
+    assert "not a whole number: 'lots'" in rejects["reject_reason"].iloc[0]
     assert (rejects["reject_file"] == str(tmp_path / "bad.csv")).all()
     assert len(pd.read_csv(out)) == 497
 

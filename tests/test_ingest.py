@@ -248,9 +248,31 @@ def test_real_data_refuses_to_run_without_a_secret_salt(tmp_path):
             load_salt({}, "TIESIGNAL_SALT", str(inside), ROOT)
     finally:
         inside.unlink()
-    (tmp_path / "salt").write_text("b" * 32 + "\n")
-    assert load_salt({}, "TIESIGNAL_SALT", str(tmp_path / "salt"), ROOT) == b"b" * 32
-    assert load_salt({"TIESIGNAL_SALT": "c" * 20}, "TIESIGNAL_SALT", "x", ROOT) == b"c" * 20
+    salt = tmp_path / "salt"
+    salt.write_text("0123456789abcdef-salt\n")
+    salt.chmod(0o600)
+    assert load_salt({}, "TIESIGNAL_SALT", str(salt), ROOT) == b"0123456789abcdef-salt"
+    assert (
+        load_salt({"TIESIGNAL_SALT": "k3y-s4lt-" * 2}, "TIESIGNAL_SALT", "x", ROOT)
+        == b"k3y-s4lt-" * 2
+    )
+
+
+@pytest.mark.parametrize("weak", [" " * 16, "a" * 32, "abcabcabcabcabcabc", "\t\n " * 8])
+def test_a_guessable_salt_is_refused(weak):
+    with pytest.raises(InputError, match=r"(distinct bytes|at least 16)"):
+        load_salt({"TIESIGNAL_SALT": weak}, "TIESIGNAL_SALT", "x", ROOT)
+
+
+def test_a_salt_folder_is_refused_and_a_readable_salt_file_warned_about(tmp_path, caplog):
+    with pytest.raises(InputError, match="not a file"):
+        load_salt({}, "TIESIGNAL_SALT", str(tmp_path), ROOT)
+    salt = tmp_path / "salt"
+    salt.write_text("0123456789abcdef-salt")
+    salt.chmod(0o644)
+    with caplog.at_level("WARNING"):
+        load_salt({}, "TIESIGNAL_SALT", str(salt), ROOT)
+    assert "other users can read the salt file" in caplog.text and "0123" not in caplog.text
 
 
 def test_a_canonical_table_is_validated_pseudonymized_and_its_notes_reduced(tmp_path):
@@ -270,4 +292,101 @@ def test_a_canonical_table_is_validated_pseudonymized_and_its_notes_reduced(tmp_
         [1, "sent_at"],
         [2, "sender_id"],
     ]
-    assert "yesterday" not in " ".join(rejects["reject_reason"])
+    assert "mail.example" not in rejects.to_csv(), "no person's value in a reject"
+
+
+def participant(name: str, **changes) -> dict[str, bytes]:
+    """`full()` as another participant (their own profile URL), as bytes."""
+    return {
+        file: (text if isinstance(text, bytes) else text.encode()).replace(
+            b"/in/ana-s", f"/in/{name}".encode()
+        )
+        for file, text in full(**changes).items()
+    }
+
+
+def zip_with(path: Path, entries: list[tuple[str, bytes]], mode: int | None = None) -> None:
+    import warnings
+
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        warnings.simplefilter("ignore")  # a duplicate name, on purpose
+        for name, data in entries:
+            info = zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            if mode is not None:
+                info.external_attr = mode << 16
+            archive.writestr(info, data)
+
+
+def patch_headers(path: Path, flag: int = 0, method: int | None = None) -> None:
+    """Set general-purpose flag bits (0x1: encrypted) or the compression method (9:
+    Deflate64) in every local and central header, as another zip tool would write them."""
+    data = bytearray(path.read_bytes())
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + flag_at] |= flag
+            if method is not None:
+                data[at + flag_at + 2 : at + flag_at + 4] = method.to_bytes(2, "little")
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+
+
+def test_hostile_exports_are_problems_of_their_own_export(tmp_path, data_config):
+    import dataclasses
+
+    from tiesignal.ingest.sources import ingest_member_exports
+
+    exports, outside = tmp_path / "exports", tmp_path / "outside"
+    exports.mkdir()
+    outside.mkdir()
+    (outside / "messages.csv").write_text(NEW_MESSAGES.replace("Rita Moreno", "Zed Secret"))
+    zip_with(exports / "a_good.zip", list(participant("a").items()))
+    zip_with(exports / "b_encrypted.zip", list(participant("b").items()))
+    patch_headers(exports / "b_encrypted.zip", flag=0x1)
+    zip_with(exports / "c_deflate64.zip", list(participant("c").items()))
+    patch_headers(exports / "c_deflate64.zip", method=9)
+    bomb = participant("d", **{"messages.csv": b"\0" * (40 << 20)})  # 40 MB of zeros
+    zip_with(exports / "d_bomb.zip", list(bomb.items()))
+    write_export(exports, "e_links", participant("e", **{"messages.csv": None}))
+    (exports / "e_links" / "messages.csv").symlink_to(outside / "messages.csv")
+    (exports / "e_links" / "more").symlink_to(outside, target_is_directory=True)
+    (exports / "f_link_to_an_export").symlink_to(exports / "e_links")
+    zip_with(exports / "g_zip_link.zip", list(participant("g", **{"messages.csv": None}).items()))
+    zip_with(exports / "g_zip_link.zip.tmp", [("messages.csv", b"/etc/passwd")], mode=0o120777)
+    with (
+        zipfile.ZipFile(exports / "g_zip_link.zip", "a") as archive,
+        zipfile.ZipFile(exports / "g_zip_link.zip.tmp") as link,
+    ):
+        archive.writestr(link.infolist()[0], link.read("messages.csv"))
+    (exports / "g_zip_link.zip.tmp").unlink()
+    twice = participant("h")
+    zip_with(exports / "h_duplicates.zip", [*twice.items(), ("Invitations.csv", b"From,To\nx,y")])
+    zip_with(exports / "i_nested.zip", [("inner.zip", (exports / "a_good.zip").read_bytes())])
+    unknown = "Name," + ",".join(f"column{i}" for i in range(100_000)) + "\nPython\n"
+    write_export(exports, "j_new\nline=1", participant("j", **{"Skills.csv": unknown}))
+    write_export(exports, '=HYPERLINK("x")', participant("k"))
+
+    limited = dataclasses.replace(data_config, max_file_mb=8)
+    out = tmp_path / "interim"
+    report = ingest_member_exports(exports, limited, Pseudonymizer(SALT), out, lambda *a: None)
+    table = pd.read_csv(out / "participants.csv", dtype=str, keep_default_na=False)
+    by = table.set_index("export")
+    status, problems = by["status"].to_dict(), by["problems"].to_dict()
+
+    assert status["a_good.zip"] == "used" and by.loc["a_good.zip", "requests"] == "2"
+    assert "Invitations.csv: encrypted, not read" in problems["b_encrypted.zip"]
+    assert "compression method 9 is not supported" in problems["c_deflate64.zip"]
+    assert "messages.csv: cannot be read from the export (inflates past" in problems["d_bomb.zip"]
+    assert status["d_bomb.zip"] == "used", "the other files of a bomb's export still count"
+    assert "messages.csv: a symbolic link, not followed" in problems["e_links"]
+    assert "more: a symbolic link, not followed" in problems["e_links"]
+    assert status["f_link_to_an_export"] == "a symbolic link, not followed"
+    assert "messages.csv: a symbolic link, not followed" in problems["g_zip_link.zip"]
+    assert "Invitations.csv: 2 entries of this name, none read" in problems["h_duplicates.zip"]
+    assert "inner.zip: a zip inside the export, not read" in problems["i_nested.zip"]
+    assert status["j_new?line=1"] == "used" and len(problems["j_new?line=1"]) < 400
+    assert "and 99995 more" in problems["j_new?line=1"]
+    assert '\'=HYPERLINK("x")' in by.index, "a formula name is neutralized in the CSV"
+    assert report["exports"] == 11 and "Zed Secret" not in (out / "participants.csv").read_text()
+    assert "\n" not in "".join(problems.values())

@@ -102,6 +102,19 @@ def test_a_changed_module_reruns_exactly_the_stages_that_import_it(repo, reprodu
     assert "up to date" in run(repo, "dvc", "status").stdout
 
 
+def test_what_a_killed_write_leaves_is_new_to_neither_git_nor_dvc(repo, reproduced):
+    left = [repo / "data" / "features" / ".train.parquet.k1.tmp", repo / "metrics" / ".x.tmp"]
+    for path in left:
+        path.write_text("half written")
+    try:
+        assert "up to date" in run(repo, "dvc", "status").stdout
+        untracked = run(repo, "git", "status", "--porcelain", "--untracked-files=all").stdout
+        assert ".tmp" not in untracked
+    finally:
+        for path in left:
+            path.unlink()
+
+
 def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
     commit_all(repo, "lock")
     run(repo, "dvc", "exp", "run", "-S", "model.learning_rate=0.1", "-n", "fast-lr")

@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, FileNotFoundError, ValueError) as err:
         log.error("failed: %s", err)
         return 1
+    except Exception as err:  # noqa: BLE001 - one line for the user; the trace at debug level
+        log.debug("traceback", exc_info=True)
+        log.error("failed: %s: %s", type(err).__name__, err)
+        return 2
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -182,6 +182,15 @@ class DataConfig:
     # invitation times are local clock times, message times UTC: how far a message may
     # seem to precede its invitation and still be part of the conversation after it
     clock_skew_hours: int = 14
+    # a file of an export that inflates past either limit is a problem of that export (a
+    # zip bomb), found while reading
+    max_file_mb: int = 1024
+    max_compression_ratio: float = 200.0
+
+    def __post_init__(self) -> None:
+        for key in ("max_file_mb", "max_compression_ratio"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"data.{key}: must be positive, not {getattr(self, key)!r}")
 
 
 @dataclass(frozen=True)

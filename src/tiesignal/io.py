@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,24 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise
 
 
+TEMP_SUFFIXES = (".tmp", ".old")  # what `atomic_path` and `atomic_dir` leave when killed
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Remove what a killed atomic write of `path` left: its hidden siblings
+    `.<name>.*.tmp|.old`, and inside a folder output any hidden `*.tmp|.old`. Returns them."""
+    path = Path(path)
+    found = [p for p in path.parent.glob(f".{path.name}.*") if p.suffix in TEMP_SUFFIXES]
+    if path.is_dir() and not path.is_symlink():
+        found += [p for p in path.rglob(".*") if p.suffix in TEMP_SUFFIXES]
+    for stale in found:
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    return found
+
+
 def write_with(path: str | Path, writer: Callable[[Path], Any]) -> None:
     with atomic_path(path) as tmp:
         writer(tmp)
@@ -89,7 +110,7 @@ class TableChunks:
         self.schema: pa.Schema | None = None
 
     def write(self, df: pd.DataFrame) -> None:
-        table = to_arrow(df)
+        table = to_arrow(spreadsheet_safe(df) if self.fmt == "csv" else df)
         if self.writer is None:
             self.schema = table.schema
             if self.fmt == "parquet":
@@ -103,33 +124,143 @@ class TableChunks:
             self.writer.close()
 
 
-def read_chunks(
-    path: Path, chunk_size: int, columns: list[str]
-) -> tuple[Iterator[pd.DataFrame], int | None]:
-    """A table's `columns` (those it has) in chunks of rows, and its row count when known."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: input file does not exist")
-    if table_format(path) == "parquet":
+@dataclass
+class Chunk:
+    """Rows of a table, as read; `malformed` names the rows that could not be parsed
+    (row in this chunk -> why; their cells are empty)."""
+
+    rows: pd.DataFrame
+    malformed: dict[int, str] = field(default_factory=dict)
+
+
+class TableReader:
+    """A CSV or Parquet table's `columns` (those it has), chunk by chunk, so memory stays
+    at one chunk. CSV: encoding and delimiter are detected (`notes` says which, when not
+    UTF-8 and comma), every cell is read as text, and a row with the wrong number of
+    fields or broken quoting is a malformed row naming its line, not an error."""
+
+    def __init__(self, path: str | Path, chunk_size: int, columns: list[str]) -> None:
+        self.path, self.chunk_size, self.columns = Path(path), chunk_size, columns
+        self.notes: list[str] = []
+        self.total: int | None = None
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: input file does not exist")
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a folder, not a table")
+        if table_format(self.path) == "parquet":
+            try:
+                self._parquet = pq.ParquetFile(self.path)
+            except (pa.ArrowInvalid, OSError) as err:
+                raise InputError(f"{self.path}: not a readable Parquet file ({err})") from err
+            self.total = self._parquet.metadata.num_rows
+            return
+        if self.path.stat().st_size == 0:
+            raise InputError(f"{self.path}: empty file (not even a header)")
+        self.encoding, note = sniff_encoding(self.path)
+        self.notes += [note] if note else []
+        with open(self.path, encoding=self.encoding, errors="replace", newline="") as fh:
+            first_line = fh.readline(1 << 16)
+        self.delimiter = _delimiter(first_line, columns)
+        if self.delimiter != ",":
+            self.notes.append(f"fields separated by {self.delimiter!r}")
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self.total is not None:
+            present = [c for c in self._parquet.schema_arrow.names if c in self.columns]
+            for batch in self._parquet.iter_batches(batch_size=self.chunk_size, columns=present):
+                yield Chunk(to_pandas(pa.Table.from_batches([batch])))
+            return
+        with open(self.path, encoding=self.encoding, errors="replace", newline="") as fh:
+            yield from self._csv_chunks(csv.reader(fh, delimiter=self.delimiter, strict=True))
+
+    def _csv_chunks(self, reader) -> Iterator[Chunk]:
         try:
-            parquet = pq.ParquetFile(path)
-        except (pa.ArrowInvalid, OSError) as err:
-            raise InputError(f"{path}: not a readable Parquet file ({err})") from err
-        present = [c for c in parquet.schema_arrow.names if c in columns]
-        batches = parquet.iter_batches(batch_size=chunk_size, columns=present)
-        return (to_pandas(pa.Table.from_batches([b])) for b in batches), parquet.metadata.num_rows
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file (not even a header)")
-    reader = pd.read_csv(
-        path,
-        chunksize=chunk_size,
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-        encoding="utf-8-sig",  # spreadsheet exports often start with a byte-order mark
-        usecols=lambda column: column in columns,
-    )
-    return iter(reader), None
+            header = [name.strip().lstrip("\ufeff") for name in next(reader)]
+        except (StopIteration, csv.Error) as err:
+            raise InputError(f"{self.path}: line 1: no readable header ({err})") from err
+        picked = {name: i for i, name in reversed(list(enumerate(header))) if name in self.columns}
+        names, positions = list(picked), list(picked.values())
+        rows: list[list[str | None]] = []
+        malformed: dict[int, str] = {}
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as err:
+                row, why = None, f"line {line}: not CSV ({_csv_problem(err)})"
+            else:
+                why = (
+                    None
+                    if len(row) == len(header)
+                    else (f"line {line}: {len(row)} fields, the header has {len(header)}")
+                )
+                if not row:
+                    continue  # a blank line
+            if why is not None:
+                malformed[len(rows)] = why
+                rows.append([None] * len(names))
+            else:
+                rows.append([row[i] for i in positions])
+            if len(rows) == self.chunk_size:
+                yield Chunk(pd.DataFrame(rows, columns=names, dtype=object), malformed)
+                rows, malformed = [], {}
+        if rows:
+            yield Chunk(pd.DataFrame(rows, columns=names, dtype=object), malformed)
+
+
+csv.field_size_limit(1 << 24)  # a 16 MB cell: only a quote left open reads past it
+CSV_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _delimiter(header: str, columns: list[str]) -> str:
+    """The delimiter that splits the header into the most known column names (comma on
+    a tie): spreadsheets in many locales save `;`-separated "CSV"."""
+    known = set(columns)
+
+    def names(delimiter: str) -> int:
+        return sum(
+            part.strip().strip('"').lstrip("\ufeff") in known for part in header.split(delimiter)
+        )
+
+    return max(CSV_DELIMITERS, key=lambda d: (names(d), d == ","))
+
+
+def _csv_problem(err: csv.Error) -> str:
+    text = str(err)
+    if "unexpected end of data" in text or "field larger than field limit" in text:
+        return "a quote opened on this line is never closed"
+    return text
+
+
+def sniff_encoding(path: Path) -> tuple[str, str | None]:
+    """A text file's encoding: UTF-8 (with or without a byte-order mark), UTF-16 by its
+    byte-order mark, else Windows-1252; with a note when it is not plain UTF-8. Member
+    exports and tables are read the same way."""
+    with open(path, "rb") as fh:
+        return encoding_of(iter(lambda: fh.read(1 << 20), b""))
+
+
+def encoding_of(blocks: Iterable[bytes]) -> tuple[str, str | None]:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, first = 0, True
+    for block in blocks:
+        if first and block.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig", None
+        if first and block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16", "decoded as UTF-16 (byte-order mark)"
+        first = False
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as err:
+            return "cp1252", f"not UTF-8 (byte {offset + err.start}); decoded as Windows-1252"
+        offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252", f"not UTF-8 (byte {offset}); decoded as Windows-1252"
+    return "utf-8", None
 
 
 def table_format(path: Path) -> str:
@@ -157,7 +288,26 @@ def write_text(text: str, path: str | Path) -> None:
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    write_with(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
+    safe = spreadsheet_safe(df)
+    write_with(path, lambda tmp: safe.to_csv(tmp, index=False, float_format="%.6g"))
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with a quote (OWASP's
+    advice on CSV injection); numbers stay numbers."""
+    out = df
+    for column in df.columns:
+        values = df[column]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START))
+        if risky.any():
+            out = out.copy() if out is df else out
+            out[column] = values.where(~risky.astype(bool), "'" + values.astype(str))
+    return out
 
 
 def read_parquet(

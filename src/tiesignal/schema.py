@@ -6,11 +6,14 @@ reject with the row number, the column and the reason.
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow
 import pyarrow.types as pa_types
 
 if TYPE_CHECKING:
@@ -20,6 +23,7 @@ SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
 SPLITS = ("train", "valid", "test")  # consecutive periods, in this order
 LABEL = "opportunity_within_window"  # derived by `prepare` from `split.label_window_days`
 SOURCES = ("simulated", "member_exports", "table")
+CATEGORY_COLUMNS = ("recipient_seniority", "source")  # closed sets: a wrong value may be shown
 
 # column -> kind; `REQUIRED` columns must exist, with a value, in every training source;
 # scoring new requests needs only who sent what to whom, and when
@@ -62,6 +66,23 @@ SOURCE_COLUMNS = tuple(SOURCE_COLUMN_KINDS)  # what a source may give, in this o
 NOTE_TEXT = "note"
 COLUMN_KINDS = {c: kind for c, kind in SOURCE_COLUMN_KINDS.items() if c != NOTE_TEXT}
 CANONICAL_COLUMNS = tuple(COLUMN_KINDS)
+# what happened after a request: training needs it, scoring neither reads nor checks it
+OUTCOME_COLUMNS = ("accepted", "accepted_at", "opportunity", "opportunity_at")
+SCORING_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c not in (*OUTCOME_COLUMNS, "source"))
+REJECT_COLUMNS = ("reject_file", "reject_row", "reject_column", "reject_reason")
+# spellings of "no value" that spreadsheets and databases write into text cells
+MISSING_SPELLINGS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "nat", "<na>"})
+# the largest count a float holds exactly; a bigger one is a typo or an overflow elsewhere
+MAX_COUNT = 2**53
+# a value may be shown in a reject's reason only where it cannot be a person's
+SHOWN_KINDS = ("int", "float", "bool", "timestamp")
+KIND_NAMES = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "timestamp": "an ISO 8601 time",
+    "list": 'a list (a;b, or ["a", "b"])',
+}
 
 
 class InputError(ValueError):
@@ -75,7 +96,10 @@ class Validated:
 
 
 def _schema(
-    min_sent_at: pd.Timestamp, max_sent_at: pd.Timestamp, required: tuple[str, ...]
+    min_sent_at: pd.Timestamp,
+    max_sent_at: pd.Timestamp,
+    required: tuple[str, ...],
+    columns: Collection[str],
 ) -> pa.DataFrameSchema:
     import pandera.pandas as pa  # only validation needs it, not the constants above
 
@@ -99,24 +123,51 @@ def _schema(
         "note_length": ("Int64", nonneg),
         "note_skill_mentions": ("Int64", nonneg),
     }
-    columns = {
-        name: pa.Column(dtype, check, nullable=name not in required)
-        for name, (dtype, check) in rules.items()
-    }
+    checks = [
+        pa.Check(
+            lambda df, later=later: df[later].isna() | (df[later] >= df["sent_at"]),
+            error=f"{later} is before sent_at",
+        )
+        for later in ("accepted_at", "opportunity_at")
+        if later in columns
+    ]
     return pa.DataFrameSchema(
-        columns,
-        checks=[
-            pa.Check(
-                lambda df: df["accepted_at"].isna() | (df["accepted_at"] >= df["sent_at"]),
-                error="accepted_at is before sent_at",
-            ),
-            pa.Check(
-                lambda df: df["opportunity_at"].isna() | (df["opportunity_at"] >= df["sent_at"]),
-                error="opportunity_at is before sent_at",
-            ),
-        ],
+        {
+            name: pa.Column(dtype, check, nullable=name not in required)
+            for name, (dtype, check) in rules.items()
+            if name in columns
+        },
+        checks=checks,
         strict=False,
     )
+
+
+class EarlierRows:
+    """What validating a file chunk by chunk remembers: how many rows came before, and
+    each request id seen with its row, to find a duplicate in another chunk.
+
+    Ids are kept as sorted 64-bit hashes with their rows: 16 bytes a row (160 MB for ten
+    million). Two different ids share a hash with odds of about 3e-6 in ten million."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._first = np.empty(0, dtype=np.int64)
+
+    def first_rows(self, ids: pd.Series) -> np.ndarray:
+        """For each id, the row where an earlier chunk had it, or -1."""
+        if not len(self._hashes):
+            return np.full(len(ids), -1, dtype=np.int64)
+        hashes = pd.util.hash_array(ids.to_numpy(dtype=object))
+        at = np.searchsorted(self._hashes, hashes).clip(max=len(self._hashes) - 1)
+        return np.where(self._hashes[at] == hashes, self._first[at], -1)
+
+    def add(self, ids: pd.Series, rows: np.ndarray) -> None:
+        hashes = pd.util.hash_array(ids.to_numpy(dtype=object))
+        order = np.argsort(hashes, kind="stable")
+        at = np.searchsorted(self._hashes, hashes[order])
+        self._hashes = np.insert(self._hashes, at, hashes[order])
+        self._first = np.insert(self._first, at, rows[order])
 
 
 def validate_requests(
@@ -125,20 +176,23 @@ def validate_requests(
     min_sent_at: str,
     max_sent_at: str,
     required: tuple[str, ...] = REQUIRED,
-    first_row: int = 0,
-    show_values: bool = True,
+    columns: Collection[str] | None = None,
+    earlier: EarlierRows | None = None,
+    malformed: Mapping[int, str] | None = None,
 ) -> Validated:
-    """Coerce every canonical column, check values, and split rows into kept and rejects.
+    """Coerce and check `columns` (default: every canonical one), and split rows into kept
+    and rejects.
 
-    Rows are numbered from 0 after the header; `first_row` is the number of this table's
-    first row when it is one chunk of a larger file. `show_values=False` keeps the values
-    out of the reasons (a source that may hold personal data)."""
-    show = _show if show_values else (lambda value: "(value not shown)")
+    Rows are numbered from 0 after the header. `earlier` carries the row count and the
+    request ids of the chunks before this one of the same file; `malformed` names the rows
+    the reader could not parse (their cells are empty). A reason shows a value only where
+    it cannot be a person's (numbers, times, flags): never an id, a name or a text."""
     if raw.empty:
         raise InputError(f"{file}: no rows")
     missing = [c for c in required if c not in raw.columns]
     if missing:
         raise InputError(f"{file}: missing required column(s) {', '.join(missing)}")
+    earlier = EarlierRows() if earlier is None else earlier
     raw = raw.reset_index(drop=True)
     reasons: dict[int, tuple[str, str]] = {}  # row -> (column, reason); the first one wins
 
@@ -147,61 +201,76 @@ def validate_requests(
             if int(row) not in reasons:
                 reasons[int(row)] = (column, why(int(row)) if callable(why) else why)
 
-    columns = {}
-    kinds = SOURCE_COLUMN_KINDS if NOTE_TEXT in raw.columns else COLUMN_KINDS
-    for column, kind in kinds.items():
+    for row, why in (malformed or {}).items():
+        reasons[row] = ("(row)", why)
+    if columns is None:
+        columns = SOURCE_COLUMNS if NOTE_TEXT in raw.columns else CANONICAL_COLUMNS
+    coerced = {}
+    for column in columns:
+        kind = SOURCE_COLUMN_KINDS[column]
         values = raw[column] if column in raw.columns else pd.Series(pd.NA, index=raw.index)
-        coerced, bad = _coerce(values, kind)
-        reject(
-            np.flatnonzero(bad),
-            column,
-            lambda r, v=values, k=kind: f"not a {k}: {show(v.iloc[r])}",
-        )
-        columns[column] = coerced
-    df = pd.DataFrame(columns)
+        coerced[column], bad = _coerce(values, kind)
+        reject(np.flatnonzero(bad), column, lambda r, v=values, k=kind: _not_a(v.iloc[r], k))
+    df = pd.DataFrame(coerced)
 
     for column in required:
         reject(np.flatnonzero(df[column].isna().to_numpy()), column, "missing value")
-    duplicated = df["request_id"].duplicated(keep="first") & df["request_id"].notna()
-    if duplicated.any():
-        first = df.reset_index().drop_duplicates("request_id").set_index("request_id")["index"]
-        reject(
-            np.flatnonzero(duplicated.to_numpy()),
-            "request_id",
-            lambda r: (
-                f"duplicate request_id (first at row {first_row + first[df['request_id'].iloc[r]]})"
-            ),
-        )
+    _reject_duplicates(df["request_id"], earlier, reject)
 
     from pandera.errors import SchemaErrors
 
     schema = _schema(
-        pd.Timestamp(min_sent_at, tz="UTC"), pd.Timestamp(max_sent_at, tz="UTC"), required
+        pd.Timestamp(min_sent_at, tz="UTC"), pd.Timestamp(max_sent_at, tz="UTC"), required, columns
     )
-    candidates = df.drop(index=list(reasons)) if reasons else df
     try:
-        schema.validate(candidates, lazy=True)
+        schema.validate(df.drop(index=list(reasons)) if reasons else df, lazy=True)
     except SchemaErrors as err:
         cases = err.failure_cases.dropna(subset=["index"])
         for row, column, check, value in cases[
             ["index", "column", "check", "failure_case"]
         ].itertuples(index=False):
             if int(row) not in reasons:
-                column = column if isinstance(column, str) else "(row)"
-                reasons[int(row)] = (column, f"failed {check}: {show(value)}")
+                reasons[int(row)] = _failed(column, check, value)
 
     bad_rows = np.array(sorted(reasons), dtype=np.int64)
     kept = df.drop(index=bad_rows).reset_index(drop=True) if reasons else df
-    rejects = raw.iloc[bad_rows].astype(str).reset_index(drop=True)
-    rejects.insert(0, "reject_reason", pd.array([reasons[r][1] for r in bad_rows], dtype="str"))
-    rejects.insert(0, "reject_column", pd.array([reasons[r][0] for r in bad_rows], dtype="str"))
-    rejects.insert(0, "reject_row", first_row + bad_rows)
-    rejects.insert(0, "reject_file", pd.array([file] * len(bad_rows), dtype="str"))
+    rejects = pd.DataFrame(
+        {
+            "reject_file": pd.array([file] * len(bad_rows), dtype="str"),
+            "reject_row": earlier.rows + bad_rows,
+            "reject_column": pd.array([reasons[r][0] for r in bad_rows], dtype="str"),
+            "reject_reason": pd.array([reasons[r][1] for r in bad_rows], dtype="str"),
+            "request_id": pd.array(raw["request_id"].iloc[bad_rows].astype("str"), dtype="str"),
+        }
+    )
+    good = df["request_id"].notna().to_numpy().copy()
+    good[bad_rows] = False
+    earlier.add(df["request_id"][good], earlier.rows + np.flatnonzero(good))
+    earlier.rows += len(raw)
     return Validated(kept=kept, rejects=rejects)
+
+
+def _reject_duplicates(ids: pd.Series, earlier: EarlierRows, reject) -> None:
+    """A request id seen before, in this chunk or an earlier one, is a duplicate."""
+    present = ids.notna().to_numpy()
+    before = earlier.first_rows(ids.where(present, ""))
+    before[~present] = -1
+    within = ids.duplicated(keep="first").to_numpy() & present
+    if not (within.any() or (before >= 0).any()):
+        return
+    first_here = ids.reset_index().drop_duplicates("request_id").set_index("request_id")["index"]
+
+    def why(row: int) -> str:
+        first = before[row] if before[row] >= 0 else earlier.rows + first_here[ids.iloc[row]]
+        return f"duplicate request_id (first at row {first})"
+
+    reject(np.flatnonzero((before >= 0) | within), "request_id", why)
 
 
 def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
     """Canonical dtype for one column, and which present values could not be converted."""
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        values = values.where(~_spelled_missing(values, blank_is_missing=kind != "list"))
     present = values.notna().to_numpy()
     if kind == "str":
         out = values.astype("str").where(values.notna(), None).astype("str")
@@ -210,13 +279,13 @@ def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
         out = values.dt.tz_convert("UTC").astype(pd.DatetimeTZDtype("us", "UTC"))
     elif kind == "timestamp":
         # a bare number is not a timestamp (it would parse as an offset from 1970)
-        numeric = values.map(lambda v: isinstance(v, int | float | np.number), na_action="ignore")
-        text_or_time = values.where(~numeric.fillna(False).astype(bool))
+        numeric = values.map(lambda v: isinstance(v, int | float | np.number)).astype(bool)
+        text_or_time = values.where(~numeric)
         out = pd.to_datetime(text_or_time, errors="coerce", utc=True, format="ISO8601")
         out = out.astype(pd.DatetimeTZDtype("us", "UTC"))
     elif kind == "int":
         num = pd.to_numeric(values, errors="coerce")
-        whole = num.notna() & (num % 1 == 0)
+        whole = num.notna() & (num % 1 == 0) & (num.abs() <= MAX_COUNT)
         out = num.where(whole).astype("Float64").astype("Int64")
     elif kind == "float":
         out = pd.to_numeric(values, errors="coerce").astype(float)
@@ -225,19 +294,41 @@ def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
             return values.astype("boolean"), np.zeros(len(values), dtype=bool)
         out = values.map(_to_bool, na_action="ignore").astype("boolean")
     elif kind == "list":
-        if isinstance(values.dtype, pd.ArrowDtype) and pa_types.is_list(values.dtype.pyarrow_dtype):
-            return values, np.zeros(len(values), dtype=bool)  # typed by Parquet already
-        if values.map(type, na_action="ignore").isin([np.ndarray, list]).sum() == present.sum():
-            return values, np.zeros(len(values), dtype=bool)  # already lists (Parquet)
-        out = values.map(_to_list, na_action="ignore")
-        return out, present & out.isna().to_numpy()
+        return _coerce_lists(values)
     else:
         raise ValueError(kind)
     return out, present & out.isna().to_numpy()
 
 
+LIST_DTYPE = pd.ArrowDtype(pyarrow.list_(pyarrow.string()))
+
+
+def _coerce_lists(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Lists as one Arrow list column: Parquet lists as they are; text as `a;b;c` or a
+    JSON list, a blank cell as an empty list."""
+    if isinstance(values.dtype, pd.ArrowDtype) and pa_types.is_list(values.dtype.pyarrow_dtype):
+        return values, np.zeros(len(values), dtype=bool)  # typed by Parquet already
+    lists = [_to_list(v) for v in values]
+    bad = np.array([v is _NOT_A_LIST for v in lists], dtype=bool)
+    lists = [None if v is _NOT_A_LIST else v for v in lists]
+    return pd.Series(lists, index=values.index, dtype=LIST_DTYPE), bad
+
+
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
+_NOT_A_LIST = object()
+
+
+def _spelled_missing(values: pd.Series, blank_is_missing: bool) -> np.ndarray:
+    """Text cells that spell "no value" (a blank one only if `blank_is_missing`: a blank
+    list cell is an empty list)."""
+    if values.dtype == object:  # mixed cells: only text can spell anything
+        values = values.map(lambda v: v if isinstance(v, str) else None).astype("str")
+    text = values.str.strip().str.lower()
+    spelled = text.isin(MISSING_SPELLINGS) & text.notna()
+    if not blank_is_missing:
+        spelled &= text != ""
+    return spelled.to_numpy(dtype=bool)
 
 
 def _to_bool(value):
@@ -250,16 +341,51 @@ def _to_bool(value):
 
 
 def _to_list(value):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
     if isinstance(value, list | tuple | np.ndarray):
         return [str(v) for v in value]
-    if isinstance(value, str):  # CSV sources: "a;b;c"
-        return [part.strip() for part in value.split(";") if part.strip()]
-    return None
+    if not isinstance(value, str):
+        return _NOT_A_LIST
+    text = value.strip()
+    if text.startswith("["):  # a JSON or Python list: ["SQL", "Python"], ['SQL', 'Python']
+        try:
+            items = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return _NOT_A_LIST
+        if not isinstance(items, list) or any(isinstance(i, list | dict) for i in items):
+            return _NOT_A_LIST
+        return [str(i).strip() for i in items if i is not None and str(i).strip()]
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def _not_a(value, kind: str) -> str:
+    if kind == "int" and _is_big_number(value):
+        return f"out of range: a count above {MAX_COUNT:,}"
+    shown = f": {_show(value)}" if kind in SHOWN_KINDS else ""
+    return f"not {KIND_NAMES[kind]}{shown}"
+
+
+def _failed(column, check: str, value) -> tuple[str, str]:
+    """A pandera failure as (column, reason); a value is shown only where it is not a
+    person's (a frame-wide check names its own columns)."""
+    if not isinstance(column, str) or column not in SOURCE_COLUMN_KINDS:
+        return "(row)", str(check)
+    if column in CATEGORY_COLUMNS or SOURCE_COLUMN_KINDS[column] in SHOWN_KINDS:
+        return column, f"failed {check}: {_show(value)}"
+    return column, f"failed {check}"
+
+
+def _is_big_number(value) -> bool:
+    try:
+        return abs(float(value)) > MAX_COUNT and np.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _show(value) -> str:
     try:
-        text = repr(value)
+        text = repr(value.item() if isinstance(value, np.generic) else value)
     except (ValueError, NotImplementedError):
         text = f"<unprintable {type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."

@@ -1,9 +1,11 @@
 """Score raw requests in the canonical schema with an exported model, chunk by chunk.
 
-Memory stays at one chunk whatever the file's size. Rows are validated like `prepare`
-does; a row that cannot be scored goes to the rejects file with its row, column and
-reason. History features (a sender's earlier requests) carry over from chunk to chunk,
-so they count every earlier request in the file when the file is in time order.
+Memory stays at one chunk whatever the file's size, plus 16 bytes a row to find a
+request id given twice. Only the columns the features use are read and validated (not
+outcomes, not `source`, never message text); a row that cannot be scored goes to the
+rejects file with its row, column, reason and request id, and no other value. History
+features (a sender's earlier requests) carry over from chunk to chunk, so they count every
+earlier request in the file when the file is in time order.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from tqdm import tqdm
 
 from tiesignal.export.bundle import ExportedModel
 from tiesignal.features.build import History, build_features
-from tiesignal.io import TableChunks, atomic_path, read_chunks, table_format
-from tiesignal.schema import CANONICAL_COLUMNS, REQUIRED_TO_SCORE, InputError, validate_requests
+from tiesignal.io import TableChunks, TableReader, atomic_path, table_format
+from tiesignal.schema import (
+    REQUIRED_TO_SCORE,
+    SCORING_COLUMNS,
+    EarlierRows,
+    InputError,
+    validate_requests,
+)
 
 log = logging.getLogger(__name__)
-READ = list(CANONICAL_COLUMNS)  # message text is never read to score
 
 
 @dataclass(frozen=True)
@@ -52,22 +59,30 @@ def score_file(
     `progress`: a progress bar on stderr (None: only when stderr is a terminal)."""
     start = time.perf_counter()
     earliest, latest = model.spec["valid_sent_at"]
-    chunks, total = read_chunks(source, chunk_size, READ)
+    table = TableReader(source, chunk_size, list(SCORING_COLUMNS))
+    for note in table.notes:
+        log.info("%s: %s", source, note)
+    earlier = EarlierRows()
     stream = _Stream(model)
     rows_in = rows_scored = rows_rejected = 0
     bar = tqdm(
-        total=total, unit="req", unit_scale=True, disable=None if progress is None else not progress
+        total=table.total,
+        unit="req",
+        unit_scale=True,
+        disable=None if progress is None else not progress,
     )
     with atomic_path(out) as out_tmp, atomic_path(rejects) as rejects_tmp, bar:
         scores = TableChunks(out_tmp, table_format(out))
         rejected = TableChunks(rejects_tmp, table_format(rejects))
         try:
-            for raw in chunks:
+            for chunk in table:
+                raw = chunk.rows
                 if raw.empty:
                     continue
                 checked = validate_requests(
-                    raw, str(source), earliest, latest, REQUIRED_TO_SCORE, first_row=rows_in
-                )
+                    raw, str(source), earliest, latest, REQUIRED_TO_SCORE, SCORING_COLUMNS,
+                    earlier, chunk.malformed,
+                )  # fmt: skip
                 rows_in += len(raw)
                 rows_rejected += len(checked.rejects)
                 rows_scored += len(checked.kept)

@@ -9,11 +9,16 @@ Stages call these functions and never `mlflow` directly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import importlib.metadata
+import logging
 import os
+import socket
+import sqlite3
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +28,7 @@ from tiesignal.config import ExportConfig, TrackingConfig
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow import MlflowClient
 
     from tiesignal.models.train import TrainedModel
     from tiesignal.study.variants import Fit
@@ -43,17 +49,184 @@ def tracking_uri(cfg: TrackingConfig, root: Path) -> str:
     return f"sqlite:///{repo_home(root) / 'mlflow.db'}"
 
 
-def start(cfg: TrackingConfig, root: Path, run_name: str):
-    """Set the tracking URI and experiment, and start a run; use as a context manager."""
+log = logging.getLogger(__name__)
+# who runs a run: a RUNNING run whose process is gone was killed, and is marked FAILED
+HOST_TAG, PID_TAG = "tiesignal.host", "tiesignal.pid"
+# a server that does not answer fails a stage within a minute, not after MLflow's default
+# seven retries over four minutes (the environment may still set other values)
+HTTP_PATIENCE = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+
+
+class TrackingUnavailable(ConnectionError):
+    """The tracking store cannot be used: a server that does not answer, or a broken store."""
+
+
+def connect(cfg: TrackingConfig, root: Path) -> MlflowClient:
+    """The tracking store, checked before a stage spends time: a server must answer within
+    seconds, a SQLite store is created whole or not at all, and runs left RUNNING by killed
+    processes on this machine are marked FAILED (once per process and store)."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(cfg, root))
+    uri = tracking_uri(cfg, root)
+    if uri.startswith(("http://", "https://")):
+        for variable, value in HTTP_PATIENCE.items():
+            os.environ.setdefault(variable, value)
+        _check_server(uri)
+    elif uri.startswith("sqlite:///"):
+        _ready_sqlite(Path(uri.removeprefix("sqlite:///")), repo_home(root) / "mlruns")
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(uri)
+    _fail_abandoned_runs(uri, cfg.experiment)
+    return client
+
+
+@contextlib.contextmanager
+def start(cfg: TrackingConfig, root: Path, run_name: str) -> Iterator[Any]:
+    """A run in the configured experiment, tagged with this process. A run whose server
+    goes away fails the stage at once, saying that the run is left RUNNING there."""
+    import mlflow
+
+    connect(cfg, root)
     experiment = mlflow.get_experiment_by_name(cfg.experiment)
     if experiment is None:
         artifacts = (repo_home(root) / "mlruns").as_uri()
         mlflow.create_experiment(cfg.experiment, artifact_location=artifacts)
     mlflow.set_experiment(cfg.experiment)
-    return mlflow.start_run(run_name=run_name)
+    run = mlflow.start_run(run_name=run_name, tags=_process_tags())
+    try:
+        yield run
+    except BaseException as err:
+        uri = tracking_uri(cfg, root)
+        if not _server_lost(uri, err):
+            mlflow.end_run("FAILED")
+            raise
+        os.environ.update(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="2")
+        with contextlib.suppress(Exception):  # the server is gone: say so below
+            mlflow.end_run("FAILED")
+        raise TrackingUnavailable(
+            f"lost the tracking server {uri} during MLflow run {run.info.run_id}: the run "
+            "stays RUNNING there until a later stage reaches the server and marks it FAILED"
+        ) from None
+    mlflow.end_run("FINISHED")
+
+
+def _process_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def _check_server(uri: str) -> None:
+    import requests
+
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=5)
+    except requests.RequestException as err:
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} does not answer ({type(err).__name__}); start it, "
+            "or unset MLFLOW_TRACKING_URI / tracking.tracking_uri to use the local store"
+        ) from None
+
+
+def _server_lost(uri: str, err: BaseException) -> bool:
+    """Whether `err` says the tracking server stopped answering."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    if not uri.startswith(("http://", "https://")):
+        return False
+    if isinstance(err, requests.RequestException):
+        return True
+    text = str(err)
+    return isinstance(err, MlflowException) and (
+        "Max retries exceeded" in text or "Connection" in text or "timed out" in text
+    )
+
+
+def _ready_sqlite(path: Path, artifacts: Path) -> None:
+    """Create the SQLite store in a temporary file and link it into place, so that a kill
+    while MLflow builds its tables cannot leave a half-built store; refuse one that is
+    half-built (by another tool, or an older version of this one) with how to recover."""
+    if path.exists():
+        _check_schema(path)
+        return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a creation that was killed
+        if not _alive(int(stale.name.split(".")[-2])):
+            stale.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        SqlAlchemyStore(f"sqlite:///{tmp}", artifacts.as_uri()).engine.dispose()
+        os.link(tmp, path)  # fails if another process created the store meanwhile: theirs wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _check_schema(path: Path) -> None:
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        tables = {name for (name,) in db.execute("select name from sqlite_master")}
+        found = (
+            db.execute("select version_num from alembic_version").fetchone()
+            if "alembic_version" in tables
+            else None
+        )
+        runs = db.execute("select count(*) from runs").fetchone()[0] if "runs" in tables else 0
+    found = found[0] if found else None
+    head = _get_latest_schema_revision()
+    if found == head:
+        return
+    if not runs:
+        raise TrackingUnavailable(
+            f"{path}: the MLflow store is half-built (schema {found}, expected {head}; a stage "
+            f"killed while creating it?) and holds no runs: delete it (rm {path}) and rerun"
+        )
+    raise TrackingUnavailable(
+        f"{path}: the MLflow store has schema {found}, this MLflow needs {head}; back it up, "
+        f"then run: mlflow db upgrade sqlite:///{path}"
+    )
+
+
+@functools.cache
+def _fail_abandoned_runs(uri: str, experiment: str) -> None:
+    """Mark FAILED the RUNNING runs of this experiment whose process, on this machine, is
+    gone: a killed stage's run must never look alive, or be found as a model's run."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return
+    host = socket.gethostname()
+    for run in client.search_runs(
+        [found.experiment_id], "attributes.status = 'RUNNING'", max_results=1000
+    ):
+        tags = run.data.tags
+        pid = tags.get(PID_TAG, "")
+        if tags.get(HOST_TAG) == host and pid.isdigit() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, "FAILED")
+            log.warning(
+                "MLflow run %s was left RUNNING by a killed process (pid %s): marked FAILED",
+                run.info.run_id,
+                pid,
+            )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def run_tags(root: Path, data_sha256: str) -> dict[str, str]:
@@ -138,13 +311,14 @@ def log_training(
 
 
 def training_run(cfg: TrackingConfig, root: Path, model_sha256: str):
-    """The newest MLflow run that trained the model file with this hash, or None."""
+    """The newest finished MLflow run that trained the model file with this hash, or None
+    (a run that was killed, or failed, never holds a model a later stage should use)."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(cfg, root))
+    connect(cfg, root)
     runs = mlflow.search_runs(
         experiment_names=[cfg.experiment],
-        filter_string=f"tags.model_sha256 = '{model_sha256}'",
+        filter_string=f"tags.model_sha256 = '{model_sha256}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
         output_format="list",
@@ -159,26 +333,35 @@ def log_evaluation(
     model_kind: str,
     scores: dict[str, float],
     artifacts: list[Path],
-    log,
 ) -> str:
     """Test metrics and plots, added to the run that trained this exact model file (a new
-    run if the store lost it); returns the run's id."""
+    run if the store lost it); returns the run's id. The training run is written to, not
+    reopened: a kill here cannot leave it RUNNING."""
     import mlflow
 
+    metrics = {f"test_{k}": v for k, v in scores.items()}
     trained = training_run(cfg, root, model_sha256)
-    if trained:
-        active = mlflow.start_run(run_id=trained.info.run_id)
-    else:
-        log.warning("no MLflow run holds this model (store reset?): logging to a new run")
-        active = start(cfg, root, run_name=f"{model_kind}-evaluate-only")
-    with active:
-        mlflow.log_metrics({f"test_{k}": v for k, v in scores.items()})
-        for path in artifacts:
-            if path.is_dir():
-                mlflow.log_artifacts(str(path), artifact_path="evaluate")
-            else:
-                mlflow.log_artifact(str(path), artifact_path="evaluate")
-        return active.info.run_id
+    if trained is not None:
+        _log_evaluation(mlflow.MlflowClient(), trained.info.run_id, metrics, artifacts)
+        return trained.info.run_id
+    log.warning("no MLflow run holds this model (store reset?): logging to a new run")
+    with start(cfg, root, run_name=f"{model_kind}-evaluate-only") as run:
+        _log_evaluation(mlflow.MlflowClient(), run.info.run_id, metrics, artifacts)
+        return run.info.run_id
+
+
+def _log_evaluation(client, run_id: str, metrics: dict, artifacts: list[Path]) -> None:
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
+    for path in artifacts:
+        if path.is_dir():
+            client.log_artifacts(run_id, str(path), artifact_path="evaluate")
+        else:
+            client.log_artifact(run_id, str(path), artifact_path="evaluate")
 
 
 # ---------------------------------------------------------------- the study
@@ -210,8 +393,8 @@ def log_study(
             v = fit.variant
             with mlflow.start_run(run_name=f"{v.name}-seed{fit.seed}", nested=True):
                 mlflow.set_tags(
-                    {**tags, "study_role": "variant", "variant": v.name, "kind": v.kind,
-                     "group": v.group or "all", "seed": str(fit.seed)}
+                    {**tags, **_process_tags(), "study_role": "variant", "variant": v.name,
+                     "kind": v.kind, "group": v.group or "all", "seed": str(fit.seed)}
                 )  # fmt: skip
                 mlflow.log_params({"groups": ",".join(v.groups), "seed": fit.seed})
                 auc = roc_auc_score(y_test, fit.test_scores)
@@ -249,7 +432,7 @@ def register(
     a queued sweep cannot promote whichever variant happens to finish last."""
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri(cfg, root))
+    client = connect(cfg, root)
     name = export.registered_model
     same_model = client.search_model_versions(
         f"name = '{name}' and tags.model_sha256 = '{model_sha256}'",

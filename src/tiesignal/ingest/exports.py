@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +24,17 @@ import pyarrow as pa
 
 from tiesignal.config import ConfigError, DataConfig, OpportunityRules
 from tiesignal.features.personalization import note_features
-from tiesignal.ingest.files import Export, ExportError, Table, decode, find_exports, read_export
+from tiesignal.ingest.files import (
+    MAX_PROBLEMS,
+    Export,
+    ExportError,
+    ReadLimits,
+    Table,
+    clean,
+    decode,
+    find_exports,
+    read_export,
+)
 from tiesignal.ingest.pseudonym import Pseudonymizer, name_key, person_key, profile_key
 
 # the date formats each file has used (DESIGN.md); local times are taken as UTC
@@ -43,7 +54,7 @@ SENIORITY_WORDS = (
     ("entry", r"\b(junior|jr|intern|trainee|graduate|apprentice|entry level)\b"),
 )
 _SENIORITY = [(level, re.compile(words)) for level, words in SENIORITY_WORDS]
-REJECT_COLUMNS = ("reject_file", "reject_row", "reject_column", "reject_reason")
+log = logging.getLogger(__name__)
 
 
 class LabelRules:
@@ -100,14 +111,17 @@ def ingest_exports(
     ignored = [name for name in ignored if name != LABELS_FILE]
     frames, rejects, reports = [], list(label_rejects), []
     seen: dict[str, str] = {}  # fingerprint -> the export that had it first
+    limits = ReadLimits(cfg.max_file_mb << 20, cfg.max_compression_ratio)
     for i, path in enumerate(paths):
-        name = path.name
+        name = clean(path.name)
         try:
-            export = read_export(path)
+            export = read_export(path, limits)
+            result = ingest_participant(export, cfg, pseudonymize, rules, labels.get(name, {}))
         except ExportError as err:
             result = _unusable(name, str(err))
-        else:
-            result = ingest_participant(export, cfg, pseudonymize, rules, labels.get(name, {}))
+        except Exception as err:  # noqa: BLE001 - whatever one export does, the others count
+            log.debug("%s: not used", name, exc_info=True)
+            result = _unusable(name, f"not used: {type(err).__name__}: {clean(err)}")
         if result.fingerprint is not None and result.fingerprint in seen:
             n = len(result.requests)
             result = _unusable(name, f"same participant as {seen[result.fingerprint]}")
@@ -562,10 +576,18 @@ def _report(export: Export) -> dict:
         "accepted": 0,
         "labelled": 0,
         "opportunities": 0,
-        "problems": "; ".join(
-            export.problems + [f"{tb.file}: {note}" for tb in t.values() for note in tb.notes]
+        "problems": _problems(
+            export.problems
+            + [f"{clean(tb.file)}: {note}" for tb in t.values() for note in tb.notes]
         ),
     }
+
+
+def _problems(problems: list[str]) -> str:
+    """One cell and one log line: at most `MAX_PROBLEMS`, each cut to length."""
+    shown = [clean(p) for p in problems[:MAX_PROBLEMS]]
+    more = len(problems) - MAX_PROBLEMS
+    return "; ".join(shown + ([f"and {more} more problems"] if more > 0 else []))
 
 
 def _unusable(name: str, why: str) -> Participant:

@@ -8,15 +8,22 @@ rest of the export is still read.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
+import logging
+import os
 import re
+import stat
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tiesignal.io import encoding_of
+
+log = logging.getLogger(__name__)
 
 # kind -> (the file's name, the columns that identify its header row, the other known ones)
 FILES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -70,6 +77,22 @@ FILES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "skills": ("Skills.csv", ("Name",), ()),
 }
 HEADER_SEARCH_ROWS = 20  # preambles are a few lines; a header further down is not one
+ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+PROGRESS_BYTES = 64 << 20  # a file this large says how far reading it has come
+MAX_PROBLEMS = 20  # problems listed per export; the rest are counted
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much one file of an export may inflate to: a zip bomb is a problem of its export,
+    found while reading (the sizes in a zip's header can lie)."""
+
+    max_bytes: int
+    max_ratio: float  # uncompressed bytes per compressed byte
+
+
+class TooLarge(ValueError):
+    """A file of an export inflates past `ReadLimits`."""
 
 
 class ExportError(ValueError):
@@ -116,30 +139,33 @@ def find_exports(folder: Path) -> tuple[list[Path], list[str]]:
     return exports, other
 
 
-def read_export(path: Path) -> Export:
-    members = _members(path)
+def read_export(path: Path, limits: ReadLimits) -> Export:
+    """One export's files; a file that cannot be read safely is a problem, not an error."""
+    members, problems = _members(path, limits)
     by_name: dict[str, list[str]] = {}
     for member in sorted(members, key=lambda m: (m.count("/"), m)):
         by_name.setdefault(_loose(member.rsplit("/", 1)[-1]), []).append(member)
-    tables, problems = {}, []
+    tables = {}
     for kind, (file_name, _, _) in FILES.items():
         found = by_name.get(_loose(file_name), [])
         if not found:
             problems.append(f"{file_name}: missing")
             continue
         if len(found) > 1:
-            problems.append(f"{file_name}: {len(found)} files match, read {found[0]}")
+            problems.append(f"{file_name}: {len(found)} files match, read {clean(found[0])}")
         try:
             data = members[found[0]]()
-        except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as err:
-            problems.append(f"{found[0]}: cannot be read from the export ({err})")
+        except (zipfile.BadZipFile, OSError, zlib.error, EOFError, RuntimeError, ValueError) as err:
+            problems.append(f"{clean(found[0])}: cannot be read from the export ({clean(err)})")
             continue
+        if len(data) > PROGRESS_BYTES:
+            log.info("%s/%s: parsing %d MB", clean(path.name), clean(found[0]), len(data) >> 20)
         table, problem = parse_table(data, kind, found[0])
         if problem:
-            problems.append(f"{found[0]}: {problem}")
+            problems.append(f"{clean(found[0])}: {problem}")
         else:
             tables[kind] = table
-    return Export(name=path.name, tables=tables, problems=problems)
+    return Export(name=clean(path.name), tables=tables, problems=problems)
 
 
 def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | None]:
@@ -175,7 +201,9 @@ def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | 
                 width = len(row)
                 unknown = [row[i].strip() for i, n in enumerate(names) if n not in wanted]
                 if unknown:
-                    table.notes.append(f"ignored unknown column(s) {', '.join(unknown)}")
+                    shown = ", ".join(clean(c, 40) for c in unknown[:5])
+                    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+                    table.notes.append(f"ignored unknown column(s) {shown}{more}")
                 if encoding_note:
                     table.notes.append(encoding_note)
             elif start >= HEADER_SEARCH_ROWS:
@@ -196,35 +224,108 @@ def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | 
 
 
 def decode(data: bytes) -> tuple[str, str | None]:
-    """Text of a file, and a note when it was not plain UTF-8."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace"), "decoded as UTF-16 (byte-order mark)"
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as err:
-        note = f"not UTF-8 (byte {err.start}); decoded as Windows-1252"
-        return data.decode("cp1252", errors="replace"), note
+    """Text of a file, and a note when it was not plain UTF-8 (as tables are read)."""
+    encoding, note = encoding_of([data])
+    return data.decode(encoding, errors="replace"), note
 
 
-def _members(path: Path) -> dict[str, Callable[[], bytes]]:
-    """The export's CSV files by path inside it, each with a function that reads it."""
+def _members(path: Path, limits: ReadLimits) -> tuple[dict[str, Callable[[], bytes]], list[str]]:
+    """The export's CSV files by path inside it, each with a function that reads it within
+    `limits`; and the entries that are not read, with why."""
+    if path.is_symlink():
+        raise ExportError("a symbolic link, not followed")
     if path.is_dir():
-        return {
-            p.relative_to(path).as_posix(): p.read_bytes
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() == ".csv"
-        }
+        return _folder_members(path, limits)
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ExportError(f"not a readable zip file ({err})") from err
-    return {
-        info.filename: (lambda info=info: archive.read(info))
-        for info in archive.infolist()
-        if not info.is_dir() and info.filename.lower().endswith(".csv")
-    }
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise ExportError(f"not a readable zip file ({clean(err)})") from err
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    count = Counter(info.filename for info in infos)
+    members: dict[str, Callable[[], bytes]] = {}
+    problems = [
+        f"{clean(n)}: {c} entries of this name, none read" for n, c in count.items() if c > 1
+    ]
+    for info in infos:
+        name, why = info.filename, None
+        if count[name] > 1:
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            why = "a symbolic link, not followed"
+        elif name.lower().endswith(".zip"):
+            why = "a zip inside the export, not read"
+        elif not name.lower().endswith(".csv"):
+            continue
+        elif info.flag_bits & 0x1:
+            why = "encrypted, not read"
+        elif info.compress_type not in ZIP_METHODS:
+            why = f"compression method {info.compress_type} is not supported, not read"
+        if why:
+            problems.append(f"{clean(name)}: {why}")
+            continue
+        members[name] = lambda info=info: _bounded(
+            archive.open(info), info.compress_size, limits, info.filename
+        )
+    return members, problems
+
+
+def _folder_members(
+    folder: Path, limits: ReadLimits
+) -> tuple[dict[str, Callable[[], bytes]], list[str]]:
+    """A folder's regular CSV files; links are reported, never followed (they could reach
+    any file on the machine, or another participant's export)."""
+    members: dict[str, Callable[[], bytes]] = {}
+    problems = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        for name in sorted(dirs) + sorted(files):
+            p = Path(top) / name
+            rel = p.relative_to(folder).as_posix()
+            mode = os.lstat(p).st_mode
+            if stat.S_ISLNK(mode):
+                problems.append(f"{clean(rel)}: a symbolic link, not followed")
+            elif stat.S_ISDIR(mode):
+                continue
+            elif name.lower().endswith(".zip"):
+                problems.append(f"{clean(rel)}: a zip inside the export, not read")
+            elif not name.lower().endswith(".csv"):
+                continue
+            elif not stat.S_ISREG(mode):
+                problems.append(f"{clean(rel)}: not a regular file, not read")
+            else:
+                members[rel] = lambda p=p, rel=rel: _bounded(
+                    os.fdopen(os.open(p, os.O_RDONLY | os.O_NOFOLLOW), "rb"), None, limits, rel
+                )
+    return members, problems
+
+
+def _bounded(stream, compressed: int | None, limits: ReadLimits, name: str) -> bytes:
+    """All of a file, stopping as soon as it passes the size or ratio limit."""
+    cap = limits.max_bytes
+    if compressed is not None:
+        cap = min(cap, int(max(compressed, 1) * limits.max_ratio))
+    blocks, total = [], 0
+    with stream:
+        while block := stream.read(1 << 20):
+            total += len(block)
+            if total > cap:
+                raise TooLarge(
+                    f"inflates past {cap >> 20} MB (limits: data.max_file_mb, "
+                    "data.max_compression_ratio); not read"
+                )
+            blocks.append(block)
+            if total % PROGRESS_BYTES < len(block) and total > len(block):
+                log.info("%s: %d MB read", clean(name), total >> 20)
+    return b"".join(blocks)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(text: object, limit: int = 160) -> str:
+    """Text fit for one log line and one CSV cell: control characters (newlines too)
+    become '?', and a long text is cut with a count of what was left out."""
+    text = _CONTROL.sub("?", str(text))
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more)"
 
 
 _LOOSE = re.compile(r"[\s_\-]+")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -18,19 +19,19 @@ from urllib.parse import unquote
 from tiesignal.schema import InputError
 
 MIN_SALT_BYTES = 16
+MIN_SALT_DISTINCT = 8
 _SLUG = re.compile(r"/in/([^/?#\s]+)")
 _CREDENTIALS = re.compile(r",.*$")  # "Ana Silva, PhD" -> "Ana Silva"
 _NOT_LETTERS = re.compile(r"[^a-z ]+")
 _SPACES = re.compile(r"\s+")
+log = logging.getLogger(__name__)
 
 
 class Pseudonymizer:
     """Keyed hash of a person key; the same salt gives the same id in every run."""
 
     def __init__(self, salt: bytes) -> None:
-        if len(salt) < MIN_SALT_BYTES:
-            raise InputError(f"the salt must have at least {MIN_SALT_BYTES} bytes")
-        self._salt = salt
+        self._salt = _checked(salt, "the salt")
         self._seen: dict[str, str] = {}
 
     def __call__(self, key: str) -> str:
@@ -77,6 +78,10 @@ def load_salt(env: Mapping[str, str], variable: str, salt_file: str, repo: Path)
                 f"{path}: the salt file is inside the repository; keep it outside git "
                 f"(default ~/.config/tiesignal/salt) or set ${variable}"
             )
+        if not path.is_file():
+            raise InputError(f"{path}: the salt file is not a file (a folder?)")
+        if path.stat().st_mode & 0o077:
+            log.warning("%s: other users can read the salt file; chmod 600 it", path)
         return _checked(path.read_bytes().strip(), str(path))
     raise InputError(
         f"real data needs a secret salt for the person ids: set ${variable} or write one "
@@ -87,6 +92,13 @@ def load_salt(env: Mapping[str, str], variable: str, salt_file: str, repo: Path)
 
 
 def _checked(salt: bytes, where: str) -> bytes:
+    """A salt that someone could guess (short, blank, a few characters repeated) would let
+    them test names against the ids: refused."""
     if len(salt) < MIN_SALT_BYTES:
         raise InputError(f"{where}: the salt has {len(salt)} bytes; use at least {MIN_SALT_BYTES}")
+    if not salt.strip() or len(set(salt)) < MIN_SALT_DISTINCT:
+        raise InputError(
+            f"{where}: the salt has {len(set(salt))} distinct bytes; use random text with at "
+            f"least {MIN_SALT_DISTINCT} (python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
     return salt

@@ -47,6 +47,7 @@ def ingest_source(
     return ingest_canonical_table(
         source, split, pseudonymize, out,
         on_chunk=lambda kept, bad: progress(f"  {kept} rows kept, {bad} rejected"),
+        on_note=progress,
     )  # fmt: skip
 
 
@@ -94,19 +95,28 @@ def ingest_canonical_table(
     pseudonymize: Pseudonymizer,
     out: Path,
     on_chunk: Callable[[int, int], None],
+    on_note: Callable[[str], None],
 ) -> dict:
     """A CSV or Parquet table in the canonical schema, chunk by chunk."""
     rows = rejected = 0
+    notes: list[str] = []
+
+    def note(text: str) -> None:
+        notes.append(text)
+        on_note(text)
+
     with (
         atomic_path(out / "requests.parquet") as kept_tmp,
         atomic_path(out / "rejects.parquet") as rejects_tmp,
     ):
         kept_out, rejects_out = TableChunks(kept_tmp), TableChunks(rejects_tmp)
-        for kept, rejects in ingest_table(path, pseudonymize, split.min_sent_at, split.max_sent_at):
+        for kept, rejects in ingest_table(
+            path, pseudonymize, split.min_sent_at, split.max_sent_at, on_note=note
+        ):
             kept_out.write(kept)
             rejects_out.write(rejects)
             rows, rejected = rows + len(kept), rejected + len(rejects)
             on_chunk(rows, rejected)
         kept_out.close()
         rejects_out.close()
-    return {"source": "table", "requests": rows, "rows_rejected": rejected}
+    return {"source": "table", "requests": rows, "rows_rejected": rejected, "notes": notes}

@@ -7,17 +7,26 @@ further. `request_id` is kept as given, so that scores can be joined back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from tiesignal.features.personalization import NOTE_COLUMNS, note_features
-from tiesignal.ingest.exports import REJECT_COLUMNS
 from tiesignal.ingest.pseudonym import Pseudonymizer
-from tiesignal.io import read_chunks
-from tiesignal.schema import COLUMN_KINDS, NOTE_TEXT, SOURCE_COLUMNS, validate_requests
+from tiesignal.io import TableReader
+from tiesignal.schema import (
+    COLUMN_KINDS,
+    NOTE_TEXT,
+    REJECT_COLUMNS,
+    REQUIRED,
+    SOURCE_COLUMNS,
+    EarlierRows,
+    validate_requests,
+)
+
+# `ingest` sets the source itself: a table's own `source` column is not read
+READ = tuple(c for c in SOURCE_COLUMNS if c != "source")
 
 
 def ingest_table(
@@ -26,16 +35,20 @@ def ingest_table(
     min_sent_at: str,
     max_sent_at: str,
     chunk_size: int = 200_000,
+    on_note: Callable[[str], None] = lambda note: None,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(kept rows, rejects) chunk by chunk; rejects name file, row and column, never a
-    value."""
-    chunks, _ = read_chunks(path, chunk_size, list(SOURCE_COLUMNS))
-    first_row = 0
-    for raw in chunks:
+    """(kept rows, rejects) chunk by chunk, read as `tiesignal predict` reads; rejects
+    name file, row and column, never a person's value."""
+    table = TableReader(path, chunk_size, list(READ))
+    for note in table.notes:
+        on_note(f"{path.name}: {note}")
+    earlier = EarlierRows()
+    required = tuple(c for c in REQUIRED if c != "source")
+    for chunk in table:
         checked = validate_requests(
-            raw, str(path), min_sent_at, max_sent_at, first_row=first_row, show_values=False
-        )
-        first_row += len(raw)
+            chunk.rows, str(path), min_sent_at, max_sent_at, required, READ, earlier,
+            chunk.malformed,
+        )  # fmt: skip
         kept = checked.kept.copy()
         for column in ("sender_id", "recipient_id"):
             ids = [pseudonymize(f"id/{value}") for value in kept[column]]
@@ -53,9 +66,7 @@ def _with_note_features(requests: pd.DataFrame) -> pd.DataFrame:
     if not todo.any():
         return requests
     rows = requests[todo]
-    skills = [
-        list(s) if isinstance(s, list | np.ndarray) else None for s in rows["recipient_skills"]
-    ]
+    skills = [None if s is None else list(s) for s in rows["recipient_skills"].tolist()]
     found = note_features(rows["note"].tolist(), [None] * len(rows), [None] * len(rows), skills)
     found.index = rows.index
     out = requests.copy()
