@@ -6,11 +6,13 @@ stops a stage before it trains."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 
 import mlflow
 import pytest
@@ -120,3 +122,67 @@ def test_a_tracking_server_that_does_not_answer_stops_train_before_training(tmp_
     assert code == 1 and f"MLflow tracking server {uri} does not answer" in logged
     assert "Traceback" not in logged and not (tmp_path / "models").exists(), "nothing trained"
     assert time.monotonic() - started < 60, "seconds, not MLflow's minutes of retries"
+
+
+LOSE_SERVER_WHILE_LOGGING = """
+import os, signal, sys
+from pathlib import Path
+sys.path[:0] = [{pipelines!r}]
+from tiesignal import tracking
+
+real = tracking.model_description
+
+def server_gone(*args, **kwargs):  # the run is open on the server; now the server dies
+    os.killpg({server_pid}, signal.SIGKILL)
+    return real(*args, **kwargs)
+
+tracking.model_description = server_gone
+import train
+from _stage import main
+main(train.run, Path({root!r}))
+"""
+
+
+def test_a_server_lost_mid_run_fails_the_stage_within_a_minute(tmp_path):
+    from conftest import stop_process_group
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env |= {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
+    server = subprocess.Popen(
+        ["mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--default-artifact-root", (tmp_path / "artifacts").as_uri()],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, ended as a whole
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None and time.time() < deadline, "server not ready"
+                time.sleep(0.5)
+        params = tiny_params(f"tracking.tracking_uri={uri}")
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        run_stages(tmp_path, params, ["simulate", "ingest", "prepare", "featurize"])
+        script = LOSE_SERVER_WHILE_LOGGING.format(
+            pipelines=str(ROOT / "pipelines"), root=str(tmp_path), server_pid=server.pid
+        )
+        started = time.monotonic()
+        lost = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=600,
+                              text=True, env=env)  # fmt: skip
+        seconds = time.monotonic() - started
+    finally:
+        assert stop_process_group(server)
+    print(f"lost server: the stage failed after {seconds:.1f} s")
+    assert lost.returncode == 1, lost.stderr[-3000:]
+    assert f"lost the tracking server {uri} during MLflow run" in lost.stderr
+    assert "stays RUNNING there" in lost.stderr and "Traceback" not in lost.stderr
+    assert seconds < 90, f"{seconds:.0f} s: a lost server must fail the stage in about a minute"
