@@ -8,8 +8,6 @@ import logging
 import sys
 from pathlib import Path
 
-from tiesignal.schema import InputError
-
 log = logging.getLogger("tiesignal")
 
 
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "simulate-exports":
             return _simulate_exports(args)
         return _predict(args)
-    except (InputError, FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError) as err:  # bad input (InputError is a ValueError)
         log.error("failed: %s", err)
         return 1
     except Exception as err:  # noqa: BLE001 - one line for the user; the trace at debug level

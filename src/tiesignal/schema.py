@@ -306,8 +306,11 @@ LIST_DTYPE = pd.ArrowDtype(pyarrow.list_(pyarrow.string()))
 def _coerce_lists(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Lists as one Arrow list column: Parquet lists as they are; text as `a;b;c` or a
     JSON list, a blank cell as an empty list."""
-    if isinstance(values.dtype, pd.ArrowDtype) and pa_types.is_list(values.dtype.pyarrow_dtype):
+    typed = isinstance(values.dtype, pd.ArrowDtype) and pa_types.is_list(values.dtype.pyarrow_dtype)
+    if typed and values.dtype == LIST_DTYPE:
         return values, np.zeros(len(values), dtype=bool)  # typed by Parquet already
+    if typed and not pa_types.is_nested(values.dtype.pyarrow_dtype.value_type):
+        return values.astype(LIST_DTYPE), np.zeros(len(values), dtype=bool)  # [1, 2] -> ["1", "2"]
     lists = [_to_list(v) for v in values]
     bad = np.array([v is _NOT_A_LIST for v in lists], dtype=bool)
     lists = [None if v is _NOT_A_LIST else v for v in lists]
