@@ -9,7 +9,7 @@ from _stage import Paths, main
 
 from tiesignal import tracking
 from tiesignal.config import DataConfig, ModelConfig, StudyConfig, TrackingConfig, WorldConfig
-from tiesignal.io import atomic_dir, file_sha256, read_json, read_parquet, write_json, write_parquet
+from tiesignal.io import atomic_dir, read_json, read_parquet, write_json, write_parquet
 from tiesignal.schema import SPLITS
 from tiesignal.study.run import Truth, report_context, run_study, test_scores, write_outputs
 
@@ -47,7 +47,8 @@ def run(cfg: Params, paths: Paths) -> str:
     return tracking.log_study(
         cfg.tracking, paths.root, cfg.study.name, result.fits, result.y_test,
         tracking.config_params(study=cfg.study, model=cfg.model), result.headline,
-        "".join(file_sha256(f)[:16] for f in files.values()), paths.compare_report,
+        files, paths.compare_report,
+        result.table,
     )  # fmt: skip
 
 

@@ -46,10 +46,10 @@ def run(cfg: Params, paths: Paths) -> Summary:
     model_file = save_model(model, paths.model)
     run_id = tracking.log_training(
         cfg.tracking, paths.root, model, file_sha256(model_file),
-        data_sha256="".join(file_sha256(f)[:16] for f in files),
+        data=dict(zip(("train", "valid"), files, strict=True)),
         params=tracking.config_params(features=cfg.features, model=cfg.model),
         run_name=f"{model.kind}-{cfg.features.name}", tags={"feature_set": cfg.features.name},
-        X_valid=X_valid,
+        matrices={"train": X_train, "valid": X_valid},
         counts={"n_features": X_train.shape[1], "n_train": len(X_train), "n_valid": len(X_valid)},
     )  # fmt: skip
     return Summary(run_id, model.best_iteration, len(X_train))

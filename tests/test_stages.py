@@ -134,7 +134,12 @@ def test_one_training_run_with_its_model_params_history_and_test_metrics(pipelin
     root, summaries = pipeline
     (run_,) = mlflow_runs(root)
     assert run_["id"] == summaries["train"].run_id
-    assert len(run_["tags"]["data_sha256"]) == 32 and run_["tags"]["model_kind"] == "lightgbm"
+    assert run_["tags"]["model_kind"] == "lightgbm"
+    train_file = root / "data" / "features" / "train.parquet"
+    assert run_["tags"]["data.train.sha256"] == hashlib.sha256(train_file.read_bytes()).hexdigest()
+    with sqlite3.connect(root / "mlflow.db") as db:
+        inputs = db.execute("select count(*) from inputs where destination_id = ?", (run_["id"],))
+        assert inputs.fetchone()[0] == 2, "the train and valid matrices as MLflow datasets"
     assert run_["params"]["model.learning_rate"] == "0.03"
     assert not [p for p in run_["params"] if p.startswith(("world.", "lightgbm."))]
     assert run_["metric_counts"]["valid_auc"] > 10, "per-iteration metrics"
@@ -167,6 +172,17 @@ def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
     assert parent["id"] == summaries["compare"]
     children = [r for r in runs if r["tags"].get("mlflow.parentRunId") == parent["id"]]
     assert len(children) == 15 and {r["tags"]["seed"] for r in children} == {"1"}
+    assert all(set(r["params"]) == {"variant", "kind", "group", "seed"} for r in children)
+    table = json.loads(next((root / "mlruns").rglob("study/summary.json")).read_text())
+    rows = pd.DataFrame(table["data"], columns=table["columns"])
+    assert sorted(rows["variant"]) == sorted(r["params"]["variant"] for r in children)
+    without = rows[rows["kind"] != "full"]
+    assert (without["delta_roc_auc_low"] <= without["delta_roc_auc_high"]).all()
+    for variant in without["variant"]:
+        assert parent["metric_counts"][f"{variant}.delta_roc_auc_low"] == 1
+    with sqlite3.connect(root / "mlflow.db") as db:
+        kind = db.execute("select value from experiment_tags where key='mlflow.experimentKind'")
+        assert kind.fetchall() == [("custom_model_development",)]
 
 
 def test_export_registers_the_trained_model_as_champion(pipeline):

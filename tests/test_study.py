@@ -107,15 +107,20 @@ def test_a_dominant_group_ranks_first(split_config):
     assert result.truth.tie_strength.learned["all"].inverted_u
 
 
+SHA256_OF_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
 def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path):
     study, result = null_timing
     store = tmp_path / "mlflow.db"
     cfg = TrackingConfig(experiment="study-test", tracking_uri=f"sqlite:///{store}")
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "summary.csv").write_text("x\n1\n")
+    data = tmp_path / "test.parquet"
+    data.write_bytes(b"abc")
     parent = tracking.log_study(
         cfg, tmp_path, study.name, result.fits, result.y_test, {"study.seeds": "[1, 2]"},
-        result.headline, "abc", tmp_path / "report",
+        result.headline, {"test": data}, tmp_path / "report", result.table,
     )  # fmt: skip
     with sqlite3.connect(store) as db:
         tags = {}
@@ -129,7 +134,10 @@ def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path
     assert len(children) == len(result.fits) == 3 * (1 + 2 * len(GROUPS))
     variants = {(t["variant"], t["seed"]) for t in children.values()}
     assert ("without_timing", "2") in variants and ("full", "1") in variants
-    assert all(t["study"] == study.name and t["data_sha256"] == "abc" for t in children.values())
+    assert all(
+        t["study"] == study.name and t["data.test.sha256"] == SHA256_OF_ABC
+        for t in children.values()
+    )
     assert set(children) <= metrics
 
 

@@ -61,6 +61,17 @@ HTTP_PATIENCE = {
 }
 
 
+# the UI opens the experiment in its model-training view, with a description
+EXPERIMENT_TAGS = {
+    "mlflow.experimentKind": "custom_model_development",
+    "mlflow.note.content": (
+        "tiesignal: which connection requests lead to a job opportunity. Training runs "
+        "(one per trained model, with test metrics from `evaluate`) and feature-group "
+        "studies (tag `study`; a parent with one child per variant and seed)."
+    ),
+}
+
+
 class TrackingUnavailable(ConnectionError):
     """The tracking store cannot be used: a server that does not answer, or a broken store."""
 
@@ -96,6 +107,10 @@ def start(cfg: TrackingConfig, root: Path, run_name: str) -> Iterator[Any]:
         artifacts = (repo_home(root) / "mlruns").as_uri()
         mlflow.create_experiment(cfg.experiment, artifact_location=artifacts)
     mlflow.set_experiment(cfg.experiment)
+    for key, value in EXPERIMENT_TAGS.items():
+        mlflow.set_experiment_tag(key, value)
+    if os.environ.get("DVC_EXP_NAME"):
+        run_name = f"{os.environ['DVC_EXP_NAME']}/{run_name}"
     run = mlflow.start_run(run_name=run_name, tags=_process_tags())
     try:
         yield run
@@ -229,9 +244,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def run_tags(root: Path, data_sha256: str) -> dict[str, str]:
-    """Git commit, DVC experiment name and the data's content hash."""
-    tags = {"data_sha256": data_sha256, "git_commit": _git_commit(root)}
+def run_tags(root: Path, data: Mapping[str, Path]) -> dict[str, str]:
+    """Git commit, DVC experiment name, and the full SHA-256 of each data file the run
+    read (`data.<name>.sha256`), the same way for every kind of run."""
+    from tiesignal.io import file_sha256
+
+    tags = {"git_commit": _git_commit(root)}
+    tags |= {f"data.{name}.sha256": file_sha256(path) for name, path in data.items()}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_experiment"] = os.environ["DVC_EXP_NAME"]
     return tags
@@ -276,11 +295,11 @@ def log_training(
     root: Path,
     model: TrainedModel,
     model_sha256: str,
-    data_sha256: str,
+    data: Mapping[str, Path],
     params: dict[str, str],
     run_name: str,
     tags: dict[str, str],
-    X_valid: pd.DataFrame,
+    matrices: Mapping[str, pd.DataFrame],
     counts: dict[str, int],
 ) -> str:
     """The training run: tags, params, per-iteration metrics and the model with its
@@ -290,7 +309,7 @@ def log_training(
 
     with start(cfg, root, run_name=run_name) as run:
         mlflow.set_tags(
-            {**run_tags(root, data_sha256), "model_sha256": model_sha256,
+            {**run_tags(root, data), "model_sha256": model_sha256,
              "model_kind": model.kind, **tags}
         )  # fmt: skip
         mlflow.log_params(params)
@@ -303,7 +322,10 @@ def log_training(
         for i in range(0, len(history), 1000):
             client.log_batch(run.info.run_id, metrics=history[i : i + 1000])
         mlflow.log_metrics({"best_iteration": model.best_iteration, **counts})
-        example = X_valid.head(5)
+        for name, matrix in matrices.items():  # schema, row count and digest in the UI
+            dataset = mlflow.data.from_pandas(matrix, source=data[name].as_uri(), name=name)
+            mlflow.log_input(dataset, context="training" if name == "train" else name)
+        example = matrices["valid"].head(5)
         described = model_description(example, model.predict(example), model.requirements)
         info = model.log_to_mlflow("model", **described)
         mlflow.set_tag("model_uri", info.model_uri)  # what `register` registers
@@ -375,20 +397,30 @@ def log_study(
     y_test: np.ndarray,
     params: dict[str, str],
     headline: dict[str, float],
-    data_sha256: str,
+    data: Mapping[str, Path],
     artifacts: Path,
+    summary: pd.DataFrame,
 ) -> str:
     """One parent run and one child per variant and seed, so the UI's compare view lines
-    the variants up (filter on `tags.study` or open the parent); returns the parent's id."""
+    the variants up (group by the `variant`, `kind` or `group` param); the parent holds
+    each variant's change with its interval, as metrics `<variant>.delta_roc_auc[_low|_high]`
+    and as the table `study/summary.json`. Returns the parent's id."""
     import mlflow
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    tags = {**run_tags(root, data_sha256), "study": study_name}
+    tags = {**run_tags(root, data), "study": study_name}
     full_by_seed = {f.seed: f.test_scores for f in fits if f.variant.kind == "full"}
+    intervals = {
+        f"{row['variant']}.{column}": float(row[column])
+        for _, row in summary[summary["kind"] != "full"].iterrows()
+        for column in summary.columns
+        if column.startswith("delta_") and not column.endswith("seed_sd")
+    }
     with start(cfg, root, run_name=f"study-{study_name}") as parent:
         mlflow.set_tags({**tags, "study_role": "parent"})
         mlflow.log_params(params)
-        mlflow.log_metrics({**headline, "models": len(fits)})
+        mlflow.log_metrics({**headline, "models": len(fits), **intervals})
+        mlflow.log_table(summary, artifact_file="study/summary.json")
         for fit in fits:
             v = fit.variant
             with mlflow.start_run(run_name=f"{v.name}-seed{fit.seed}", nested=True):
@@ -396,7 +428,9 @@ def log_study(
                     {**tags, **_process_tags(), "study_role": "variant", "variant": v.name,
                      "kind": v.kind, "group": v.group or "all", "seed": str(fit.seed)}
                 )  # fmt: skip
-                mlflow.log_params({"groups": ",".join(v.groups), "seed": fit.seed})
+                mlflow.log_params(
+                    {"variant": v.name, "kind": v.kind, "group": v.group or "all", "seed": fit.seed}
+                )
                 auc = roc_auc_score(y_test, fit.test_scores)
                 ap = average_precision_score(y_test, fit.test_scores)
                 full = full_by_seed[fit.seed]
@@ -447,8 +481,7 @@ def register(
                 f"no MLflow run in {tracking_uri(cfg, root)} logged "
                 "models/train/model.txt (store reset?); `dvc repro --force train` logs it again"
             )
-        tags = {"model_sha256": model_sha256, **run_tags(root, "")}
-        tags.pop("data_sha256")
+        tags = {"model_sha256": model_sha256, **run_tags(root, {})}
         version = mlflow.register_model(trained.data.tags["model_uri"], name, tags=tags).version
     in_experiment = bool(os.environ.get("DVC_EXP_NAME"))
     if not in_experiment:
