@@ -19,3 +19,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   VIRTUAL_ENV="$PWD/$venv" "$venv/bin/uv" pip install --quiet --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
+# `dvc plots show` offline: Vega bundled from the pinned vl-convert-python (not committed)
+template=.dvc/tmp/plots-offline.html
+if [ ! -s "$template" ] || [ "$template" -ot "$stamp" ]; then
+  "$venv/bin/python" scripts/plots_template.py "$template" > /dev/null
+fi

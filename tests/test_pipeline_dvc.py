@@ -67,6 +67,7 @@ def repo(tmp_path_factory) -> Path:
         text = text.replace(old, new)
     study.write_text(text)
     run(repo, sys.executable, "scripts/compose_params.py")
+    run(repo, sys.executable, "scripts/plots_template.py")  # as scripts/setup.sh does
     run(repo, "git", "init", "-q")
     commit_all(repo, "init")
     return repo
@@ -113,6 +114,16 @@ def test_what_a_killed_write_leaves_is_new_to_neither_git_nor_dvc(repo, reproduc
     finally:
         for path in left:
             path.unlink()
+
+
+def test_plots_render_offline_with_vega_bundled(repo, reproduced):
+    run(repo, "dvc", "plots", "show", "-o", "plots_html")
+    page = (repo / "plots_html" / "index.html").read_text()
+    shutil.rmtree(repo / "plots_html")
+    assert "<script src" not in page and 'src="http' not in page, "nothing from the network"
+    assert "window.vegaEmbed" in page.rsplit("<body>", 1)[0], "Vega is inlined in the head"
+    declared = yaml.safe_load((repo / "dvc.yaml").read_text())["plots"]
+    assert page.count("vegaEmbed(") == len(declared), "every plot, the study's too"
 
 
 def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
