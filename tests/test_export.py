@@ -82,6 +82,17 @@ def test_feature_spec_and_card_describe_the_model(exported, trained):
     assert "simulated data" in card and "Correlation, not cause" in card
 
 
+def test_every_onnx_input_and_output_has_one_row_per_request(exported):
+    import onnx
+
+    model = onnx.load(exported[0] / "model.onnx")
+    shapes = {
+        v.name: v.type.tensor_type.shape.dim for v in [*model.graph.input, *model.graph.output]
+    }
+    assert set(shapes) == {"input", "label", "probabilities"}
+    assert all(dims[0].dim_param == "N" and not dims[0].dim_value for dims in shapes.values())
+
+
 def test_a_failed_agreement_check_leaves_no_export(trained, tmp_path):
     with pytest.raises(ValueError, match="ONNX differs from LightGBM"):
         write_export(

@@ -77,7 +77,7 @@ def test_a_killed_train_leaves_a_failed_run_that_evaluate_and_export_never_use(t
     code, logged = main_of("evaluate", tmp_path, caplog)  # no retraining: nothing to log into
     assert code == 0 and "marked FAILED" in logged and "removed 2 temporary file(s)" in logged
     assert not any(path.exists() for path in stale)
-    (failed,) = runs(tmp_path, **{"model_sha256": abandoned.data.tags["model_sha256"]})
+    (failed,) = [r for r in runs(tmp_path) if r.info.run_id == abandoned.info.run_id]
     assert failed.info.status == "FAILED" and "test_roc_auc" not in failed.data.metrics
 
     code, logged = main_of("export", tmp_path, caplog)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,10 @@ def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
     assert {"all", "no_timing"} <= by_set, "queued runs must land in the parent repo's store"
     named = [r for r in runs if r["tags"].get("dvc_experiment") == "fast-lr"]
     assert named and named[0]["params"]["model.learning_rate"] == "0.1"
+    trained = [r for r in runs if "model_uri" in r["tags"]]
+    per_experiment = Counter(r["tags"].get("dvc_experiment", "(workspace)") for r in trained)
+    assert set(per_experiment.values()) == {1}, f"one training run per experiment: {per_experiment}"
+    assert all(r["metric_counts"].get("test_roc_auc", 0) <= 1 for r in runs), "logged twice"
     versions, aliases = registry(repo)
     assert len(versions) >= 2, "experiments register their models too"
     assert aliases == [("tiesignal-opportunity", "champion", 1)], "only `dvc repro` promotes"

@@ -58,11 +58,13 @@ def _outputs(name: str) -> list[str]:
 
 
 def _tree(root: Path) -> dict[str, str]:
-    """Every file the stages wrote, with its hash (the MLflow store aside)."""
+    """Every file the stages wrote, with its hash (the MLflow store and the record of its
+    training run aside)."""
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.relative_to(root).as_posix().startswith(("mlruns/", "mlflow"))
+        if p.is_file()
+        and not p.relative_to(root).as_posix().startswith(("mlruns/", "mlflow", ".tiesignal/"))
     }
 
 
@@ -140,6 +142,8 @@ def test_one_training_run_with_its_model_params_history_and_test_metrics(pipelin
     with sqlite3.connect(root / "mlflow.db") as db:
         inputs = db.execute("select count(*) from inputs where destination_id = ?", (run_["id"],))
         assert inputs.fetchone()[0] == 2, "the train and valid matrices as MLflow datasets"
+        oldest = db.execute("select min(timestamp) from metrics where run_uuid = ?", (run_["id"],))
+        assert oldest.fetchone()[0] > 1_700_000_000_000, "real times, not 1970"
     assert run_["params"]["model.learning_rate"] == "0.03"
     assert not [p for p in run_["params"] if p.startswith(("world.", "lightgbm."))]
     assert run_["metric_counts"]["valid_auc"] > 10, "per-iteration metrics"

@@ -13,11 +13,13 @@ import contextlib
 import dataclasses
 import functools
 import importlib.metadata
+import json
 import logging
 import os
 import socket
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tiesignal.config import ExportConfig, TrackingConfig
+from tiesignal.io import file_sha256, write_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,6 +73,11 @@ EXPERIMENT_TAGS = {
         "studies (tag `study`; a parent with one child per variant and seed)."
     ),
 }
+
+
+# the training run this workspace (a queued experiment's copy too) logged last: git- and
+# DVC-ignored, so it never changes an output
+RUN_RECORD = Path(".tiesignal") / "train_run.json"
 
 
 class TrackingUnavailable(ConnectionError):
@@ -247,8 +255,6 @@ def _alive(pid: int) -> bool:
 def run_tags(root: Path, data: Mapping[str, Path]) -> dict[str, str]:
     """Git commit, DVC experiment name, and the full SHA-256 of each data file the run
     read (`data.<name>.sha256`), the same way for every kind of run."""
-    from tiesignal.io import file_sha256
-
     tags = {"git_commit": _git_commit(root)}
     tags |= {f"data.{name}.sha256": file_sha256(path) for name, path in data.items()}
     if os.environ.get("DVC_EXP_NAME"):
@@ -307,14 +313,17 @@ def log_training(
     import mlflow
     from mlflow.entities import Metric
 
+    earlier = training_run(cfg, root, model_sha256)  # the same model, trained before
+    repeat = {"repeat_of": earlier.info.run_id} if earlier is not None else {}
     with start(cfg, root, run_name=run_name) as run:
         mlflow.set_tags(
             {**run_tags(root, data), "model_sha256": model_sha256,
-             "model_kind": model.kind, **tags}
+             "model_kind": model.kind, **repeat, **tags}
         )  # fmt: skip
         mlflow.log_params(params)
+        logged_at = int(time.time() * 1000)  # MLflow's clock, not the files': real time
         history = [
-            Metric(name, float(value), 0, step)
+            Metric(name, float(value), logged_at, step)
             for name, values in model.history.items()
             for step, value in enumerate(values, start=1)
         ]
@@ -329,12 +338,24 @@ def log_training(
         described = model_description(example, model.predict(example), model.requirements)
         info = model.log_to_mlflow("model", **described)
         mlflow.set_tag("model_uri", info.model_uri)  # what `register` registers
-        return run.info.run_id
+        run_id = run.info.run_id
+    write_json({"model_sha256": model_sha256, "run_id": run_id}, root / RUN_RECORD)
+    return run_id
+
+
+def recorded_run(root: Path, model_sha256: str) -> dict | None:
+    """The training run this workspace recorded for this model file, if any: how a later
+    stage finds its own experiment's run (by hash it could find another experiment's)."""
+    path = root / RUN_RECORD
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return record if record.get("model_sha256") == model_sha256 else None
 
 
 def training_run(cfg: TrackingConfig, root: Path, model_sha256: str):
-    """The newest finished MLflow run that trained the model file with this hash, or None
-    (a run that was killed, or failed, never holds a model a later stage should use)."""
+    """The newest finished MLflow run that logged the model file with this hash, in any
+    experiment, or None (a killed or failed run never holds a model a stage should use)."""
     import mlflow
 
     connect(cfg, root)
@@ -342,10 +363,10 @@ def training_run(cfg: TrackingConfig, root: Path, model_sha256: str):
         experiment_names=[cfg.experiment],
         filter_string=f"tags.model_sha256 = '{model_sha256}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
-        max_results=1,
+        max_results=100,
         output_format="list",
     )
-    return runs[0] if runs else None
+    return next((r for r in runs if "model_uri" in r.data.tags), None)
 
 
 def log_evaluation(
@@ -356,25 +377,31 @@ def log_evaluation(
     scores: dict[str, float],
     artifacts: list[Path],
 ) -> str:
-    """Test metrics and plots, added to the run that trained this exact model file (a new
-    run if the store lost it); returns the run's id. The training run is written to, not
-    reopened: a kill here cannot leave it RUNNING."""
+    """Test metrics and plots, added to the training run this workspace recorded for this
+    model file, once; otherwise (the model came from DVC's cache, or was evaluated
+    already) to a run of their own that names the training run. Never to another
+    experiment's run, and without reopening one. Returns the run's id."""
     import mlflow
 
     metrics = {f"test_{k}": v for k, v in scores.items()}
-    trained = training_run(cfg, root, model_sha256)
-    if trained is not None:
-        _log_evaluation(mlflow.MlflowClient(), trained.info.run_id, metrics, artifacts)
-        return trained.info.run_id
-    log.warning("no MLflow run holds this model (store reset?): logging to a new run")
-    with start(cfg, root, run_name=f"{model_kind}-evaluate-only") as run:
+    record = recorded_run(root, model_sha256)
+    if record is not None and not record.get("evaluated"):
+        connect(cfg, root)
+        _log_evaluation(mlflow.MlflowClient(), record["run_id"], metrics, artifacts)
+        write_json({**record, "evaluated": True}, root / RUN_RECORD)
+        return record["run_id"]
+    if record is not None:
+        trained = record["run_id"]
+    else:
+        found = training_run(cfg, root, model_sha256)
+        trained = found.info.run_id if found is not None else "unknown"
+    with start(cfg, root, run_name=f"{model_kind}-evaluate") as run:
+        mlflow.set_tags({"model_sha256": model_sha256, "training_run": trained})
         _log_evaluation(mlflow.MlflowClient(), run.info.run_id, metrics, artifacts)
         return run.info.run_id
 
 
 def _log_evaluation(client, run_id: str, metrics: dict, artifacts: list[Path]) -> None:
-    import time
-
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
@@ -475,7 +502,9 @@ def register(
     if same_model:
         version = same_model[0].version
     else:
-        trained = training_run(cfg, root, model_sha256)
+        record = recorded_run(root, model_sha256)
+        trained = client.get_run(record["run_id"]) if record else None
+        trained = trained or training_run(cfg, root, model_sha256)
         if trained is None or "model_uri" not in trained.data.tags:
             raise FileNotFoundError(
                 f"no MLflow run in {tracking_uri(cfg, root)} logged "

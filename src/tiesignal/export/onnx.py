@@ -10,7 +10,8 @@ import lightgbm as lgb
 import numpy as np
 
 INPUT = "input"
-OUTPUT = "probabilities"  # shape [n, 2]: P(no opportunity), P(opportunity)
+OUTPUT = "probabilities"  # shape [N, 2]: P(no opportunity), P(opportunity)
+BATCH = "N"  # the symbolic first dimension of every input and output: the requests
 
 
 def to_onnx(booster: lgb.Booster) -> bytes:
@@ -24,6 +25,10 @@ def to_onnx(booster: lgb.Booster) -> bytes:
     # the same model must give the same bytes: the converter names the graph at random and
     # lists the opsets in set order
     model.graph.name = "tiesignal_opportunity"
+    # one row of every input and output per request: the converter declares the `label`
+    # output as [1], which ONNX Runtime clients warn about on every call
+    for value in [*model.graph.input, *model.graph.output]:
+        value.type.tensor_type.shape.dim[0].dim_param = BATCH
     opsets = sorted(model.opset_import, key=lambda o: o.domain)
     model.ClearField("opset_import")
     model.opset_import.extend(opsets)
@@ -37,7 +42,7 @@ class OnnxScorer:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.log_severity_level = 3  # the converter's output shape draws a harmless warning
+        options.log_severity_level = 3
         options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
