@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.config import DataConfig, ModelConfig, StudyConfig, TrackingConfig, WorldConfig
+from tiesignal.config import DataConfig, StudyConfig, TrackingConfig, WorldConfig
 from tiesignal.io import atomic_dir, read_json, read_parquet, write_json, write_parquet
 from tiesignal.schema import SPLITS
 from tiesignal.study.run import Truth, report_context, run_study, test_scores, write_outputs
@@ -20,7 +20,6 @@ log = logging.getLogger("tiesignal.compare")
 class Params:
     data: DataConfig  # only data.source: is there a truth to check the study against?
     study: StudyConfig
-    model: ModelConfig
     world: WorldConfig
     tracking: TrackingConfig
 
@@ -36,7 +35,7 @@ def run(cfg: Params, paths: Paths) -> str:
     else:
         log.info("real data: no truth to check the study against; that section is skipped")
     levels = read_json(paths.feature_spec)["category_levels"]
-    result = run_study(cfg.study, cfg.model, tables, levels, truth, log.info)
+    result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info)
     context = report_context(read_json(paths.prepare_report), tables)
     with atomic_dir(paths.compare_report) as tmp:
         write_outputs(result, cfg.study, context, tmp)
@@ -46,7 +45,7 @@ def run(cfg: Params, paths: Paths) -> str:
         log.info("%s", line)
     return tracking.log_study(
         cfg.tracking, paths.root, cfg.study.name, result.fits, result.y_test,
-        tracking.config_params(study=cfg.study, model=cfg.model), result.headline,
+        tracking.config_params(study=cfg.study), result.headline,
         files, paths.compare_report,
         result.table,
     )  # fmt: skip

@@ -311,6 +311,7 @@ class StudyConfig:
     ice_rows: int
     grid_points: int
     pdp_features: list[str]
+    model: ModelConfig  # the study's own: an experiment's `model` does not refit the study
 
 
 @dataclass(frozen=True)
