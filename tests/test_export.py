@@ -3,7 +3,16 @@ and bad input to `predict` fails clearly or is kept with its reason."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 
 import lightgbm as lgb
 import numpy as np
@@ -67,7 +76,6 @@ def test_export_holds_no_pickle_and_repeats_byte_for_byte(exported, trained, tmp
 
 
 def test_feature_spec_and_card_describe_the_model(exported, trained):
-    import json
 
     folder, _ = exported
     spec = json.loads((folder / "feature_spec.json").read_text())
@@ -223,7 +231,6 @@ def test_predict_stops_on_unusable_input_with_one_clear_line(
 
 
 def test_predict_refuses_a_model_of_another_feature_version(exported, tmp_path, caplog):
-    import json
     import shutil
 
     folder, _ = exported
@@ -243,30 +250,36 @@ def test_predict_refuses_a_model_of_another_feature_version(exported, tmp_path, 
 
 
 @pytest.mark.integration
-def test_mlflow_models_serve_answers_probabilities_and_stops_with_its_group(exported, tmp_path):
-    import json
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    folder, _ = exported
+@contextlib.contextmanager
+def served(model_dir, tmp_path):
+    """`mlflow models serve` of `model_dir` on a free port of 127.0.0.1, in its own process
+    group, ended as a whole; yields a function that POSTs a JSON body and returns
+    (status, parsed reply)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
-    log = tmp_path / "serve.log"
+    log = tmp_path / f"serve-{port}.log"
     with open(log, "w") as stderr:
         server = subprocess.Popen(
-            ["mlflow", "models", "serve", "-m", str(folder / "mlflow_model"),
+            ["mlflow", "models", "serve", "-m", str(model_dir),
              "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-            start_new_session=True,  # its own process group, ended as a whole below
+            start_new_session=True,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+
+    def post(body: bytes) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"{base}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
     try:
         deadline = time.time() + 120
         while True:
@@ -279,16 +292,40 @@ def test_mlflow_models_serve_answers_probabilities_and_stops_with_its_group(expo
             assert server.poll() is None, log.read_text()[-2000:]
             assert time.time() < deadline, "server not ready in 120 s"
             time.sleep(0.5)
-        body = (folder / "mlflow_model" / "serving_input_example.json").read_bytes()
-        request = urllib.request.Request(
-            f"{base}/invocations", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            got = np.asarray(json.loads(reply.read())["predictions"], dtype=float)
-        split = json.loads(body)["dataframe_split"]
-        X = pd.DataFrame(split["data"], columns=split["columns"], dtype=float)
-        want = lgb.Booster(model_file=str(folder / "model.txt")).predict(X.to_numpy())
-        assert ((got > 0) & (got < 1)).all(), "probabilities, not labels"
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        yield post
     finally:
         assert stop_process_group(server), "a process of the server's group outlived SIGKILL"
+
+
+def test_mlflow_models_serve_answers_probabilities_and_stops_with_its_group(exported, tmp_path):
+    folder, _ = exported
+    body = (folder / "mlflow_model" / "serving_input_example.json").read_bytes()
+    with served(folder / "mlflow_model", tmp_path) as post:
+        status, reply = post(body)
+    assert status == 200
+    got = np.asarray(reply["predictions"], dtype=float)
+    split = json.loads(body)["dataframe_split"]
+    X = pd.DataFrame(split["data"], columns=split["columns"], dtype=float)
+    want = lgb.Booster(model_file=str(folder / "model.txt")).predict(X.to_numpy())
+    assert ((got > 0) & (got < 1)).all(), "probabilities, not labels"
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_the_raw_request_model_serves_what_predict_scores(exported, trained, tmp_path):
+    folder, _ = exported
+    raw = trained["raw"].sort_values("sent_at", kind="stable").head(40).reset_index(drop=True)
+    raw.to_parquet(tmp_path / "raw.parquet")
+    assert predict(folder, tmp_path / "raw.parquet", tmp_path / "scores.parquet") == 0
+    want = pd.read_parquet(tmp_path / "scores.parquet")["p_opportunity"].to_numpy()
+    as_json = json.loads(raw.to_json(orient="split", date_format="iso", index=False))
+    body = json.dumps({"dataframe_split": {k: as_json[k] for k in ("columns", "data")}})
+    bad = raw.head(2).astype(object)
+    bad.loc[1, "mutual_connections"] = -3
+    bad = json.loads(bad.to_json(orient="split", date_format="iso", index=False))
+    with served(folder / "raw_requests_model", tmp_path) as post:
+        status, reply = post(body.encode())
+        bad_status, bad_reply = post(json.dumps({"dataframe_split": bad}).encode())
+    assert status == 200, reply
+    np.testing.assert_allclose(np.asarray(reply["predictions"]), want, rtol=0, atol=1e-9)
+    assert bad_status == 400 and "row 1: mutual_connections" in bad_reply["message"]
+    assert len(bad_reply["message"]) < 300 and raw.loc[0, "sender_id"] not in bad_reply["message"]

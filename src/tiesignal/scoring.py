@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,9 +127,21 @@ class _Stream:
             self.out_of_order += 1
         chunk_end = kept["sent_at"].max()
         self.latest = chunk_end if self.latest is None else max(self.latest, chunk_end)
-        order = np.argsort(kept["sent_at"].dt.tz_localize(None).to_numpy(), kind="stable")
-        in_time = kept.iloc[order].reset_index(drop=True)
-        p = self.model.predict(self.model.matrix(build_features(in_time, self.history)))
-        scored = np.empty(len(p))
-        scored[order] = p
+        scored = score_in_time_order(kept, self.history, self.model.matrix, self.model.predict)
         return pd.DataFrame({"request_id": kept["request_id"].to_numpy(), "p_opportunity": scored})
+
+
+def score_in_time_order(
+    kept: pd.DataFrame,
+    history: History,
+    matrix: Callable[[pd.DataFrame], pd.DataFrame],
+    predict: Callable[[pd.DataFrame], np.ndarray],
+) -> np.ndarray:
+    """P(opportunity) of validated requests, in their order: features are built in time
+    order (history counts need it), through `history` (the counts of earlier requests)."""
+    order = np.argsort(kept["sent_at"].dt.tz_localize(None).to_numpy(), kind="stable")
+    in_time = kept.iloc[order].reset_index(drop=True)
+    p = predict(matrix(build_features(in_time, history)))
+    scored = np.empty(len(p))
+    scored[order] = p
+    return scored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import tempfile
 import uuid
@@ -27,6 +28,7 @@ SPEC = "feature_spec.json"
 ONNX = "model.onnx"
 LIGHTGBM_TEXT = "model.txt"
 MLFLOW_MODEL = "mlflow_model"
+RAW_MODEL = "raw_requests_model"  # the same model for clients that send raw requests
 CARD = "model_card.md"
 ENCODING = (
     "float32 matrix, one column per feature in this order; numbers and 0/1 booleans as they "
@@ -79,6 +81,7 @@ def write_export(
             **model_description(example, booster.predict(example), LightGBMModel.requirements),
         )
         _reproducible_mlmodel(tmp / MLFLOW_MODEL / "MLmodel", model_text)
+        _save_raw_request_model(tmp, model_text)
 
         onnx_got = OnnxScorer(onnx_bytes).predict(check.to_numpy())
         pyfunc = mlflow.pyfunc.load_model(str(tmp / MLFLOW_MODEL))
@@ -100,6 +103,38 @@ def write_export(
     return agreement
 
 
+def _save_raw_request_model(folder: Path, model_text: str) -> None:
+    """The raw-request pyfunc next to the files it reads; checked to load and to answer
+    one request with a probability."""
+    import mlflow.pyfunc
+
+    from tiesignal.export import raw_requests  # its file is the model (models-from-code)
+
+    out = folder / RAW_MODEL
+    mlflow.pyfunc.save_model(
+        str(out),
+        python_model=raw_requests.__file__,
+        artifacts={
+            "feature_spec": str(folder / SPEC),
+            "lightgbm_text": str(folder / LIGHTGBM_TEXT),
+        },
+        pip_requirements=[f"{p}=={importlib.metadata.version(p)}" for p in RAW_REQUIREMENTS],
+    )
+    _reproducible_mlmodel(out / "MLmodel", model_text)
+    spec = read_json(folder / SPEC)
+    example = pd.DataFrame(
+        {"request_id": ["example"], "sent_at": [spec["valid_sent_at"][0]],
+         "sender_id": ["sender"], "recipient_id": ["recipient"]}
+    )  # fmt: skip
+    (p,) = mlflow.pyfunc.load_model(str(out)).predict(example)
+    if not 0 < p < 1:
+        raise ValueError(f"{RAW_MODEL}: answered {p!r} to a request, not a probability")
+
+
+# what the raw-request model imports, besides `tiesignal` itself (installed from this repo)
+RAW_REQUIREMENTS = ("lightgbm", "pandas", "pyarrow", "pandera", "scikit-learn", "mlflow")
+
+
 def _reproducible_mlmodel(path: Path, model_text: str) -> None:
     """The same model must give the same bytes, but MLflow stamps MLmodel with a random
     uuid, the clock and a list in set order: derive the uuid from the model, use a fixed
@@ -110,6 +145,11 @@ def _reproducible_mlmodel(path: Path, model_text: str) -> None:
     for flavor in mlmodel["flavors"].values():
         if "skops_trusted_types" in flavor:
             flavor["skops_trusted_types"] = sorted(flavor["skops_trusted_types"])
+        # paths on the machine that saved it: the loader uses only the file names
+        if "model_code_path" in flavor:
+            flavor["model_code_path"] = Path(flavor["model_code_path"]).name
+        for artifact in flavor.get("artifacts", {}).values():
+            artifact["uri"] = artifact["path"]
     write_text(yaml.safe_dump(mlmodel, sort_keys=True), path)
 
 

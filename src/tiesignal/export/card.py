@@ -78,10 +78,12 @@ def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
         "with the test period's metrics before trusting scores on newer requests.",
         "",
         "## Files",
-        "- `model.onnx`: ONNX-ML, float32 input `input` [n, features], output "
-        "`probabilities` [n, 2] (column 1 is P(opportunity)).",
+        "- `model.onnx`: ONNX-ML, float32 input `input` [N, features], output "
+        "`probabilities` [N, 2] (column 1 is P(opportunity)).",
         "- `model.txt`: LightGBM's text model.",
         "- `mlflow_model/`: MLflow model; its pyfunc returns P(opportunity).",
+        "- `raw_requests_model/`: MLflow model of the same trees for raw requests (canonical "
+        "schema, names not codes); history features count the requests of the same call.",
         "- `feature_spec.json`: the features in input order, their groups and category levels.",
         "",
     ]

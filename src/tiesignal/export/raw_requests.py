@@ -1,0 +1,66 @@
+"""The exported model for clients that send raw requests: MLflow models-from-code.
+
+`mlflow models serve -m models/export/raw_requests_model --env-manager local` (from this
+project's environment: the code imports `tiesignal`) answers requests in the canonical
+schema, with names, not codes: the same validation and feature code as `tiesignal
+predict`, and the same probabilities. History features (a sender's earlier requests,
+template reuse) count the requests of the same call, in time order, as `predict` counts
+those of its file. Rows that cannot be scored make the call fail with a short message
+naming row, column and reason (no value of a person).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+from tiesignal.features.build import History, encode
+from tiesignal.models.data import features_named
+from tiesignal.schema import REQUIRED_TO_SCORE, SCORING_COLUMNS, InputError, validate_requests
+from tiesignal.scoring import score_in_time_order
+
+SHOWN_REJECTS = 5  # the message names this many rows that cannot be scored
+
+
+class RawRequests(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        self.spec = json.loads(Path(context.artifacts["feature_spec"]).read_text("utf-8"))
+        self.booster = lgb.Booster(model_file=context.artifacts["lightgbm_text"])
+        self.features = features_named([f["name"] for f in self.spec["features"]])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+        requests = pd.DataFrame(model_input)
+        try:
+            checked = validate_requests(
+                requests, "request", *self.spec["valid_sent_at"], REQUIRED_TO_SCORE,
+                SCORING_COLUMNS,
+            )  # fmt: skip
+        except InputError as err:
+            raise MlflowException(str(err), INVALID_PARAMETER_VALUE) from None
+        rejects = checked.rejects
+        if len(rejects):
+            shown = [
+                f"row {row}: {column}: {reason}"
+                for row, column, reason in rejects[["reject_row", "reject_column", "reject_reason"]]
+                .head(SHOWN_REJECTS)
+                .itertuples(index=False)
+            ]
+            more = len(rejects) - SHOWN_REJECTS
+            tail = f" (and {more} more rows)" if more > 0 else ""
+            raise MlflowException("; ".join(shown) + tail, INVALID_PARAMETER_VALUE)
+        return score_in_time_order(
+            checked.kept,
+            History(),
+            lambda features: encode(features, self.features, self.spec["category_levels"]),
+            lambda X: self.booster.predict(X.to_numpy(dtype=np.float64)),
+        )
+
+
+mlflow.models.set_model(RawRequests())
