@@ -128,7 +128,8 @@ def trained(tiny_world, split_config):
     categorical = [f.name for f in chosen if f.kind == "categorical"]
     model = train(cfg, X["train"], y["train"], X["valid"], y["valid"], categorical, print)
     text = model.booster.model_to_string(num_iteration=model.best_iteration)
-    spec = {**describe(chosen, levels), "label": LABEL, "valid_sent_at": list(RANGE)}
+    spec = {**describe(chosen, levels), "label": LABEL, "valid_sent_at": list(RANGE),
+            "data_end": prepared.report["data_end"]}  # fmt: skip
     metrics = {"roc_auc": 0.8, "pr_auc": 0.1}
     card = model_card(
         spec,

@@ -88,6 +88,12 @@ def test_feature_spec_and_card_describe_the_model(exported, trained):
     for heading in ("## Data", "## Test metrics", "## Intended use", "## Limitations"):
         assert heading in card
     assert "simulated data" in card and "Correlation, not cause" in card
+    import yaml
+
+    for model in ("mlflow_model", "raw_requests_model"):  # a time from the data, not 1970
+        created = yaml.safe_load((folder / model / "MLmodel").read_text())["utc_time_created"]
+        assert created == pd.Timestamp(spec["data_end"]).strftime("%Y-%m-%d %H:%M:%S.%f")
+        assert not created.startswith("1970")
 
 
 def test_every_onnx_input_and_output_has_one_row_per_request(exported):

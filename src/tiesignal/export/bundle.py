@@ -80,8 +80,8 @@ def write_export(
             str(tmp / MLFLOW_MODEL),
             **model_description(example, booster.predict(example), LightGBMModel.requirements),
         )
-        _reproducible_mlmodel(tmp / MLFLOW_MODEL / "MLmodel", model_text)
-        _save_raw_request_model(tmp, model_text)
+        _reproducible_mlmodel(tmp / MLFLOW_MODEL / "MLmodel", model_text, spec["data_end"])
+        _save_raw_request_model(tmp, model_text, spec["data_end"])
 
         onnx_got = OnnxScorer(onnx_bytes).predict(check.to_numpy())
         pyfunc = mlflow.pyfunc.load_model(str(tmp / MLFLOW_MODEL))
@@ -103,7 +103,7 @@ def write_export(
     return agreement
 
 
-def _save_raw_request_model(folder: Path, model_text: str) -> None:
+def _save_raw_request_model(folder: Path, model_text: str, created: str) -> None:
     """The raw-request pyfunc next to the files it reads; checked to load and to answer
     one request with a probability."""
     import mlflow.pyfunc
@@ -120,7 +120,7 @@ def _save_raw_request_model(folder: Path, model_text: str) -> None:
         },
         pip_requirements=[f"{p}=={importlib.metadata.version(p)}" for p in RAW_REQUIREMENTS],
     )
-    _reproducible_mlmodel(out / "MLmodel", model_text)
+    _reproducible_mlmodel(out / "MLmodel", model_text, created)
     spec = read_json(folder / SPEC)
     example = pd.DataFrame(
         {"request_id": ["example"], "sent_at": [spec["valid_sent_at"][0]],
@@ -135,13 +135,16 @@ def _save_raw_request_model(folder: Path, model_text: str) -> None:
 RAW_REQUIREMENTS = ("lightgbm", "pandas", "pyarrow", "pandera", "scikit-learn", "mlflow")
 
 
-def _reproducible_mlmodel(path: Path, model_text: str) -> None:
+def _reproducible_mlmodel(path: Path, model_text: str, created: str) -> None:
     """The same model must give the same bytes, but MLflow stamps MLmodel with a random
-    uuid, the clock and a list in set order: derive the uuid from the model, use a fixed
-    time (like SOURCE_DATE_EPOCH=0 in reproducible builds) and sort the list."""
+    uuid, the clock and a list in set order: derive the uuid from the model, sort the list,
+    and take the time from the export's own inputs, the end of its data (reproducible
+    builds' SOURCE_DATE_EPOCH idea; the commit's time would change bytes that DVC has
+    cached whenever anything else is committed)."""
     mlmodel = yaml.safe_load(path.read_text(encoding="utf-8"))
     mlmodel["model_uuid"] = uuid.uuid5(uuid.NAMESPACE_OID, model_text).hex
-    mlmodel["utc_time_created"] = "1970-01-01 00:00:00.000000"
+    stamp = pd.Timestamp(created).tz_convert("UTC")
+    mlmodel["utc_time_created"] = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")
     for flavor in mlmodel["flavors"].values():
         if "skops_trusted_types" in flavor:
             flavor["skops_trusted_types"] = sorted(flavor["skops_trusted_types"])
@@ -227,6 +230,7 @@ def describe_export(
         "label": LABEL,
         "label_window_days": prepare_report["label_window_days"],
         "valid_sent_at": about["valid_sent_at"],  # what `predict` accepts
+        "data_end": prepare_report["data_end"],  # the last request the model's data holds
     }
     card = model_card(
         spec, test_metrics, prepare_report,
