@@ -142,12 +142,13 @@ class TableReader:
     def __init__(self, path: str | Path, chunk_size: int, columns: list[str]) -> None:
         self.path, self.chunk_size, self.columns = Path(path), chunk_size, columns
         self.notes: list[str] = []
-        self.total: int | None = None
+        self.total: int | None = None  # rows, when the format says (Parquet)
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: input file does not exist")
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a folder, not a table")
-        if table_format(self.path) == "parquet":
+        self.format = table_format(self.path)
+        if self.format == "parquet":
             try:
                 self._parquet = pq.ParquetFile(self.path)
             except (pa.ArrowInvalid, OSError) as err:
@@ -165,7 +166,7 @@ class TableReader:
             self.notes.append(f"fields separated by {self.delimiter!r}")
 
     def __iter__(self) -> Iterator[Chunk]:
-        if self.total is not None:
+        if self.format == "parquet":
             present = [c for c in self._parquet.schema_arrow.names if c in self.columns]
             for batch in self._parquet.iter_batches(batch_size=self.chunk_size, columns=present):
                 yield Chunk(to_pandas(pa.Table.from_batches([batch])))
@@ -189,15 +190,13 @@ class TableReader:
             except StopIteration:
                 break
             except csv.Error as err:
-                row, why = None, f"line {line}: not CSV ({_csv_problem(err)})"
+                why = f"line {line}: not CSV ({_csv_problem(err)})"
             else:
-                why = (
-                    None
-                    if len(row) == len(header)
-                    else (f"line {line}: {len(row)} fields, the header has {len(header)}")
-                )
                 if not row:
                     continue  # a blank line
+                why = None
+                if len(row) != len(header):
+                    why = f"line {line}: {len(row)} fields, the header has {len(header)}"
             if why is not None:
                 malformed[len(rows)] = why
                 rows.append([None] * len(names))

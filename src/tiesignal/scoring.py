@@ -65,7 +65,7 @@ def score_file(
         log.info("%s: %s", source, note)
     earlier = EarlierRows()
     stream = _Stream(model)
-    rows_in = rows_scored = rows_rejected = 0
+    rows_scored = rows_rejected = 0
     bar = tqdm(
         total=table.total,
         unit="req",
@@ -84,14 +84,15 @@ def score_file(
                     raw, str(source), earliest, latest, REQUIRED_TO_SCORE, SCORING_COLUMNS,
                     earlier, chunk.malformed,
                 )  # fmt: skip
-                rows_in += len(raw)
+                first = earlier.rows == len(raw)  # the first chunk sets the columns
                 rows_rejected += len(checked.rejects)
                 rows_scored += len(checked.kept)
-                if len(checked.rejects) or rows_in == len(raw):  # the first chunk sets columns
+                if len(checked.rejects) or first:
                     rejected.write(checked.rejects)
-                if len(checked.kept) or rows_in == len(raw):
+                if len(checked.kept) or first:
                     scores.write(stream.score(checked.kept))
                 bar.update(len(raw))
+            rows_in = earlier.rows  # every row validated, kept or rejected
             if rows_in == 0:
                 raise InputError(f"{source}: no rows")
         finally:

@@ -386,8 +386,7 @@ def log_evaluation(
     metrics = {f"test_{k}": v for k, v in scores.items()}
     record = recorded_run(root, model_sha256)
     if record is not None and not record.get("evaluated"):
-        connect(cfg, root)
-        _log_evaluation(mlflow.MlflowClient(), record["run_id"], metrics, artifacts)
+        _log_evaluation(connect(cfg, root), record["run_id"], metrics, artifacts)
         write_json({**record, "evaluated": True}, root / RUN_RECORD)
         return record["run_id"]
     if record is not None:

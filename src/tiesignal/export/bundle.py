@@ -81,7 +81,7 @@ def write_export(
             **model_description(example, booster.predict(example), LightGBMModel.requirements),
         )
         _reproducible_mlmodel(tmp / MLFLOW_MODEL / "MLmodel", model_text, spec["data_end"])
-        _save_raw_request_model(tmp, model_text, spec["data_end"])
+        _save_raw_request_model(tmp, model_text, spec)
 
         onnx_got = OnnxScorer(onnx_bytes).predict(check.to_numpy())
         pyfunc = mlflow.pyfunc.load_model(str(tmp / MLFLOW_MODEL))
@@ -103,7 +103,7 @@ def write_export(
     return agreement
 
 
-def _save_raw_request_model(folder: Path, model_text: str, created: str) -> None:
+def _save_raw_request_model(folder: Path, model_text: str, spec: dict) -> None:
     """The raw-request pyfunc next to the files it reads; checked to load and to answer
     one request with a probability."""
     import mlflow.pyfunc
@@ -120,8 +120,7 @@ def _save_raw_request_model(folder: Path, model_text: str, created: str) -> None
         },
         pip_requirements=[f"{p}=={importlib.metadata.version(p)}" for p in RAW_REQUIREMENTS],
     )
-    _reproducible_mlmodel(out / "MLmodel", model_text, created)
-    spec = read_json(folder / SPEC)
+    _reproducible_mlmodel(out / "MLmodel", model_text, spec["data_end"])
     example = pd.DataFrame(
         {"request_id": ["example"], "sent_at": [spec["valid_sent_at"][0]],
          "sender_id": ["sender"], "recipient_id": ["recipient"]}
@@ -158,29 +157,20 @@ def _reproducible_mlmodel(path: Path, model_text: str, created: str) -> None:
 
 @dataclass(frozen=True)
 class ExportedModel:
-    """An export folder loaded for scoring. Scores come from the LightGBM text model compiled
-    to native code by lleaves (equal to LightGBM's to 1e-12, several times faster)."""
+    """An export folder loaded for scoring. `load` scores with the LightGBM text model
+    compiled to native code by lleaves (equal to LightGBM's to 1e-12, several times
+    faster); the raw-request MLflow model scores with LightGBM itself."""
 
-    compiled: object  # lleaves.Model
+    compiled: object  # lleaves.Model, or a lightgbm.Booster: the same `predict`
     spec: dict
     features: list[Feature]
 
     @classmethod
     def load(cls, folder: Path, cache: Path | None = None) -> ExportedModel:
         folder = Path(folder)
-        spec_path = folder / SPEC
-        if not spec_path.exists():
+        if not (folder / SPEC).exists():
             raise FileNotFoundError(f"{folder}: no exported model here (no {SPEC})")
-        spec = read_json(spec_path)
-        if spec.get("feature_code_version") != FEATURE_CODE_VERSION:
-            raise ValueError(
-                f"{spec_path}: features of version {spec.get('feature_code_version')!r}, but this "
-                f"code computes version {FEATURE_CODE_VERSION!r}; re-export with this code"
-            )
-        missing = [k for k in ("features", "category_levels", "valid_sent_at") if k not in spec]
-        if missing:
-            raise ValueError(f"{spec_path}: no {', '.join(missing)}; re-export with this code")
-        features = features_named([f["name"] for f in spec["features"]])
+        spec, features = read_spec(folder / SPEC)
         return cls(compile_model(folder / LIGHTGBM_TEXT, cache), spec, features)
 
     def matrix(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -189,6 +179,21 @@ class ExportedModel:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.compiled.predict(np.ascontiguousarray(X.to_numpy(dtype=np.float64)))
+
+
+def read_spec(spec_path: Path) -> tuple[dict, list[Feature]]:
+    """An export's feature spec and its features, refused when this code would compute
+    other features than the model was trained on."""
+    spec = read_json(spec_path)
+    if spec.get("feature_code_version") != FEATURE_CODE_VERSION:
+        raise ValueError(
+            f"{spec_path}: features of version {spec.get('feature_code_version')!r}, but this "
+            f"code computes version {FEATURE_CODE_VERSION!r}; re-export with this code"
+        )
+    missing = [k for k in ("features", "category_levels", "valid_sent_at") if k not in spec]
+    if missing:
+        raise ValueError(f"{spec_path}: no {', '.join(missing)}; re-export with this code")
+    return spec, features_named([f["name"] for f in spec["features"]])
 
 
 def compile_model(model_file: Path, cache: Path | None = None):

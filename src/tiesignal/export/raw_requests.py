@@ -11,7 +11,6 @@ naming row, column and reason (no value of a person).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import lightgbm as lgb
@@ -21,8 +20,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from tiesignal.features.build import History, encode
-from tiesignal.models.data import features_named
+from tiesignal.export.bundle import ExportedModel, read_spec
+from tiesignal.features.build import History
 from tiesignal.schema import REQUIRED_TO_SCORE, SCORING_COLUMNS, InputError, validate_requests
 from tiesignal.scoring import score_in_time_order
 
@@ -31,15 +30,15 @@ SHOWN_REJECTS = 5  # the message names this many rows that cannot be scored
 
 class RawRequests(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        self.spec = json.loads(Path(context.artifacts["feature_spec"]).read_text("utf-8"))
-        self.booster = lgb.Booster(model_file=context.artifacts["lightgbm_text"])
-        self.features = features_named([f["name"] for f in self.spec["features"]])
+        spec, features = read_spec(Path(context.artifacts["feature_spec"]))
+        booster = lgb.Booster(model_file=context.artifacts["lightgbm_text"])
+        self.model = ExportedModel(booster, spec, features)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         requests = pd.DataFrame(model_input)
         try:
             checked = validate_requests(
-                requests, "request", *self.spec["valid_sent_at"], REQUIRED_TO_SCORE,
+                requests, "request", *self.model.spec["valid_sent_at"], REQUIRED_TO_SCORE,
                 SCORING_COLUMNS,
             )  # fmt: skip
         except InputError as err:
@@ -55,12 +54,7 @@ class RawRequests(mlflow.pyfunc.PythonModel):
             more = len(rejects) - SHOWN_REJECTS
             tail = f" (and {more} more rows)" if more > 0 else ""
             raise MlflowException("; ".join(shown) + tail, INVALID_PARAMETER_VALUE)
-        return score_in_time_order(
-            checked.kept,
-            History(),
-            lambda features: encode(features, self.features, self.spec["category_levels"]),
-            lambda X: self.booster.predict(X.to_numpy(dtype=np.float64)),
-        )
+        return score_in_time_order(checked.kept, History(), self.model.matrix, self.model.predict)
 
 
 mlflow.models.set_model(RawRequests())
