@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from tiesignal.config import DataConfig, WorldConfig, load
+from tiesignal.config import DataConfig, load, load_world
 from tiesignal.ingest.exports import ingest_exports
 from tiesignal.ingest.pseudonym import Pseudonymizer
 from tiesignal.simulate import simulate_world
@@ -35,7 +35,7 @@ def main(n_exports: int) -> None:
     with open(ROOT / "conf" / "data" / "member_exports.yaml") as fh:
         data = load(DataConfig, yaml.safe_load(fh), "data")
     world = dataclasses.replace(
-        load(WorldConfig, params["world"], "world"),
+        load_world(params["world"], ROOT),
         n_members=n_exports,
         n_requests=300 * n_exports,
         n_senders=4000,

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tiesignal.config import ConfigError, load
+from tiesignal.config import ConfigError, WorldConfig, load, load_world
 from tiesignal.io import remove_stale_temps
 from tiesignal.schema import InputError
 
@@ -80,8 +80,11 @@ def stage_config(stage: Callable, params: dict) -> Any:
     for field in dataclasses.fields(cls):
         if field.name not in params:
             raise ConfigError(f"params.yaml: missing section `{field.name}`")
-        sections[field.name] = load(typing.get_type_hints(cls)[field.name], params[field.name],
-                                    field.name)  # fmt: skip
+        section_cls = typing.get_type_hints(cls)[field.name]
+        if section_cls is WorldConfig:  # its coefficients are in a file it names, under conf/
+            sections[field.name] = load_world(params[field.name], ROOT, field.name)
+        else:
+            sections[field.name] = load(section_cls, params[field.name], field.name)
     return cls(**sections)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.config import DataConfig, StudyConfig, TrackingConfig, WorldConfig
+from tiesignal.config import DataConfig, StudyConfig, TrackingConfig, WorldConfig, load
 from tiesignal.io import atomic_dir, read_json, read_parquet, write_json, write_parquet
 from tiesignal.schema import SPLITS
 from tiesignal.study.run import Truth, report_context, run_study, test_scores, write_outputs
@@ -20,7 +20,6 @@ log = logging.getLogger("tiesignal.compare")
 class Params:
     data: DataConfig  # only data.source: is there a truth to check the study against?
     study: StudyConfig
-    world: WorldConfig
     tracking: TrackingConfig
 
 
@@ -31,7 +30,9 @@ def run(cfg: Params, paths: Paths) -> str:
     tables = {s: read_parquet(f) for s, f in files.items()}
     truth = None
     if cfg.data.source == "simulated":
-        truth = Truth(read_parquet(paths.truth), cfg.world, read_json(paths.truth_summary))
+        summary = read_json(paths.truth_summary)  # holds the world that made the data
+        world = load(WorldConfig, summary["coefficients"], f"{paths.truth_summary}: coefficients")
+        truth = Truth(read_parquet(paths.truth), world, summary)
     else:
         log.info("real data: no truth to check the study against; that section is skipped")
     levels = read_json(paths.feature_spec)["category_levels"]

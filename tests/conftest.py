@@ -17,7 +17,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from tiesignal.config import ModelConfig, PrepareConfig, WorldConfig, load
+from tiesignal.config import ModelConfig, PrepareConfig, WorldConfig, load, load_world
 from tiesignal.export.bundle import write_export
 from tiesignal.export.card import model_card
 from tiesignal.features.build import build_features, category_levels, encode
@@ -84,7 +84,7 @@ def tiny_params(*overrides: str) -> dict:
 
 
 def world_config(**changes) -> WorldConfig:
-    cfg = load(WorldConfig, composed("world=tiny")["world"], "world")
+    cfg = load_world(composed("world=tiny")["world"], ROOT)
     return dataclasses.replace(cfg, **changes)
 
 

@@ -87,7 +87,7 @@ def test_the_personalization_heading_agrees_with_its_own_numbers(studied):
 
 
 def test_compare_runs_to_the_end_on_a_world_without_tie_strength(tmp_path):
-    overrides = [f"world.{k}={v}" for k, v in WORLDS["tie_off"].items()]
+    overrides = [f"+world.{k}={v}" for k, v in WORLDS["tie_off"].items()]
     summaries = run_stages(tmp_path, tiny_params(*overrides, "study.kinds=[without]"))
     assert summaries["compare"]
     metrics = json.loads((tmp_path / "metrics" / "compare.json").read_text())

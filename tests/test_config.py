@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import yaml
 from conftest import ROOT, composed
@@ -19,6 +21,7 @@ from tiesignal.config import (
     TrackingConfig,
     WorldConfig,
     load,
+    load_world,
 )
 from tiesignal.features.registry import GROUPS, select
 
@@ -33,14 +36,20 @@ SECTIONS = {
     "export": ExportConfig,
     "tracking": TrackingConfig,
 }
-GROUP_DIRS = [p for p in (ROOT / "conf").iterdir() if p.is_dir()]
+# the config groups of conf/config.yaml's defaults list (conf/worlds/ holds world
+# definitions, files that params.yaml names, not a group)
+DEFAULTS = yaml.safe_load((ROOT / "conf" / "config.yaml").read_text())["defaults"]
+GROUP_DIRS = [ROOT / "conf" / next(iter(d)).split()[-1] for d in DEFAULTS if isinstance(d, dict)]
 CHOICES = [f"{d.name}={f.stem}" for d in GROUP_DIRS for f in sorted(d.glob("*.yaml"))]
 
 
 def _typed(params: dict) -> None:
     assert set(params) == set(SECTIONS), "params.yaml sections and config classes differ"
     for name, cls in SECTIONS.items():
-        load(cls, params[name], name)
+        if cls is WorldConfig:
+            load_world(params[name], ROOT)
+        else:
+            load(cls, params[name], name)
     select(params["features"]["groups"])
 
 
@@ -69,10 +78,30 @@ def test_experiment_overrides_only_what_changes():
 
 
 def test_unknown_key_is_named_with_its_path():
-    world = composed()["world"]
-    world["acceptance"]["personalisation"] = 1.0
-    with pytest.raises(ConfigError, match=r"world\.acceptance\.personalisation"):
-        load(WorldConfig, world, "world")
+    world = composed("+world.acceptance.personalisation=1.0")["world"]
+    with pytest.raises(ConfigError, match=r"world\.acceptance\.personalisation.*conf/worlds"):
+        load_world(world, ROOT)
+
+
+def test_params_hold_the_worlds_size_and_what_an_experiment_changes_not_its_coefficients():
+    default = composed()["world"]
+    assert sorted(default) == ["chunk_size", "definition", "months", "n_members", "n_requests",
+                               "n_senders", "seed", "start"]  # fmt: skip
+    changed = composed("+world.opportunity.late_shift_logit=-0.693")["world"]
+    assert changed["opportunity"] == {"late_shift_logit": -0.693}
+    base, world = load_world(default, ROOT), load_world(changed, ROOT)
+    assert world.opportunity.late_shift_logit == -0.693
+    assert world.opportunity.tie_strength == base.opportunity.tie_strength  # the rest kept
+    assert dataclasses.replace(world, opportunity=base.opportunity) == base
+    with pytest.raises(ConfigCompositionException, match=r"\+world\.opportunity"):
+        composed("world.opportunity.late_shift_logit=-0.693")  # Hydra says to add `+`
+
+
+def test_a_world_definition_that_cannot_be_read_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"world\.definition: cannot read nowhere\.yaml"):
+        load_world(composed("world.definition=nowhere.yaml")["world"], tmp_path)
+    with pytest.raises(ConfigError, match=r"world\.definition: missing"):
+        load_world({"seed": 1}, ROOT)
 
 
 def test_missing_key_and_wrong_type_are_named():
@@ -90,3 +119,9 @@ def test_unknown_group_option_and_feature_group_fail():
         composed("model=xgboost")
     with pytest.raises(ValueError, match="unknown group"):
         select(["personalization", "astrology"])
+
+
+@pytest.mark.parametrize("definition", sorted((ROOT / "conf" / "worlds").glob("*.yaml")))
+def test_every_world_definition_loads(definition):
+    path = definition.relative_to(ROOT).as_posix()
+    assert load_world(composed(f"world.definition={path}")["world"], ROOT).n_requests > 0

@@ -10,9 +10,9 @@ import pytest
 from conftest import run_stages, tiny_params
 
 STATIONARY = ("world.n_requests=20000", "world.n_members=12000",
-              "world.opportunity.market_amplitude=0.0")  # fmt: skip
+              "+world.opportunity.market_amplitude=0.0")  # fmt: skip
 # log(0.5): the opportunity odds halve over the last five months, the test period
-CRASH = ("world.opportunity.late_shift_logit=-0.693", "world.opportunity.late_shift_months=5")
+CRASH = ("+world.opportunity.late_shift_logit=-0.693", "+world.opportunity.late_shift_months=5")
 
 
 @pytest.mark.parametrize("world, flagged", [(STATIONARY, False), (STATIONARY + CRASH, True)])

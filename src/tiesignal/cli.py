@@ -88,13 +88,12 @@ def _predict(args: argparse.Namespace) -> int:
 def _simulate_exports(args: argparse.Namespace) -> int:
     import yaml
 
-    from tiesignal.config import WorldConfig, load
+    from tiesignal.config import load_world
     from tiesignal.io import read_parquet
     from tiesignal.simulate.exports import render_exports
 
-    world = load(
-        WorldConfig, yaml.safe_load(args.params.read_text(encoding="utf-8"))["world"], "world"
-    )
+    params = yaml.safe_load(args.params.read_text(encoding="utf-8"))
+    world = load_world(params["world"], args.params.resolve().parent)  # the repo of params.yaml
     records = read_parquet(args.requests)
     names = render_exports(
         world, records, args.out, args.era, args.max_exports, as_zip=not args.folders

@@ -12,6 +12,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 
@@ -152,6 +153,44 @@ class WorldConfig:
     sender_types: dict[str, SenderTypeConfig]
     acceptance: AcceptanceConfig
     opportunity: OpportunityConfig
+
+
+def load_world(section: Mapping, root: Path, where: str = "world") -> WorldConfig:
+    """The world of params.yaml's `world` section: the coefficients of its `definition`
+    (a YAML file, relative to `root`) with the section's other keys laid over them, so
+    that params.yaml holds only the size, the seed and what an experiment changed."""
+    import yaml
+
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(section).__name__}")
+    changes = dict(section)
+    definition = changes.pop("definition", None)
+    if not isinstance(definition, str) or not definition:
+        raise ConfigError(f"{where}.definition: missing; the YAML file of the world's "
+                          "coefficients, e.g. conf/worlds/default.yaml")  # fmt: skip
+    path = Path(definition).expanduser()
+    path = path if path.is_absolute() else root / path
+    try:
+        coefficients = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{where}.definition: cannot read {definition}: {err}") from None
+    if not isinstance(coefficients, Mapping):
+        raise ConfigError(f"{where}.definition: {definition} is not a mapping of coefficients")
+    try:
+        return load(WorldConfig, _laid_over(coefficients, changes), where)
+    except ConfigError as err:
+        raise ConfigError(f"{err} (world definition {definition})") from None
+
+
+def _laid_over(base: Mapping, changes: Mapping) -> dict:
+    """`changes` over `base`, mapping by mapping; any other value replaces the base's."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _laid_over(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 # ---------------------------------------------------------------- pipeline stages
