@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from tiesignal.config import ConfigError, WorldConfig, load, load_world
-from tiesignal.io import remove_stale_temps
+from tiesignal.io import remove_stale_temps, repo_home
 from tiesignal.schema import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,8 @@ class Paths:
     export = property(lambda self: self.root / "models" / "export")
     export_metrics = property(lambda self: self.root / "metrics" / "export.json")
     logs = property(lambda self: self.root / "reports" / "logs")  # git-ignored
+    # not outputs: git- and DVC-ignored, shared by the workspace and its queued experiments
+    study_cache = property(lambda self: repo_home(self.root) / ".tiesignal" / "study_cache")
 
 
 def read_params(path: Path) -> dict:

@@ -36,7 +36,8 @@ def run(cfg: Params, paths: Paths) -> str:
     else:
         log.info("real data: no truth to check the study against; that section is skipped")
     levels = read_json(paths.feature_spec)["category_levels"]
-    result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info)
+    result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info,
+                       paths.study_cache)  # fmt: skip
     context = report_context(read_json(paths.prepare_report), tables)
     with atomic_dir(paths.compare_report) as tmp:
         write_outputs(result, cfg.study, context, tmp)

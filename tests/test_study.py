@@ -171,3 +171,42 @@ def test_the_report_names_every_group_and_the_truth(null_timing, tmp_path):
         in (tmp_path / "real" / "report.md").read_text()
     )
     json.dumps(result.headline)  # plain numbers, ready for metrics/compare.json
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
+def test_the_study_cache_refits_only_what_changed_and_never_changes_a_byte(split_config, tmp_path):
+    tables, levels, truth = study_inputs(world(), split_config)
+    study = study_config(kinds=["only"], seeds=[1], bootstrap_resamples=50)
+    context = {"source": "simulated", "label_window_days": 30, "rows": {s: 1 for s in SPLITS}}
+    cache = tmp_path / "cache"
+
+    def study_run(name, cfg=study, model=None, folder=cache):
+        result = run_study(cfg, model or model_config(), tables, levels, truth, lambda _: None,
+                           folder)  # fmt: skip
+        write_outputs(result, cfg, context, tmp_path / name)
+        return {(f.variant.name, f.seed): f.cached for f in result.fits}
+
+    assert not any(study_run("uncached", folder=None).values())
+    assert not any(study_run("first").values())
+    entries = sorted(cache.iterdir())
+    assert len(entries) == 1 + len(GROUPS)
+    assert all(study_run("again").values())
+    for name in ("first", "again"):
+        assert _files(tmp_path / name) == _files(tmp_path / "uncached"), name
+    # one more seed refits only that seed; another learning rate refits everything
+    wider = study_run("wider", dataclasses.replace(study, seeds=[1, 2]))
+    assert {seed for (_, seed), cached in wider.items() if not cached} == {2}
+    assert all(cached for (_, seed), cached in wider.items() if seed == 1)
+    faster = dataclasses.replace(model_config(), learning_rate=0.2)
+    assert not any(study_run("faster", model=faster).values())
+    # a damaged entry is refitted, not trusted, and the outputs stay the same
+    entry = entries[0]
+    (entry / "model.txt").write_text("tree\nbroken", encoding="utf-8")
+    (entry / "test_scores.npy").write_bytes(b"\x93NUMPY")
+    repaired = study_run("repaired")
+    assert list(repaired.values()).count(False) == 1
+    assert _files(tmp_path / "repaired") == _files(tmp_path / "uncached")

@@ -64,6 +64,12 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def repo_home(root: Path) -> Path:
+    """The repo that owns what outlives one run (the MLflow store, the study's cache):
+    inside a queued DVC experiment, the parent repo (DVC_ROOT), not the temporary copy."""
+    return Path(os.environ.get("DVC_ROOT") or root).resolve()
+
+
 TEMP_SUFFIXES = (".tmp", ".old")  # what `atomic_path` and `atomic_dir` leave when killed
 
 

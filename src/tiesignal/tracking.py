@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tiesignal.config import ExportConfig, TrackingConfig
-from tiesignal.io import file_sha256, write_json
+from tiesignal.io import file_sha256, repo_home, write_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,11 +35,6 @@ if TYPE_CHECKING:
 
     from tiesignal.models.train import TrainedModel
     from tiesignal.study.variants import Fit
-
-
-def repo_home(root: Path) -> Path:
-    """The repo whose store a run belongs to: the parent repo inside a queued experiment."""
-    return Path(os.environ.get("DVC_ROOT") or root).resolve()
 
 
 def tracking_uri(cfg: TrackingConfig, root: Path) -> str:

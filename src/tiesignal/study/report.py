@@ -12,6 +12,7 @@ import math
 
 from tiesignal.config import WorldConfig
 from tiesignal.features.registry import GROUPS
+from tiesignal.simulate.vocab import NOTE_LEVELS
 from tiesignal.study.summary import markdown_table
 from tiesignal.study.truth import CurveShape, Estimate, TruthRecovery
 
@@ -150,7 +151,10 @@ def describe_world(world: WorldConfig) -> list[str]:
         if a.mutual_log1p
         else "acceptance does not depend on mutual connections"
     )
-    notes = {lv: v for lv, v in world.opportunity.personalization.items() if v}
+    by_level = sorted(world.opportunity.personalization.items(),
+                      key=lambda item: NOTE_LEVELS.index(item[0]) if item[0] in NOTE_LEVELS
+                      else len(NOTE_LEVELS))  # fmt: skip
+    notes = {lv: v for lv, v in by_level if v}  # least to most personal
     note = (
         "the note's personalization level shifts the opportunity logit ("
         + ", ".join(f"{lv} {v:+g}" for lv, v in notes.items())

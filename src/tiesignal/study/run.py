@@ -15,6 +15,7 @@ from tiesignal.features.registry import FEATURES
 from tiesignal.io import write_csv, write_text
 from tiesignal.schema import LABEL, SPLITS
 from tiesignal.study import attribution, plots
+from tiesignal.study.cache import FitCache, data_digest
 from tiesignal.study.report import report_markdown
 from tiesignal.study.summary import group_importance, markdown_table, summarize
 from tiesignal.study.truth import Truth, TruthRecovery, recover_truth
@@ -40,10 +41,12 @@ def run_study(
     levels: dict[str, list[str]],
     truth_data: Truth | None,
     progress: Callable[[str], None],
+    cache: Path | None = None,
 ) -> StudyResult:
+    """`cache`: a folder of fits kept between runs (study/cache.py), or None."""
     X = {s: encode(tables[s], list(FEATURES), levels) for s in SPLITS}
     y = {s: tables[s][LABEL].to_numpy(dtype=bool).astype(np.int8) for s in SPLITS}
-    fits = fit_all(study, model_cfg, X, y, progress)
+    fits = fit_all(study, model_cfg, X, y, progress, FitCache(cache, data_digest(X, y)))
     progress("bootstrap intervals and attribution")
     table = summarize(fits, y["test"], study)
     full_models = [f.model.booster for f in fits if f.variant.kind == "full"]

@@ -14,6 +14,7 @@ from tiesignal.config import LightGBMConfig, ModelConfig, StudyConfig
 from tiesignal.features.registry import FEATURES, GROUPS
 from tiesignal.models.boosted import LightGBMModel
 from tiesignal.models.train import train
+from tiesignal.study.cache import FitCache
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class Fit:
     seed: int
     model: LightGBMModel
     test_scores: np.ndarray
-    seconds: float
+    seconds: float  # of the fit itself, also when it was read from the cache
+    cached: bool = False
 
 
 def plan(kinds: list[str]) -> list[Variant]:
@@ -52,9 +54,10 @@ def fit_all(
     X: dict[str, pd.DataFrame],
     y: dict[str, np.ndarray],
     progress: Callable[[str], None],
+    cache: FitCache,
 ) -> list[Fit]:
     """Every variant with every seed. `X` holds the full encoded matrices per split; a
-    variant's model sees only its groups' columns."""
+    variant's model sees only its groups' columns. A fit in `cache` is read, not refitted."""
     if not isinstance(model_cfg, LightGBMConfig):
         raise ValueError("the study explains LightGBM models (SHAP, partial dependence)")
     fits = []
@@ -76,16 +79,26 @@ def fit_all(
         columns = [f.name for f in FEATURES if f.group in variant.groups]
         categorical = [f.name for f in FEATURES if f.name in columns and f.kind == "categorical"]
         for seed in study.seeds:
-            start = time.perf_counter()
             cfg = dataclasses.replace(model_cfg, seed=seed)
-            model = train(
-                cfg, X["train"][columns].iloc[rows[seed]], y["train"][rows[seed]],
-                X["valid"][columns], y["valid"], categorical, progress=lambda _: None,
-            )  # fmt: skip
-            fits.append(Fit(variant, seed, model, model.predict(X["test"][columns]),
-                            time.perf_counter() - start))  # fmt: skip
-            progress(
-                f"  [{i}/{len(variants)}] {variant.name} seed {seed}: "
-                f"{model.best_iteration} rounds ({fits[-1].seconds:.1f}s)"
-            )
+            resample = f"{study.bootstrap_seed},{seed}" if study.resample_training else "all"
+            key = cache.key(cfg, columns, categorical, resample)
+            hit = cache.get(key, columns, categorical)
+            if hit is not None:
+                fits.append(Fit(variant, seed, hit.model, hit.test_scores, hit.seconds, True))
+            else:
+                start = time.perf_counter()
+                model = train(
+                    cfg, X["train"][columns].iloc[rows[seed]], y["train"][rows[seed]],
+                    X["valid"][columns], y["valid"], categorical, progress=lambda _: None,
+                )  # fmt: skip
+                scores = model.predict(X["test"][columns])
+                fits.append(Fit(variant, seed, model, scores, time.perf_counter() - start))
+                cache.put(key, model, scores, fits[-1].seconds)
+            how = "cached" if fits[-1].cached else f"{fits[-1].seconds:.1f}s"
+            progress(f"  [{i}/{len(variants)}] {variant.name} seed {seed}: "
+                     f"{fits[-1].model.best_iteration} rounds ({how})")  # fmt: skip
+    reused = sum(f.cached for f in fits)
+    if reused:
+        progress(f"{reused} of {len(fits)} fits read from the study cache (.tiesignal/), "
+                 f"{len(fits) - reused} fitted")  # fmt: skip
     return fits
