@@ -104,6 +104,17 @@ def test_a_changed_module_reruns_exactly_the_stages_that_import_it(repo, reprodu
     assert "up to date" in run(repo, "dvc", "status").stdout
 
 
+def test_the_world_definition_is_a_dependency_of_simulate(repo, reproduced):
+    definition = repo / "conf" / "worlds" / "default.yaml"
+    original = definition.read_text()
+    definition.write_text(original.replace("off_target_share: 0.2", "off_target_share: 0.25"))
+    try:
+        assert "simulate" in json.loads(run(repo, "dvc", "status", "--json").stdout)
+    finally:
+        definition.write_text(original)
+    assert "up to date" in run(repo, "dvc", "status").stdout
+
+
 def test_what_a_killed_write_leaves_is_new_to_neither_git_nor_dvc(repo, reproduced):
     left = [repo / "data" / "features" / ".train.parquet.k1.tmp", repo / "metrics" / ".x.tmp"]
     for path in left:
@@ -163,3 +174,18 @@ def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
     versions, aliases = registry(repo)
     assert len(versions) >= 2, "experiments register their models too"
     assert aliases == [("tiesignal-opportunity", "champion", 1)], "only `dvc repro` promotes"
+
+
+def test_the_experiment_table_shows_what_differs_and_fits_120_columns(repo, reproduced):
+    # a changed world coefficient is a column of its own
+    run(repo, "dvc", "exp", "run", "-S", "+world.opportunity.late_shift_logit=-0.693",
+        "-n", "crash")  # fmt: skip
+    run(repo, "dvc", "exp", "run", "-S", "model.learning_rate=0.2", "-n", "faster", "evaluate")
+    header = run(repo, "dvc", "exp", "show", "--csv").stdout.splitlines()[0].split(",")
+    world = [c for c in header if c.startswith("world.")]
+    assert "world.opportunity.late_shift_logit" in world and len(world) <= 9, world
+    table = run(repo, sys.executable, "scripts/exp_table.py", "--width", "120").stdout
+    assert max(map(len, table.splitlines())) <= 120, table
+    for shown in ("faster", "crash", "roc_auc", "model.learning_rate", "late_shift_logit", "0.2"):
+        assert shown in table, table
+    assert "data/" not in table and "seed" not in table, "dependency hashes and unchanged params"
