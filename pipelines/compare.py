@@ -49,7 +49,7 @@ def run(cfg: Params, paths: Paths) -> str:
         cfg.tracking, paths.root, cfg.study.name, result.fits, result.y_test,
         tracking.config_params(study=cfg.study), result.headline,
         files, paths.compare_report,
-        result.table,
+        result.table, truth.summary["coefficients"] if truth else None,
     )  # fmt: skip
 
 

@@ -184,6 +184,11 @@ def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
     assert (without["delta_roc_auc_low"] <= without["delta_roc_auc_high"]).all()
     for variant in without["variant"]:
         assert parent["metric_counts"][f"{variant}.delta_roc_auc_low"] == 1
+    # the world's coefficients are in the parent run, not in params.yaml
+    world = json.loads(next((root / "mlruns").rglob("study/world.json")).read_text())
+    truth = json.loads((root / "data" / "raw" / "truth.json").read_text())
+    assert world == truth["coefficients"] and "tie_strength" in world["opportunity"]
+    assert {r["tags"]["from_study_cache"] for r in children} <= {"true", "false"}
     with sqlite3.connect(root / "mlflow.db") as db:
         kind = db.execute("select value from experiment_tags where key='mlflow.experimentKind'")
         assert kind.fetchall() == [("custom_model_development",)]

@@ -421,11 +421,13 @@ def log_study(
     data: Mapping[str, Path],
     artifacts: Path,
     summary: pd.DataFrame,
+    world: Mapping | None = None,
 ) -> str:
     """One parent run and one child per variant and seed, so the UI's compare view lines
     the variants up (group by the `variant`, `kind` or `group` param); the parent holds
     each variant's change with its interval, as metrics `<variant>.delta_roc_auc[_low|_high]`
-    and as the table `study/summary.json`. Returns the parent's id."""
+    and as the table `study/summary.json`, and the simulated world's coefficients (`world`,
+    as `study/world.json`; params.yaml holds only its size and seed). Returns the parent's id."""
     import mlflow
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -442,12 +444,15 @@ def log_study(
         mlflow.log_params(params)
         mlflow.log_metrics({**headline, "models": len(fits), **intervals})
         mlflow.log_table(summary, artifact_file="study/summary.json")
+        if world is not None:
+            mlflow.log_dict(dict(world), "study/world.json")
         for fit in fits:
             v = fit.variant
             with mlflow.start_run(run_name=f"{v.name}-seed{fit.seed}", nested=True):
                 mlflow.set_tags(
                     {**tags, **_process_tags(), "study_role": "variant", "variant": v.name,
-                     "kind": v.kind, "group": v.group or "all", "seed": str(fit.seed)}
+                     "kind": v.kind, "group": v.group or "all", "seed": str(fit.seed),
+                     "from_study_cache": str(fit.cached).lower()}
                 )  # fmt: skip
                 mlflow.log_params(
                     {"variant": v.name, "kind": v.kind, "group": v.group or "all", "seed": fit.seed}
