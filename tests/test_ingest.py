@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, composed
 
-from tiesignal.config import DataConfig, load
+from tiesignal.config import ConfigError, DataConfig, load
 from tiesignal.ingest.exports import ingest_exports, seniority
 from tiesignal.ingest.pseudonym import Pseudonymizer, load_salt, name_key, profile_key
 from tiesignal.ingest.table import ingest_table
@@ -155,6 +155,29 @@ def test_hand_written_exports_of_the_newest_and_oldest_eras(tmp_path, data_confi
     assert "messages" not in by_export.loc["p02", "problems"]
 
 
+def test_an_export_is_observed_until_the_date_in_its_name_else_its_newest_date(
+    tmp_path, data_config
+):
+    def ingested(name: str, as_zip: bool = False):
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        write_export(folder, name, full(), as_zip=as_zip)
+        result = ingest_exports(folder, data_config, Pseudonymizer(SALT))
+        return result.participants.iloc[0], result.requests
+
+    named, requests = ingested("Complete_LinkedInDataExport_02-20-2026.zip", as_zip=True)
+    assert named["observed_until"] == "2026-02-21 00:00"  # the end of the export's day
+    assert named["observed_until_from"] == "export name"
+    assert (requests["observed_until"] == pd.Timestamp("2026-02-21", tz="UTC")).all()
+    iso, _ = ingested("Basic_LinkedInDataExport_2026-03-01")
+    assert iso["observed_until"] == "2026-03-02 00:00"
+    inside, requests = ingested("p03")
+    assert inside["observed_until_from"].startswith("newest date inside")
+    newest = max(requests[c].max() for c in ("sent_at", "accepted_at", "opportunity_at"))
+    assert requests["observed_until"].iloc[0] >= newest
+    assert inside["observed_until"] == f"{requests['observed_until'].iloc[0]:%Y-%m-%d %H:%M}"
+
+
 def test_hand_labels_override_the_rules(tmp_path, data_config):
     write_export(tmp_path, "p01", full())
     (tmp_path / "labels.csv").write_text(
@@ -192,6 +215,7 @@ def test_every_bad_case_is_reported_and_the_other_exports_still_count(tmp_path, 
         write_export(tmp_path, name, files if name == "a_good" else who)
     (tmp_path / "j_not_a_zip.zip").write_bytes(b"this is not a zip")
     write_export(tmp_path, "k_same_participant", full())
+    (tmp_path / "l_page.zip").write_bytes(b"\n<!DOCTYPE html><html><body>Download</body></html>")
     result = ingest_exports(tmp_path, data_config, Pseudonymizer(SALT))
     report = result.participants.set_index("export")
     rejects = result.rejects
@@ -214,12 +238,17 @@ def test_every_bad_case_is_reported_and_the_other_exports_still_count(tmp_path, 
     assert "unknown column(s) Endorsements" in report.loc["h_extra_columns", "problems"]
     assert "no header row with columns From, To, Sent At" in report.loc["i_unknown_era", "problems"]
     assert report.loc["j_not_a_zip.zip", "status"].startswith("not a readable zip file")
-    assert report.loc["k_same_participant", "status"] == "same participant as a_good"
-    assert report.loc["k_same_participant", "requests_rejected"] == 2
+    assert report.loc["l_page.zip", "status"].endswith("(an HTML page: the download page was "
+                                                       "saved instead of the export)")  # fmt: skip
+    # the same participant's second export is merged with the first, request by request
+    assert report.loc["k_same_participant", "status"] == "used"
+    assert report.loc[["a_good", "k_same_participant"], "merged_exports"].tolist() == [2, 2]
+    assert report.loc[["a_good", "k_same_participant"], "requests_superseded"].sum() == 2
     # nothing lost: every incoming invitation is a request or a counted reject
     used = report[report["requests"] > 0]
     assert (used["requests"] + used["requests_rejected"] + used["outgoing"] >= 3).all()
-    assert len(result.requests) == report["requests"].sum()
+    assert len(result.requests) == report["requests"].sum() - report["requests_superseded"].sum()
+    assert result.requests["request_id"].is_unique
     # and no raw value in any reason or problem
     text = " ".join(rejects["reject_reason"]) + " ".join(report["problems"])
     for raw in ("Rita", "Moreno", "network.example", "Lumen", "interview", "Zed"):
@@ -293,6 +322,29 @@ def test_a_canonical_table_is_validated_pseudonymized_and_its_notes_reduced(tmp_
         [2, "sender_id"],
     ]
     assert "mail.example" not in rejects.to_csv(), "no person's value in a reject"
+
+
+def test_a_table_gives_its_observation_end_by_column_or_config(tmp_path):
+    table = tmp_path / "crm.csv"
+    table.write_text(
+        "request_id,sent_at,sender_id,recipient_id,accepted,observed_until\n"
+        "r1,2025-01-01T10:00:00Z,s1,m1,true,2025-02-01\n"
+        "r2,2025-01-05T10:00:00Z,s1,m2,false,\n"
+        "r3,2025-01-09T10:00:00Z,s2,m2,false,2025-01-08\n"  # watched until before it was sent
+    )
+    (kept, rejects), *_ = ingest_table(table, Pseudonymizer(SALT), "2000-01-01", "2100-01-01",
+                                       observed_until="2025-03-01")  # fmt: skip
+    until = dict(
+        zip(kept["request_id"], kept["observed_until"].dt.strftime("%Y-%m-%d"), strict=True)
+    )
+    assert until == {"r1": "2025-02-01", "r2": "2025-03-01"}
+    assert rejects[["reject_row", "reject_column"]].values.tolist() == [[2, "observed_until"]]
+    with pytest.raises(InputError, match=r"1 request\(s\) sent after data.observed_until"):
+        list(ingest_table(table, Pseudonymizer(SALT), "2000-01-01", "2100-01-01",
+                          observed_until="2025-01-03"))  # fmt: skip
+    with pytest.raises(ConfigError, match="data.observed_until: not a date"):
+        list(ingest_table(table, Pseudonymizer(SALT), "2000-01-01", "2100-01-01",
+                          observed_until="soon"))  # fmt: skip
 
 
 def participant(name: str, **changes) -> dict[str, bytes]:
@@ -390,3 +442,43 @@ def test_hostile_exports_are_problems_of_their_own_export(tmp_path, data_config)
     assert '\'=HYPERLINK("x")' in by.index, "a formula name is neutralized in the CSV"
     assert report["exports"] == 11 and "Zed Secret" not in (out / "participants.csv").read_text()
     assert "\n" not in "".join(problems.values())
+
+
+def test_participant_folders_merge_exports_and_report_copies(tmp_path, data_config):
+    """The layout a study platform delivers: one folder per participant."""
+    header_only = NEW_MESSAGES.splitlines()[0] + "\n"
+    layout = {
+        "p01/Complete_LinkedInDataExport_02-15-2026.zip": participant("p1"),
+        "p02/Basic_LinkedInDataExport_02-15-2026": participant("p2"),
+        # two exports of one participant: the newer one has the recruiter's message
+        "p03/Basic_LinkedInDataExport_01-31-2026.zip": participant(
+            "p3", **{"messages.csv": header_only}
+        ),
+        "p03/Basic_LinkedInDataExport_03-01-2026.zip": participant("p3"),
+        "p04/Export.zip": participant("p4"),
+        "p04/Export (1).zip": participant("p4"),  # the same donation downloaded twice
+    }
+    for name, files in layout.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        write_export(tmp_path / name.split("/")[0], name.split("/")[1], files,
+                     as_zip=name.endswith(".zip"))  # fmt: skip
+    (tmp_path / "p05").mkdir()
+    (tmp_path / "p05" / "Export.zip").write_bytes(b"<html><body>Sign in</body></html>")
+    (tmp_path / "p01" / "notes.txt").write_text("from the platform")
+    result = ingest_exports(tmp_path, data_config, Pseudonymizer(SALT))
+    report = result.participants.set_index("export")
+
+    assert sorted(report.index) == sorted([*layout, "p05/Export.zip"])
+    assert result.ignored == ["p01/notes.txt"]
+    used = report[report["status"] == "used"]
+    assert sorted(used["participant"].unique()) == ["p01", "p02", "p03", "p04"]
+    assert report.loc["p04/Export (1).zip", "status"] == "a second copy of p04/Export.zip"
+    assert "an HTML page" in report.loc["p05/Export.zip", "status"]
+    older, newer = (f"p03/Basic_LinkedInDataExport_{d}-2026.zip" for d in ("01-31", "03-01"))
+    assert report.loc[[older, newer], "merged_exports"].tolist() == [2, 2]
+    assert report.loc[older, "requests_superseded"] == 2
+    requests = result.requests
+    assert requests["request_id"].is_unique and requests["recipient_id"].nunique() == 4
+    p3 = requests[requests["observed_until"] == pd.Timestamp("2026-03-02", tz="UTC")]
+    assert len(p3) == 2 and p3["opportunity"].tolist() == [True, False]  # the newer outcome
+    assert not (requests["observed_until"] == pd.Timestamp("2026-02-01", tz="UTC")).any()

@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from tiesignal.prepare import label_and_split
+from tiesignal.prepare import TooFewRequests, label_and_split
 from tiesignal.schema import LABEL, SPLITS, validate_requests
 
 
@@ -71,3 +71,57 @@ def test_bad_fractions_are_refused(prepared, split_config):
         label_and_split(
             kept, dataclasses.replace(split_config, train_fraction=0.9, valid_fraction=0.2)
         )
+
+
+def test_each_request_is_censored_at_its_own_observation_end(tiny_world, split_config):
+    """Half the recipients exported 120 days before the data's end: their requests of the
+    last 120 + window days are censored at their own export date, the others at the end."""
+    raw = tiny_world[1].copy()
+    data_end = max(raw[c].max() for c in ("sent_at", "accepted_at", "opportunity_at"))
+    early = raw["recipient_id"].isin(raw["recipient_id"].drop_duplicates().iloc[::2])
+    exported = data_end - pd.Timedelta(days=120)
+    raw["observed_until"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
+    keep = ~early | (raw["sent_at"] <= exported)  # an export holds nothing after its date
+    raw = raw[keep].copy()
+    raw.loc[early[keep], "observed_until"] = exported
+    kept = validate_requests(raw, "raw", "2000-01-01", "2100-01-01").kept
+    out = label_and_split(kept, split_config)
+    df = out.requests
+    window = pd.Timedelta(days=split_config.label_window_days)
+    own = df["observed_until"].notna()
+    assert own.any() and (~own).any()
+    open_own = own & (df["sent_at"] > exported - window)
+    open_rest = ~own & (df["sent_at"] > data_end - window)
+    assert open_own.any(), "requests near their own export date exist"
+    assert (df.loc[open_own | open_rest, "excluded_reason"] == "censored").all()
+    closed = (own & ~open_own) | (~own & ~open_rest)
+    assert not (df.loc[closed, "excluded_reason"] == "censored").any()
+    report = out.report
+    assert sum(report["censored_by_source"].values()) == report["excluded"]["censored"]
+    assert report["censored_by_observed_until"] == {
+        exported.strftime("%Y-%m-%d"): int(open_own.sum()),
+        "data end": int(open_rest.sum()),
+    }
+
+
+def test_an_observation_end_before_sending_is_rejected(tiny_world):
+    raw = tiny_world[1].head(50).copy()
+    raw["observed_until"] = raw["sent_at"] - pd.Timedelta(days=1)
+    rejects = validate_requests(raw, "raw", "2000-01-01", "2100-01-01").rejects
+    assert len(rejects) == 50
+    assert set(rejects["reject_reason"]) == {"observed_until is before sent_at"}
+    assert set(rejects["reject_column"]) == {"observed_until"}
+
+
+def test_a_study_too_small_to_split_stops_with_the_counts_per_split(tiny_world, split_config):
+    kept = validate_requests(tiny_world[1].head(80), "raw", "2000-01-01", "2100-01-01").kept
+    with pytest.raises(TooFewRequests) as stopped:
+        label_and_split(kept, split_config)
+    message = str(stopped.value)
+    assert all(f"{s} " in message for s in SPLITS) and "split.min_split_positives" in message
+    lower = dataclasses.replace(split_config, min_split_rows=1, min_split_positives=0)
+    counts = label_and_split(kept, lower).report["splits"]
+    assert (
+        f"valid {counts['valid']['rows']} requests, {counts['valid']['positives']} positive"
+        in message
+    )

@@ -225,6 +225,9 @@ class DataConfig:
     # zip bomb), found while reading
     max_file_mb: int = 1024
     max_compression_ratio: float = 200.0
+    # a table's observation end (ISO date or time, UTC) for rows without `observed_until`;
+    # empty: the data's latest timestamp
+    observed_until: str = ""
 
     def __post_init__(self) -> None:
         for key in ("max_file_mb", "max_compression_ratio"):
@@ -241,6 +244,9 @@ class PrepareConfig:
     valid_fraction: float
     min_sent_at: str  # requests outside [min_sent_at, max_sent_at] are rejected
     max_sent_at: str
+    # below these in any split, `prepare` stops: a model cannot be trained or judged
+    min_split_rows: int = 20
+    min_split_positives: int = 1
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ class Prepared:
 def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
     """Label each request, censor the ones whose window is still open, split by time.
 
-    The data's end is the latest timestamp it holds. A request sent less than
-    `label_window_days` before it is censored: its outcome is unknown, not negative.
+    Each request is observed until its own `observed_until` (an export's date), else
+    until the data's end, the latest timestamp it holds. A request sent less than
+    `label_window_days` before that is censored: its outcome is unknown, not negative.
     Train, valid and test are consecutive periods cut at time quantiles of the labelled
     requests. A recipient belongs to the period of their latest labelled request and
     their requests in earlier periods are excluded, so no recipient is in two splits and
@@ -46,12 +47,15 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
     df[LABEL] = (df["opportunity"] & within).astype("boolean")
     reason = pd.Series(pd.NA, index=df.index, dtype="str")
     reason[df["opportunity"].isna()] = "no_label"
-    reason[reason.isna() & (df["sent_at"] > data_end - window)] = "censored"
+    observed_until = df["observed_until"]
+    censored = reason.isna() & (df["sent_at"] > observed_until.fillna(data_end) - window)
+    reason[censored] = "censored"
 
     labelled = reason.isna()
     times = df.loc[labelled, "sent_at"]
     if len(times) < 3:
-        raise ValueError(f"only {len(times)} labelled requests: too few to split")
+        raise TooFewRequests(f"only {len(times)} labelled requests (excluded: "
+                             f"{_counts(reason.dropna())}): too few to split")  # fmt: skip
     valid_from = times.quantile(cfg.train_fraction)
     test_from = times.quantile(cfg.train_fraction + cfg.valid_fraction)
     period = np.select([df["sent_at"] < valid_from, df["sent_at"] < test_from], [0, 1], 2)
@@ -76,6 +80,7 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
         }
         for s in SPLITS
     }
+    _check_enough(by_split, cfg)
     report = {
         "data_end": data_end,
         "sources": {k: int(v) for k, v in df["source"].value_counts().sort_index().items()},
@@ -85,8 +90,39 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
         "splits": by_split,
         "excluded": {k: int(v) for k, v in reason.value_counts().sort_index().items()},
         "recipients_in_two_splits": _recipients_in_two_splits(df),
+        "censored_by_source": _counts(df.loc[censored, "source"]),
+        # by observation end: an export's date, or the data's end where a source gives none
+        "censored_by_observed_until": _counts(
+            observed_until[censored].dt.strftime("%Y-%m-%d").fillna("data end")
+        ),
     }
     return Prepared(requests=df, report=report)
+
+
+def _check_enough(by_split: dict, cfg: PrepareConfig) -> None:
+    """Stop before training when a split is too small to train on or to judge a model by."""
+    too_small = {s: n["rows"] < cfg.min_split_rows or n["positives"] < cfg.min_split_positives
+                 for s, n in by_split.items()}  # fmt: skip
+    short = [s for s, small in too_small.items() if small]
+    if short:
+        counts = "; ".join(f"{s} {n['rows']} requests, {n['positives']} positive"
+                           for s, n in by_split.items())  # fmt: skip
+        raise TooFewRequests(
+            f"too few labelled requests to split ({counts}): each split needs at least "
+            f"{cfg.min_split_rows} requests and {cfg.min_split_positives} positives "
+            f"(split.min_split_rows, split.min_split_positives); {', '.join(short)} fall(s) "
+            "short. Add data (more participants or a longer period), shorten the label window "
+            "(split.label_window_days) to censor fewer, or move split.train_fraction and "
+            "split.valid_fraction"
+        )
+
+
+class TooFewRequests(InputError):
+    """The data are too small for a train/valid/test split."""
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
 def _recipients_in_two_splits(df: pd.DataFrame) -> int:

@@ -52,6 +52,9 @@ SOURCE_COLUMN_KINDS: dict[str, str] = {
     "accepted_at": "timestamp",
     "opportunity": "bool",
     "opportunity_at": "timestamp",
+    # when the source stopped watching this request (an export's date); missing: the
+    # latest timestamp of the data. `prepare` censors each request against its own.
+    "observed_until": "timestamp",
     "source": "str",
     # outputs of tiesignal.features.personalization.note_features
     "note_length": "int",
@@ -67,7 +70,7 @@ NOTE_TEXT = "note"
 COLUMN_KINDS = {c: kind for c, kind in SOURCE_COLUMN_KINDS.items() if c != NOTE_TEXT}
 CANONICAL_COLUMNS = tuple(COLUMN_KINDS)
 # what happened after a request: training needs it, scoring neither reads nor checks it
-OUTCOME_COLUMNS = ("accepted", "accepted_at", "opportunity", "opportunity_at")
+OUTCOME_COLUMNS = ("accepted", "accepted_at", "opportunity", "opportunity_at", "observed_until")
 SCORING_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c not in (*OUTCOME_COLUMNS, "source"))
 REJECT_COLUMNS = ("reject_file", "reject_row", "reject_column", "reject_reason")
 # spellings of "no value" that spreadsheets and databases write into text cells
@@ -128,7 +131,7 @@ def _schema(
             lambda df, later=later: df[later].isna() | (df[later] >= df["sent_at"]),
             error=f"{later} is before sent_at",
         )
-        for later in ("accepted_at", "opportunity_at")
+        for later in ("accepted_at", "opportunity_at", "observed_until")
         if later in columns
     ]
     return pa.DataFrameSchema(
@@ -372,6 +375,9 @@ def _not_a(value, kind: str) -> str:
 def _failed(column, check: str, value) -> tuple[str, str]:
     """A pandera failure as (column, reason); a value is shown only where it is not a
     person's (a frame-wide check names its own columns)."""
+    later = str(check).removesuffix(" is before sent_at")
+    if later != check and later in SOURCE_COLUMN_KINDS:  # blame the later time, not the row
+        return later, str(check)
     if not isinstance(column, str) or column not in SOURCE_COLUMN_KINDS:
         return "(row)", str(check)
     if column in CATEGORY_COLUMNS or SOURCE_COLUMN_KINDS[column] in SHOWN_KINDS:

@@ -10,6 +10,7 @@ profile fields and the note's `note_*` features leave this module.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import re
@@ -31,6 +32,7 @@ from tiesignal.ingest.files import (
     ReadLimits,
     Table,
     clean,
+    copy_number,
     decode,
     find_exports,
     read_export,
@@ -104,42 +106,53 @@ def ingest_exports(
     pseudonymize: Pseudonymizer,
     on_export: Callable[[int, int, dict], None] | None = None,
 ) -> Ingested:
-    """Every export in `folder`, in name order; one bad export never stops the others."""
+    """Every export in `folder`, in either layout; one bad export never stops the others.
+    Several exports of one participant are merged by request id, the newest export's
+    outcomes winning; a second download (`... (1).zip`) of an export is reported, not read
+    twice; the same person in two participants' folders is used once."""
     rules = LabelRules(cfg.opportunity_rules)
-    paths, ignored = find_exports(folder)
+    found, ignored = find_exports(folder)
     labels, label_rejects = read_labels(folder / LABELS_FILE)
     ignored = [name for name in ignored if name != LABELS_FILE]
-    frames, rejects, reports = [], list(label_rejects), []
-    seen: dict[str, str] = {}  # fingerprint -> the export that had it first
+    used: dict[str, list[tuple[Participant, str]]] = {}  # participant -> (export, name)
+    rejects, reports = list(label_rejects), []
+    seen: dict[str, tuple[str, str]] = {}  # fingerprint -> (participant, first export's name)
     limits = ReadLimits(cfg.max_file_mb << 20, cfg.max_compression_ratio)
-    for i, path in enumerate(paths):
-        name = clean(path.name)
+    for i, entry in enumerate(found):
+        name = clean(entry.name)
         try:
-            export = read_export(path, limits)
-            result = ingest_participant(export, cfg, pseudonymize, rules, labels.get(name, {}))
+            export = dataclasses.replace(read_export(entry.path, limits), name=name)
+            result = ingest_participant(export, cfg, pseudonymize, rules, labels.get(name, {}),
+                                        entry.participant)  # fmt: skip
         except ExportError as err:
             result = _unusable(name, str(err))
         except Exception as err:  # noqa: BLE001 - whatever one export does, the others count
             log.debug("%s: not used", name, exc_info=True)
             result = _unusable(name, f"not used: {type(err).__name__}: {clean(err)}")
-        if result.fingerprint is not None and result.fingerprint in seen:
-            n = len(result.requests)
-            result = _unusable(name, f"same participant as {seen[result.fingerprint]}")
-            result.report["requests_rejected"] = n
-            result.rejects.append(
-                (f"{name}/Invitations.csv", 0, "(export)", result.report["status"])
-            )
-        elif result.fingerprint is not None:
-            seen[result.fingerprint] = name
-        frames.append(result.requests)
+        if result.fingerprint is not None:
+            who = entry.participant or result.fingerprint
+            first = seen.setdefault(result.fingerprint, (who, name))
+            why = (
+                f"a second copy of {first[1]}" if first[1] != name and copy_number(name) else
+                f"same participant as {first[1]}" if first[0] != who else None
+            )  # fmt: skip
+            if why:
+                n = len(result.requests)
+                result = _unusable(name, why)
+                result.report["requests_rejected"] = n
+                result.rejects.append((f"{name}/Invitations.csv", 0, "(export)", why))
+            else:
+                used.setdefault(who, []).append((result, name))
         rejects.extend(
-            (f"{name}/{f}" if f else name, line, c, r) for f, line, c, r in result.rejects
+            (f"{name}/{_inside(f, name)}" if f else name, line, c, r)
+            for f, line, c, r in result.rejects
         )
         reports.append(result.report)
         if on_export is not None:
-            on_export(i + 1, len(paths), result.report)
-    if not paths:
+            on_export(i + 1, len(found), result.report)
+    if not found:
         raise FileNotFoundError(f"{folder}: no exports (zip files or folders) in it")
+    frames = [_merged(exports) for exports in used.values()]
     requests = pd.concat([f for f in frames if len(f)] or [_empty_requests()], ignore_index=True)
     return Ingested(
         requests=requests,
@@ -147,6 +160,31 @@ def ingest_exports(
         participants=pd.DataFrame(reports),
         ignored=ignored,
     )
+
+
+def _merged(exports: list[tuple[Participant, str]]) -> pd.DataFrame:
+    """One participant's requests from all their exports: a request in several keeps the
+    row of the export that saw it last (its outcome is the most complete)."""
+    if len(exports) == 1:
+        return exports[0][0].requests
+    order = sorted(exports, key=lambda e: (str(e[0].report["observed_until"]), e[1]))
+    frames = [e[0].requests.assign(_export=k) for k, e in enumerate(order)]
+    both = pd.concat([f for f in frames if len(f)] or [_empty_requests()], ignore_index=True)
+    if both.empty:
+        return both
+    kept = both.drop_duplicates("request_id", keep="last")
+    superseded = both["_export"].value_counts().sub(kept["_export"].value_counts(), fill_value=0)
+    for k, (participant, _) in enumerate(order):
+        participant.report["requests_superseded"] = int(superseded.get(k, 0))
+        participant.report["merged_exports"] = len(order)
+    return kept.drop(columns="_export").sort_values(["sent_at", "request_id"])
+
+
+def _inside(file: str, export: str) -> str:
+    """A file's path inside its export, without a first folder named like the export."""
+    first, _, rest = file.partition("/")
+    base = export.rsplit("/", 1)[-1]
+    return rest if rest and first in (base, base.removesuffix(".zip")) else file
 
 
 def rejects_frame(rows: list[tuple[str, int, str, str]]) -> pd.DataFrame:
@@ -181,9 +219,13 @@ def ingest_participant(
     pseudonymize: Pseudonymizer,
     rules: LabelRules,
     hand_labels: dict[str, bool],
+    folder: str | None = None,
 ) -> Participant:
+    """One export's requests. `folder`: the participant's folder, whose name is then the
+    participant's id (so that their several exports share request ids)."""
     t = export.tables
     report = _report(export)
+    report["participant"] = folder
     rejects: list[tuple[str, int, str, str]] = []
     for table in t.values():
         rejects.extend((table.file, line, "(row)", why) for line, why in table.bad_rows)
@@ -200,6 +242,7 @@ def ingest_participant(
         report["requests_rejected"] = sum(incoming)
         return Participant(_empty_requests(), rejects, report, None)
     fingerprint = participant_fingerprint(my_key, me["headline"], me["industry"])
+    identity = fingerprint if folder is None else f"participant/{folder}"
     connections = _connections(t.get("connections"))
     report["connections"] = None if connections is None else connections.count
     rows = [i for i, inc in enumerate(incoming) if inc]
@@ -210,11 +253,16 @@ def ingest_participant(
     opportunity, opportunity_at, by_rule = _labels(
         t.get("messages"), found, rules, hand_labels, skew, rejects
     )
-    recipient_id = pseudonymize(fingerprint)
+    recipient_id = pseudonymize(identity)
     requests = _request_table(
-        found, me, fingerprint, recipient_id, report["connections"], opportunity,
+        found, me, identity, recipient_id, report["connections"], opportunity,
         opportunity_at, cfg.sender_profile_from_connections, pseudonymize,
     )  # fmt: skip
+    until, report["observed_until_from"] = observed_until(export.name, requests, connections)
+    requests["observed_until"] = pd.Series(
+        until, index=requests.index, dtype=requests["sent_at"].dtype
+    )
+    report["observed_until"] = None if pd.isna(until) else f"{until:%Y-%m-%d %H:%M}"
     report.update(
         status="used",
         participant_id=recipient_id,
@@ -308,7 +356,7 @@ def _invitations(
 
 
 def _request_table(
-    found: list[Invitation], me: dict, fingerprint: str, recipient_id: str,
+    found: list[Invitation], me: dict, identity: str, recipient_id: str,
     connections: int | None, opportunity: list, opportunity_at: list,
     sender_headlines: bool, pseudonymize: Pseudonymizer,
 ) -> pd.DataFrame:  # fmt: skip
@@ -322,7 +370,7 @@ def _request_table(
     requests = pd.DataFrame(
         {
             "request_id": pd.array(
-                [pseudonymize(request_key(fingerprint, f.sender_key, f.sent_at)) for f in found],
+                [pseudonymize(request_key(identity, f.sender_key, f.sent_at)) for f in found],
                 dtype="str",
             ),
             "sent_at": pd.Series([f.sent_at for f in found], dtype="datetime64[us, UTC]"),
@@ -364,6 +412,33 @@ def _one_acceptance_per_connection(found: list[Invitation]) -> None:
         for invitation in invited:
             if invitation is not chosen:
                 invitation.accepted, invitation.accepted_at = False, pd.NaT
+
+
+# the export's date in its name: LinkedIn writes month-day-year (`..._01-15-2026.zip`)
+NAME_DATE = re.compile(
+    r"(?<!\d)(\d{1,2})-(\d{1,2})-(\d{4})(?!\d)|(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)"
+)
+
+
+def observed_until(
+    name: str, requests: pd.DataFrame, connections: _Connections | None
+) -> tuple[pd.Timestamp, str]:
+    """Until when an export saw its requests, and how that is known: the end of the day
+    its name gives (UTC), else the newest time inside it (the requests' times and the
+    end of the latest day a connection was made)."""
+    for match in NAME_DATE.finditer(name):
+        month, day, year = match.group(1, 2, 3) if match.group(1) else match.group(5, 6, 4)
+        for m, d in ((month, day), (day, month)):  # month first, else day first
+            try:
+                date = pd.Timestamp(int(year), int(m), int(d), tz="UTC")
+            except ValueError:
+                continue
+            return date + pd.Timedelta(days=1), "export name"
+    times = [requests[c].max() for c in ("sent_at", "accepted_at", "opportunity_at")]
+    if connections is not None and not pd.isna(connections.newest):
+        times.append(connections.newest + pd.Timedelta(days=1))
+    times = [t for t in times if not pd.isna(t)]
+    return (max(times) if times else pd.NaT), "newest date inside (none in the name)"
 
 
 def participant_fingerprint(key: str, headline: str | None, industry: str | None) -> str:
@@ -437,6 +512,7 @@ def _labels(
 class _Connections:
     by_key: dict[str, tuple[pd.Timestamp, str | None]]  # key -> (connected on, headline)
     count: int
+    newest: pd.Timestamp  # the latest day a connection was made (NaT if none has a date)
 
     def find(self, url_key: str | None, name: str | None) -> tuple | None:
         """The connection with this profile URL, else with this name."""
@@ -467,7 +543,7 @@ def _connections(table: Table | None) -> _Connections | None:
         for key in (profile_key(url), name_key(f"{first} {last}")):
             if key is not None:
                 by_key.setdefault(key, (on, headline))
-    return _Connections(by_key=by_key, count=len(table.rows))
+    return _Connections(by_key=by_key, count=len(table.rows), newest=connected.max())
 
 
 def _recipient(tables: dict[str, Table]) -> dict:
@@ -561,6 +637,7 @@ def _report(export: Export) -> dict:
     t = export.tables
     return {
         "export": export.name,
+        "participant": None,  # the participant's folder, in that layout
         "status": "",
         "participant_id": None,
         "joined_on": None,
@@ -576,6 +653,10 @@ def _report(export: Export) -> dict:
         "accepted": 0,
         "labelled": 0,
         "opportunities": 0,
+        "observed_until": None,
+        "observed_until_from": None,
+        "merged_exports": 1,  # exports of the same participant merged with this one
+        "requests_superseded": 0,  # requests a newer export of the participant also holds
         "problems": _problems(
             export.problems
             + [f"{clean(tb.file)}: {note}" for tb in t.values() for note in tb.notes]

@@ -123,20 +123,65 @@ class Export:
     problems: list[str]  # file by file: missing, empty, unreadable, unknown header
 
 
-def find_exports(folder: Path) -> tuple[list[Path], list[str]]:
-    """The exports in a folder (zips and folders, sorted by name) and the entries that
-    are neither, such as a labels file."""
+@dataclass(frozen=True)
+class Found:
+    path: Path
+    name: str  # relative to the exports folder: `x.zip`, or `p01/x.zip` in a participant's
+    participant: str | None  # the participant folder's name, in that layout
+
+
+# `Export (1).zip`: a second download of the same file
+COPY = re.compile(r" \((\d+)\)$")
+
+
+def find_exports(folder: Path) -> tuple[list[Found], list[str]]:
+    """The exports in a folder, in either layout (DESIGN.md, "Real data"): zips and export
+    folders directly in it, or one folder per participant holding that participant's
+    exports. Also the entries that are neither (a labels file, a note). Copies named
+    `... (1)` come after their original, so the original is the one kept."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: exports folder does not exist")
     exports, other = [], []
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir() or entry.suffix.lower() == ".zip":
-            exports.append(entry)
+    for entry in _visible(folder):
+        if entry.suffix.lower() == ".zip" or (entry.is_dir() and _is_export_folder(entry)):
+            exports.append(Found(entry, entry.name, None))
+        elif entry.is_dir() and not entry.is_symlink():  # a participant's folder
+            for inner in _visible(entry):
+                name = f"{entry.name}/{inner.name}"
+                if inner.suffix.lower() == ".zip" or inner.is_dir():
+                    exports.append(Found(inner, name, entry.name))
+                else:
+                    other.append(name)
         else:
             other.append(entry.name)
-    return exports, other
+    return sorted(exports, key=_original_first), other
+
+
+def copy_number(name: str) -> int:
+    """0 for an original, n for `name (n).zip`."""
+    match = COPY.search(name.removesuffix(".zip").removesuffix(".ZIP"))
+    return int(match.group(1)) if match else 0
+
+
+def _original_first(found: Found) -> tuple:
+    stem = COPY.sub("", found.name.removesuffix(".zip").removesuffix(".ZIP"))
+    return (found.participant or "", stem, copy_number(found.name), found.name)
+
+
+def _visible(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def _is_export_folder(folder: Path) -> bool:
+    """A folder holding an export's own files (not only other exports): a known CSV at its
+    top, or a folder that holds no zip and no folder with one."""
+    known = {_loose(f) for f, _, _ in FILES.values()}
+    if folder.is_symlink():
+        return True  # refused when read, as an export
+    names = _visible(folder)
+    if any(_loose(p.name) in known for p in names if p.is_file()):
+        return True
+    return not any(p.suffix.lower() == ".zip" or p.is_dir() for p in names)
 
 
 def read_export(path: Path, limits: ReadLimits) -> Export:
@@ -239,7 +284,7 @@ def _members(path: Path, limits: ReadLimits) -> tuple[dict[str, Callable[[], byt
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise ExportError(f"not a readable zip file ({clean(err)})") from err
+        raise ExportError(f"not a readable zip file ({_what_it_is(path) or clean(err)})") from err
     infos = [info for info in archive.infolist() if not info.is_dir()]
     count = Counter(info.filename for info in infos)
     members: dict[str, Callable[[], bytes]] = {}
@@ -267,6 +312,18 @@ def _members(path: Path, limits: ReadLimits) -> tuple[dict[str, Callable[[], byt
             archive.open(info), info.compress_size, limits, info.filename
         )
     return members, problems
+
+
+def _what_it_is(path: Path) -> str | None:
+    """What a file named `.zip` is when it is not one: most often the download page."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024).lstrip().lower()
+    except OSError:
+        return None
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "an HTML page: the download page was saved instead of the export"
+    return "an empty file" if not head else None
 
 
 def _folder_members(

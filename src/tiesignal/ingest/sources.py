@@ -45,7 +45,7 @@ def ingest_source(
 
         return ingest_member_exports(source, data, pseudonymize, out, on_export)
     return ingest_canonical_table(
-        source, split, pseudonymize, out,
+        source, split, data.observed_until, pseudonymize, out,
         on_chunk=lambda kept, bad: progress(f"  {kept} rows kept, {bad} rejected"),
         on_note=progress,
     )  # fmt: skip
@@ -78,6 +78,8 @@ def ingest_member_exports(
         "ignored_entries": len(result.ignored),
         "requests": len(result.requests),
         "requests_rejected": int(exports["requests_rejected"].sum()),
+        # requests a newer export of the same participant also held: counted once
+        "requests_superseded": int(exports["requests_superseded"].sum()),
         "bad_rows": int(exports["bad_rows"].sum()),
         "rejects_by_reason": result.rejects["reject_reason"].value_counts().sort_index().to_dict(),
         **{c: int(exports[c].sum()) for c in ("accepted", "labelled", "opportunities")},
@@ -92,6 +94,7 @@ def ingest_member_exports(
 def ingest_canonical_table(
     path: Path,
     split: PrepareConfig,
+    observed_until: str,
     pseudonymize: Pseudonymizer,
     out: Path,
     on_chunk: Callable[[int, int], None],
@@ -111,8 +114,9 @@ def ingest_canonical_table(
     ):
         kept_out, rejects_out = TableChunks(kept_tmp), TableChunks(rejects_tmp)
         for kept, rejects in ingest_table(
-            path, pseudonymize, split.min_sent_at, split.max_sent_at, on_note=note
-        ):
+            path, pseudonymize, split.min_sent_at, split.max_sent_at, on_note=note,
+            observed_until=observed_until,
+        ):  # fmt: skip
             kept_out.write(kept)
             rejects_out.write(rejects)
             rows, rejected = rows + len(kept), rejected + len(rejects)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tiesignal.config import ConfigError
 from tiesignal.features.personalization import NOTE_COLUMNS, note_features
 from tiesignal.ingest.pseudonym import Pseudonymizer
 from tiesignal.io import TableReader
@@ -22,6 +23,7 @@ from tiesignal.schema import (
     REQUIRED,
     SOURCE_COLUMNS,
     EarlierRows,
+    InputError,
     validate_requests,
 )
 
@@ -36,9 +38,12 @@ def ingest_table(
     max_sent_at: str,
     chunk_size: int = 200_000,
     on_note: Callable[[str], None] = lambda note: None,
+    observed_until: str = "",
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """(kept rows, rejects) chunk by chunk, read as `tiesignal predict` reads; rejects
-    name file, row and column, never a person's value."""
+    name file, row and column, never a person's value. `observed_until` (a time) is the
+    observation end of the rows that give none."""
+    until = _observation_end(observed_until)
     table = TableReader(path, chunk_size, list(READ))
     for note in table.notes:
         on_note(f"{path.name}: {note}")
@@ -55,8 +60,25 @@ def ingest_table(
             kept[column] = pd.array(ids, dtype="str")
         if NOTE_TEXT in kept:
             kept = _with_note_features(kept).drop(columns=[NOTE_TEXT])
+        if until is not None:
+            kept["observed_until"] = kept["observed_until"].fillna(until)
+            late = kept["sent_at"] > kept["observed_until"]
+            if late.any():
+                raise InputError(f"{path}: {int(late.sum())} request(s) sent after "
+                                 f"data.observed_until {observed_until} (first: request_id "
+                                 f"{kept.loc[late, 'request_id'].iloc[0]})")  # fmt: skip
         kept["source"] = pd.array(["table"] * len(kept), dtype="str")
         yield kept, checked.rejects[list(REJECT_COLUMNS)]
+
+
+def _observation_end(value: str) -> pd.Timestamp | None:
+    if not value:
+        return None
+    try:
+        end = pd.Timestamp(value)
+    except ValueError:
+        raise ConfigError(f"data.observed_until: not a date or time: {value!r}") from None
+    return end.tz_localize("UTC") if end.tz is None else end.tz_convert("UTC")
 
 
 def _with_note_features(requests: pd.DataFrame) -> pd.DataFrame:
