@@ -125,3 +125,18 @@ def test_a_study_too_small_to_split_stops_with_the_counts_per_split(tiny_world, 
         f"valid {counts['valid']['rows']} requests, {counts['valid']['positives']} positive"
         in message
     )
+
+
+def test_unclear_labels_are_left_out_with_their_own_reason(tiny_world, split_config):
+    raw = tiny_world[1].copy()
+    vague = raw.index[::50]
+    raw["opportunity"] = raw["opportunity"].astype("boolean")
+    raw.loc[vague, "opportunity"] = pd.NA
+    raw.loc[vague, "opportunity_unclear"] = True
+    raw.loc[vague[:5], "opportunity_unclear"] = False  # missing without a reason: no_label
+    kept = validate_requests(raw, "raw", "2000-01-01", "2100-01-01").kept
+    out = label_and_split(kept, split_config)
+    reasons = out.requests.set_index("request_id")["excluded_reason"]
+    ids = raw.loc[vague, "request_id"]
+    assert (reasons[ids[5:]] == "unclear").all() and (reasons[ids[:5]] == "no_label").all()
+    assert out.report["excluded"]["unclear"] == len(vague) - 5

@@ -198,12 +198,15 @@ def _laid_over(base: Mapping, changes: Mapping) -> dict:
 
 @dataclass(frozen=True)
 class OpportunityRules:
-    """When a message from the sender counts as a job opportunity: one `match` rule finds
-    it and no `exclude` rule does. Each rule is a named, case-insensitive regular
+    """How a message from the sender reads: not an opportunity when an `exclude` rule
+    finds it (a negation: "not hiring", "no openings"); else an opportunity when a `match`
+    rule does; else unclear when an `unclear` rule does (an offer that names no role:
+    "open to new opportunities?"). Each rule is a named, case-insensitive regular
     expression, so a reader can see why a request was labelled."""
 
     match: dict[str, str] = dataclasses.field(default_factory=dict)
     exclude: dict[str, str] = dataclasses.field(default_factory=dict)
+    unclear: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

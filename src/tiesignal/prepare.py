@@ -47,6 +47,7 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
     df[LABEL] = (df["opportunity"] & within).astype("boolean")
     reason = pd.Series(pd.NA, index=df.index, dtype="str")
     reason[df["opportunity"].isna()] = "no_label"
+    reason[df["opportunity"].isna() & df["opportunity_unclear"].fillna(False)] = "unclear"
     observed_until = df["observed_until"]
     censored = reason.isna() & (df["sent_at"] > observed_until.fillna(data_end) - window)
     reason[censored] = "censored"

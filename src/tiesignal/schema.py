@@ -52,6 +52,9 @@ SOURCE_COLUMN_KINDS: dict[str, str] = {
     "accepted_at": "timestamp",
     "opportunity": "bool",
     "opportunity_at": "timestamp",
+    # the sender's messages neither offered a job nor ruled one out (`opportunity` is
+    # then missing): `prepare` leaves the request out as `unclear`, not as `no_label`
+    "opportunity_unclear": "bool",
     # when the source stopped watching this request (an export's date); missing: the
     # latest timestamp of the data. `prepare` censors each request against its own.
     "observed_until": "timestamp",
@@ -70,7 +73,10 @@ NOTE_TEXT = "note"
 COLUMN_KINDS = {c: kind for c, kind in SOURCE_COLUMN_KINDS.items() if c != NOTE_TEXT}
 CANONICAL_COLUMNS = tuple(COLUMN_KINDS)
 # what happened after a request: training needs it, scoring neither reads nor checks it
-OUTCOME_COLUMNS = ("accepted", "accepted_at", "opportunity", "opportunity_at", "observed_until")
+OUTCOME_COLUMNS = (
+    "accepted", "accepted_at", "opportunity", "opportunity_at", "opportunity_unclear",
+    "observed_until",
+)  # fmt: skip
 SCORING_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c not in (*OUTCOME_COLUMNS, "source"))
 REJECT_COLUMNS = ("reject_file", "reject_row", "reject_column", "reject_reason")
 # spellings of "no value" that spreadsheets and databases write into text cells

@@ -59,17 +59,26 @@ _SENIORITY = [(level, re.compile(words)) for level, words in SENIORITY_WORDS]
 log = logging.getLogger(__name__)
 
 
+UNCLEAR = "unclear"  # a message that neither offers a job nor rules one out
+
+
 class LabelRules:
-    """`OpportunityRules` compiled: which rule, if any, labels a message an opportunity."""
+    """`OpportunityRules` compiled: what a message says, and by which rule."""
 
     def __init__(self, rules: OpportunityRules) -> None:
         self.match = _compile(rules.match, "match")
         self.exclude = _compile(rules.exclude, "exclude")
+        self.unclear = _compile(rules.unclear, "unclear")
 
-    def first_match(self, text: str) -> str | None:
+    def reading(self, text: str) -> tuple[str, str] | None:
+        """("opportunity" | UNCLEAR, rule name), or None for a message that is neither."""
         if not text or any(p.search(text) for p in self.exclude.values()):
             return None
-        return next((name for name, p in self.match.items() if p.search(text)), None)
+        for verdict, rules in (("opportunity", self.match), (UNCLEAR, self.unclear)):
+            name = next((n for n, p in rules.items() if p.search(text)), None)
+            if name is not None:
+                return verdict, name
+        return None
 
 
 def _compile(rules: dict[str, str], kind: str) -> dict[str, re.Pattern]:
@@ -250,13 +259,13 @@ def ingest_participant(
     report["requests_rejected"] = len(rows) - len(found)
     _one_acceptance_per_connection(found)
     skew = pd.Timedelta(hours=cfg.clock_skew_hours)
-    opportunity, opportunity_at, by_rule = _labels(
+    opportunity, opportunity_at, unclear, by_rule = _labels(
         t.get("messages"), found, rules, hand_labels, skew, rejects
     )
     recipient_id = pseudonymize(identity)
     requests = _request_table(
         found, me, identity, recipient_id, report["connections"], opportunity,
-        opportunity_at, cfg.sender_profile_from_connections, pseudonymize,
+        opportunity_at, unclear, cfg.sender_profile_from_connections, pseudonymize,
     )  # fmt: skip
     until, report["observed_until_from"] = observed_until(export.name, requests, connections)
     requests["observed_until"] = pd.Series(
@@ -270,6 +279,7 @@ def ingest_participant(
         requests=len(found),
         accepted=int(requests["accepted"].sum()),
         labelled=int(requests["opportunity"].notna().sum()),
+        unclear=int(requests["opportunity_unclear"].sum()),
         opportunities=int(requests["opportunity"].sum()),
         **{f"rule_{name}": count for name, count in sorted(by_rule.items())},
     )
@@ -357,7 +367,7 @@ def _invitations(
 
 def _request_table(
     found: list[Invitation], me: dict, identity: str, recipient_id: str,
-    connections: int | None, opportunity: list, opportunity_at: list,
+    connections: int | None, opportunity: list, opportunity_at: list, unclear: list,
     sender_headlines: bool, pseudonymize: Pseudonymizer,
 ) -> pd.DataFrame:  # fmt: skip
     """The canonical columns of the participant's requests, pseudonymized, notes reduced to
@@ -389,6 +399,7 @@ def _request_table(
             "accepted_at": pd.Series([f.accepted_at for f in found], dtype="datetime64[us, UTC]"),
             "opportunity": pd.array(opportunity, dtype="boolean"),
             "opportunity_at": pd.Series(opportunity_at, dtype="datetime64[us, UTC]"),
+            "opportunity_unclear": np.asarray(unclear, dtype=bool),
             "source": pd.array(["member_exports"] * n, dtype="str"),
         }
     )
@@ -459,12 +470,13 @@ def _labels(
     hand_labels: dict[str, bool],
     skew,
     rejects,
-) -> tuple[list, list, Counter]:
-    """The opportunity label of each request, from the sender's messages after it."""
+) -> tuple[list, list, list, Counter]:
+    """The opportunity label of each request, from the sender's messages after it: True,
+    False, or None with `unclear` True when its messages neither offer nor rule one out."""
     n = len(found)
     by_rule: Counter = Counter()
     if messages is None:
-        return [None] * n, [pd.NaT] * n, by_rule  # no messages: the label is unknown
+        return [None] * n, [pd.NaT] * n, [False] * n, by_rule  # no messages: unknown
     wanted = {f.sender_key for f in found} | {f.name_key for f in found if f.name_key}
     froms, urls = messages.get("FROM"), messages.get("SENDER PROFILE URL")
     picked = []  # (message row, sender key) for messages from a sender of a request
@@ -487,25 +499,31 @@ def _labels(
         by_sender.setdefault(key, []).append((date, i))
     for messages_of_sender in by_sender.values():
         messages_of_sender.sort()
-    opportunity, opportunity_at = [], []
+    opportunity, opportunity_at, unclear = [], [], []
     for key, alt, sent in ((f.sender_key, f.name_key, f.sent_at) for f in found):
         after = [
             (d, i) for d, i in by_sender.get(key, []) or by_sender.get(alt, []) if d >= sent - skew
         ]
-        hit = next(((d, rule) for d, i in after if (rule := rules.first_match(content[i]))), None)
+        readings = [(d, *r) for d, i in after if (r := rules.reading(content[i]))]
+        hit = next(((d, rule) for d, verdict, rule in readings if verdict != UNCLEAR), None)
+        vague = next((rule for _, verdict, rule in readings if verdict == UNCLEAR), None)
         label = hand_labels.get(key, hand_labels.get(alt)) if alt else hand_labels.get(key)
-        if label is None:
-            label = hit is not None
-            if hit is not None:
-                by_rule[hit[1]] += 1
-        else:
+        if label is not None:
             by_rule["hand_label"] += 1
+        elif hit is not None:
+            label = True
+            by_rule[hit[1]] += 1
+        elif vague is not None:  # neither offered nor ruled out: `prepare` leaves it out
+            by_rule[f"{UNCLEAR}_{vague}"] += 1
+        else:
+            label = False
         when = (
             (hit[0] if hit is not None else after[0][0] if after else pd.NaT) if label else pd.NaT
         )
         opportunity.append(label)
         opportunity_at.append(max(when, sent) if not pd.isna(when) else pd.NaT)
-    return opportunity, opportunity_at, by_rule
+        unclear.append(label is None)
+    return opportunity, opportunity_at, unclear, by_rule
 
 
 @dataclass
@@ -652,6 +670,7 @@ def _report(export: Export) -> dict:
         "bad_rows": 0,
         "accepted": 0,
         "labelled": 0,
+        "unclear": 0,  # requests whose messages neither offered a job nor ruled one out
         "opportunities": 0,
         "observed_until": None,
         "observed_until_from": None,

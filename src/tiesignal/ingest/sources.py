@@ -82,7 +82,7 @@ def ingest_member_exports(
         "requests_superseded": int(exports["requests_superseded"].sum()),
         "bad_rows": int(exports["bad_rows"].sum()),
         "rejects_by_reason": result.rejects["reject_reason"].value_counts().sort_index().to_dict(),
-        **{c: int(exports[c].sum()) for c in ("accepted", "labelled", "opportunities")},
+        **{c: int(exports[c].sum()) for c in ("accepted", "labelled", "unclear", "opportunities")},
         "labels_by_rule": {
             c.removeprefix("rule_"): int(exports[c].sum())
             for c in sorted(exports)

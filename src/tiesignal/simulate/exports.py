@@ -3,8 +3,9 @@ formats of a chosen export era (DESIGN.md), so that `ingest` can be checked agai
 requests and labels that are known.
 
 The messages are rendered from templates. Most opportunity messages use the words the
-label rules look for, some do not, and some friendly messages use them without offering
-anything: the rules' errors show up as label precision and recall below 1.
+label rules look for, some use only a turn of phrase (`team`), and some friendly messages
+name opportunities without offering one (`unclear`): the rules' errors show up as label
+precision and recall below 1.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ OPPORTUNITY_MESSAGES = (
     "Hi {first}, following up on my note: the {role} role is still open and I'd love to "
     "tell you more. When suits you?",
     "{first}, we are recruiting for a {role} and your profile stood out.\nCan we talk?",
-    # no rule word: the rules miss these
+    # no job word, only a phrase (the `team` rule)
     "Hi {first}, could we hop on a call next week? I think you'd be great on our team.",
 )
-QUIET_SHARE = 0.1  # opportunity messages written without the rules' words
+QUIET_SHARE = 0.1  # opportunity messages written without a job word
 SMALL_TALK = (
     "Thanks for connecting, {first}!",
     "Great to be connected. Enjoy your week!",

@@ -356,6 +356,7 @@ def _records(
             "accepted_at": outcomes.accepted_at.where(seen_accept),
             "opportunity": seen_opportunity,
             "opportunity_at": outcomes.opportunity_at.where(seen_opportunity),
+            "opportunity_unclear": np.zeros(n, dtype=bool),  # the world knows every outcome
             # the world records every outcome: observed until its latest timestamp (prepare)
             "observed_until": pd.array([pd.NaT] * n, dtype="datetime64[us, UTC]"),
             "source": pd.array(["simulated"] * n, dtype="str"),
