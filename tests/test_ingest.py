@@ -14,6 +14,7 @@ from conftest import ROOT, composed
 from tiesignal.config import ConfigError, DataConfig, load
 from tiesignal.ingest.exports import LabelRules, ingest_exports, seniority
 from tiesignal.ingest.pseudonym import Pseudonymizer, load_salt, name_key, profile_key
+from tiesignal.ingest.sources import ingest_source
 from tiesignal.ingest.table import ingest_table
 from tiesignal.schema import InputError
 from tiesignal.simulate.exports import ERAS, render_exports, round_trip
@@ -222,9 +223,17 @@ def test_every_bad_case_is_reported_and_the_other_exports_still_count(tmp_path, 
     assert report.loc["b_truncated", "requests"] == 2 and report.loc["b_truncated", "bad_rows"] == 1
     row = rejects[rejects["reject_file"] == "b_truncated/Invitations.csv"].iloc[0]
     assert row["reject_row"] == 6 and "truncated" in row["reject_reason"]
-    assert "decoded as Windows-1252" in report.loc["c_cp1252", "problems"]
+    assert "decoded as Windows-1252" in report.loc["c_cp1252", "notes"]
     assert report.loc["d_bom", "requests"] == 2 and report.loc["d_bom", "problems"] == ""
-    assert "UTF-16" in report.loc["e_utf16", "problems"]
+    assert report.loc["d_bom", "notes"] == (
+        "Invitations.csv: starts with a byte-order mark (read); Connections.csv: 1 connection(s) "
+        "with no name or URL (hidden profiles): counted, never matched to an invitation"
+    )
+    assert (
+        "Invitations.csv: 1 row(s) not read, truncated or malformed (line 6; in the rejects)"
+        in (report.loc["b_truncated", "problems"])
+    )
+    assert "UTF-16" in report.loc["e_utf16", "notes"]
     assert report.loc["e_utf16", "accepted"] == 1
     assert "messages.csv: empty file" in report.loc["f_empty", "problems"]
     assert report.loc["f_empty", "labelled"] == 0  # no messages: the label is unknown
@@ -233,7 +242,7 @@ def test_every_bad_case_is_reported_and_the_other_exports_still_count(tmp_path, 
     assert "acceptance unknown" in " ".join(
         rejects[rejects["reject_file"].str.startswith("g_missing")]["reject_reason"]
     )
-    assert "unknown column(s) Endorsements" in report.loc["h_extra_columns", "problems"]
+    assert "unknown column(s) Endorsements" in report.loc["h_extra_columns", "notes"]
     assert "no header row with columns From, To, Sent At" in report.loc["i_unknown_era", "problems"]
     assert report.loc["j_not_a_zip.zip", "status"].startswith("not a readable zip file")
     assert report.loc["l_page.zip", "status"].endswith("(an HTML page: the download page was "
@@ -435,11 +444,11 @@ def test_hostile_exports_are_problems_of_their_own_export(tmp_path, data_config)
     assert "messages.csv: a symbolic link, not followed" in problems["g_zip_link.zip"]
     assert "Invitations.csv: 2 entries of this name, none read" in problems["h_duplicates.zip"]
     assert "inner.zip: a zip inside the export, not read" in problems["i_nested.zip"]
-    assert status["j_new?line=1"] == "used" and len(problems["j_new?line=1"]) < 400
-    assert "and 99995 more" in problems["j_new?line=1"]
+    notes = by.loc["j_new?line=1", "notes"]
+    assert status["j_new?line=1"] == "used" and len(notes) < 400 and "and 99995 more" in notes
     assert '\'=HYPERLINK("x")' in by.index, "a formula name is neutralized in the CSV"
     assert report["exports"] == 11 and "Zed Secret" not in (out / "participants.csv").read_text()
-    assert "\n" not in "".join(problems.values())
+    assert "\n" not in "".join(problems.values()) + "".join(by["notes"])
 
 
 def test_participant_folders_merge_exports_and_report_copies(tmp_path, data_config):
@@ -510,3 +519,24 @@ def test_an_offer_that_names_no_job_is_an_unclear_label(tmp_path, data_config):
     rita = result.requests.iloc[0]
     assert bool(rita["opportunity_unclear"]) and pd.isna(rita["opportunity"])
     assert not result.requests["opportunity_unclear"].iloc[1]  # Bo never wrote: a negative
+
+
+def test_quiet_quirks_are_reported_per_export(tmp_path, data_config, split_config):
+    header_only = NEW_MESSAGES.splitlines()[0] + "\n"
+    extra = {"guide_messages.csv": "CONVERSATION ID,FROM,CONTENT\n", "Rich_Media.csv": "a,b\n"}
+    write_export(tmp_path, "p01.zip", full(**{"messages.csv": header_only}, **extra), as_zip=True)
+    result = ingest_exports(tmp_path, data_config, Pseudonymizer(SALT))
+    notes = result.participants.iloc[0]["notes"]
+    assert "2 other CSV file(s) not read (Rich_Media.csv, guide_messages.csv)" in notes
+    assert "messages.csv: a header and no rows" in notes
+    assert "1 connection(s) with no name or URL" in notes
+    assert result.participants.iloc[0]["problems"] == ""
+    # the log sums notes up by kind, once, instead of a line per export
+    write_export(tmp_path, "p02", participant("p2"))
+    lines: list[str] = []
+    ingest_source(data_config, split_config, tmp_path, tmp_path / "out",
+                  {"TIESIGNAL_SALT": SALT.decode()}, ROOT, lines.append)  # fmt: skip
+    summary = [line for line in lines if "(participants.csv, notes)" in line]
+    assert "  2 export(s): Connections.csv: N connection(s) with no name or URL" in summary[0]
+    assert not any(line.startswith("p0") for line in lines), "used exports: no line each"
+    assert result.participants.iloc[0]["status"] == "used"

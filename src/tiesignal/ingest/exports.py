@@ -233,6 +233,8 @@ def ingest_participant(
     """One export's requests. `folder`: the participant's folder, whose name is then the
     participant's id (so that their several exports share request ids)."""
     t = export.tables
+    if "connections" in t:
+        _note_hidden_profiles(t["connections"])
     report = _report(export)
     report["participant"] = folder
     rejects: list[tuple[str, int, str, str]] = []
@@ -539,6 +541,18 @@ class _Connections:
         return self.by_key.get(name) if name is not None else None
 
 
+def _note_hidden_profiles(table: Table) -> None:
+    hidden = sum(
+        not (url.strip() or first.strip() or last.strip())
+        for url, first, last in zip(
+            table.get("URL"), table.get("First Name"), table.get("Last Name"), strict=True
+        )
+    )
+    if hidden:
+        table.notes.append(f"{hidden} connection(s) with no name or URL (hidden profiles): "
+                           "counted, never matched to an invitation")  # fmt: skip
+
+
 def _connections(table: Table | None) -> _Connections | None:
     if table is None:
         return None
@@ -676,9 +690,19 @@ def _report(export: Export) -> dict:
         "observed_until_from": None,
         "merged_exports": 1,  # exports of the same participant merged with this one
         "requests_superseded": 0,  # requests a newer export of the participant also holds
+        # something of the export was not read: a file, a row
         "problems": _problems(
             export.problems
-            + [f"{clean(tb.file)}: {note}" for tb in t.values() for note in tb.notes]
+            + [
+                f"{clean(tb.file)}: {len(tb.bad_rows)} row(s) not read, truncated or malformed "
+                f"(line {', '.join(str(line) for line, _ in tb.bad_rows[:5])}; in the rejects)"
+                for tb in t.values()
+                if tb.bad_rows
+            ]
+        ),  # fmt: skip
+        # how it was read: encodings, byte-order marks, ignored columns and files, hidden rows
+        "notes": _problems(
+            export.notes + [f"{clean(tb.file)}: {note}" for tb in t.values() for note in tb.notes]
         ),
     }
 

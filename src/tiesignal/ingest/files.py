@@ -8,6 +8,7 @@ rest of the export is still read.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
@@ -121,6 +122,7 @@ class Export:
     name: str  # the zip's or folder's name within the exports folder
     tables: dict[str, Table]  # kind -> table, for the files that could be read
     problems: list[str]  # file by file: missing, empty, unreadable, unknown header
+    notes: list[str] = field(default_factory=list)  # what was read as it is, for a reader
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,12 @@ def read_export(path: Path, limits: ReadLimits) -> Export:
     by_name: dict[str, list[str]] = {}
     for member in sorted(members, key=lambda m: (m.count("/"), m)):
         by_name.setdefault(_loose(member.rsplit("/", 1)[-1]), []).append(member)
+    known = {_loose(f) for f, _, _ in FILES.values()}
+    other = sorted(m for m in members if _loose(m.rsplit("/", 1)[-1]) not in known)
+    notes = []
+    if other:
+        shown = ", ".join(clean(m, 60) for m in other[:3]) + (", ..." if len(other) > 3 else "")
+        notes.append(f"{len(other)} other CSV file(s) not read ({shown})")
     tables = {}
     for kind, (file_name, _, _) in FILES.items():
         found = by_name.get(_loose(file_name), [])
@@ -210,7 +218,7 @@ def read_export(path: Path, limits: ReadLimits) -> Export:
             problems.append(f"{clean(found[0])}: {problem}")
         else:
             tables[kind] = table
-    return Export(name=clean(path.name), tables=tables, problems=problems)
+    return Export(name=clean(path.name), tables=tables, problems=problems, notes=notes)
 
 
 def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | None]:
@@ -251,6 +259,8 @@ def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | 
                     table.notes.append(f"ignored unknown column(s) {shown}{more}")
                 if encoding_note:
                     table.notes.append(encoding_note)
+                if data.startswith(codecs.BOM_UTF8):
+                    table.notes.append("starts with a byte-order mark (read)")
             elif start >= HEADER_SEARCH_ROWS:
                 break
             continue
@@ -265,6 +275,8 @@ def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | 
             f"no header row with columns {', '.join(header_columns)} in the first "
             f"{HEADER_SEARCH_ROWS} lines (an export format this version does not know)"
         )
+    if not table.rows:
+        table.notes.append("a header and no rows")
     return table, None
 
 

@@ -6,6 +6,8 @@ and `rejects.parquet` (and, for exports, `participants.csv`) into `out`.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -36,12 +38,17 @@ def ingest_source(
         return ingest_simulated(source, out)
     pseudonymize = Pseudonymizer(load_salt(environ, data.salt_env, data.salt_file, root))
     if data.source == "member_exports":
+        noted: Counter = Counter()  # kinds of note, digits left out, by exports that have them
 
         def on_export(done: int, total: int, export: dict) -> None:
             if export["status"] != "used" or export["problems"]:
                 progress(f"{export['export']}: {export['status']} {export['problems']}")
+            noted.update({re.sub(r"\d+", "N", n) for n in export["notes"].split("; ") if n})
             if done % 100 == 0 or done == total:
                 progress(f"  {done} / {total} exports")
+            if done == total:
+                for note, exports in noted.most_common():
+                    progress(f"  {exports} export(s): {note} (participants.csv, notes)")
 
         return ingest_member_exports(source, data, pseudonymize, out, on_export)
     return ingest_canonical_table(
