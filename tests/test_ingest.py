@@ -189,6 +189,17 @@ def test_hand_labels_override_the_rules(tmp_path, data_config):
     assert bad["reject_row"].tolist() == [4]
 
 
+def test_hand_labels_name_an_export_inside_a_participant_folder(tmp_path, data_config):
+    (tmp_path / "p01").mkdir()
+    write_export(tmp_path / "p01", "Export.zip", full(), as_zip=True)
+    (tmp_path / "labels.csv").write_text(
+        "export,sender,opportunity\np01/Export.zip,https://network.example/in/rita-m,false\n"
+    )
+    result = ingest_exports(tmp_path, data_config, Pseudonymizer(SALT))
+    assert result.requests["opportunity"].tolist() == [False, False]
+    assert result.participants.iloc[0]["rule_hand_label"] == 1
+
+
 def test_every_bad_case_is_reported_and_the_other_exports_still_count(tmp_path, data_config):
     truncated = NEW_INVITATIONS + '\nZed Q,Ana Silva,"2/9/26'  # the last row cut off
     cases = {
