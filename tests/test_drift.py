@@ -30,3 +30,25 @@ def test_a_market_crash_in_the_test_period_raises_the_drift_flag(tmp_path, world
     if flagged:
         assert metrics["drift_base_rate_test"] < 0.75 * metrics["drift_base_rate_train"]
         assert metrics["drift_calibration_gap_test"] > 0, "the model over-predicts the crash"
+
+
+def test_a_significant_but_small_change_is_not_flagged_unless_asked():
+    """With 100k requests a split, a base rate of 10% against 9.5% is beyond the interval,
+    but a 5% change is no drift at the default `evaluate.drift_min_relative_change`."""
+    import numpy as np
+    import pandas as pd
+
+    from tiesignal.evaluation.drift import drift
+
+    rng = np.random.default_rng(0)
+    n = 100_000
+    rates = {"train": 0.10, "valid": 0.10, "test": 0.095}
+    labels = {s: (np.arange(n) < r * n).astype(float) for s, r in rates.items()}
+    predictions = {s: np.full(n, 0.1) for s in rates}
+    sent_at = {s: pd.Series(pd.to_datetime(rng.integers(0, 10**9, n), unit="s", utc=True))
+               for s in rates}  # fmt: skip
+    strict = drift(sent_at, labels, predictions, 10, min_relative_change=0.0)
+    assert strict.base_rate_shift and strict.flagged
+    material = drift(sent_at, labels, predictions, 10, min_relative_change=0.2)
+    assert not material.base_rate_shift and not material.flagged
+    assert "a change of 5%, below the 20% that counts as drift" in material.sentences()[0]

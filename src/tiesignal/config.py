@@ -341,6 +341,10 @@ class TrackingConfig:
 class EvaluateConfig:
     calibration_bins: int
     top_fractions: list[float]
+    # drift is flagged when the test period's base rate (or calibration gap) differs from
+    # training's beyond its interval and by at least this share of training's base rate:
+    # with 100k requests a hiring cycle's few percent are significant but not material
+    drift_min_relative_change: float = 0.2
 
 
 @dataclass(frozen=True)

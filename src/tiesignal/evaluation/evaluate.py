@@ -85,6 +85,7 @@ def evaluate_model(
         {s: scored[s][0] for s in tables},
         {s: scored[s][1] for s in tables},
         cfg.calibration_bins,
+        min_relative_change=cfg.drift_min_relative_change,
     )
     scores.update(shift.metrics())
     plot_data = {
