@@ -29,20 +29,22 @@ CELL = 16  # longer values (a list of feature groups) are cut
 
 
 def experiments(dvc_args: list[str]) -> list[dict[str, str]]:
-    shown = subprocess.run(
-        ["dvc", "exp", "show", "--csv", "--only-changed", "--no-pager", *dvc_args],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    try:
+        shown = subprocess.run(
+            ["dvc", "exp", "show", "--csv", "--only-changed", "--no-pager", *dvc_args],
+            capture_output=True, text=True,
+        )  # fmt: skip
+    except FileNotFoundError:
+        sys.exit("dvc not found: activate the environment first (source .venv/bin/activate)")
     if shown.returncode != 0:
         sys.exit(f"dvc exp show failed: {shown.stderr.strip()}")
     return list(csv.DictReader(io.StringIO(shown.stdout)))
 
 
-def columns(rows: list[dict[str, str]], metrics: list[str], sections: set[str]) -> list[str]:
+def columns(header: list[str], metrics: list[str], sections: set[str]) -> list[str]:
     """The headline metrics that differ, then every param that differs (params.yaml keys)."""
-    present = set(rows[0]) if rows else set()
-    params = [c for c in (rows[0] if rows else {}) if c.split(".")[0] in sections]
-    return [m for m in metrics if m in present] + params
+    params = [c for c in header if c.split(".")[0] in sections]
+    return [m for m in metrics if m in header] + params
 
 
 def short_names(names: list[str]) -> dict[str, str]:
@@ -120,15 +122,19 @@ def main() -> None:
     parser.add_argument("dvc_args", nargs="*", help="passed to `dvc exp show`")
     args = parser.parse_args()
     sections = set(yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8")))
+    metrics = args.metrics.split(",")
     rows = experiments(args.dvc_args)
-    chosen = columns(rows, args.metrics.split(","), sections)
-    if not rows or not chosen:
+    chosen = columns(list(rows[0]), metrics, sections) if rows else []
+    if not chosen:
         print("no experiments differ in the chosen metrics or in any param")
         return
     names = short_names(chosen)
-    values = {c: lists([r[c] for r in rows]) for c in chosen}
-    for c in chosen:
-        values[c] = [metric(v) if c in args.metrics.split(",") else v or "-" for v in values[c]]
+    values = {
+        c: [metric(r[c]) for r in rows]
+        if c in metrics
+        else [v or "-" for v in lists([r[c] for r in rows])]
+        for c in chosen
+    }
     wide = [["experiment", *(names[c] for c in chosen)]]
     wide += [[label(r), *(values[c][i] for c in chosen)] for i, r in enumerate(rows)]
     lines = render(wide)

@@ -102,9 +102,11 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
 
 def _check_enough(by_split: dict, cfg: PrepareConfig) -> None:
     """Stop before training when a split is too small to train on or to judge a model by."""
-    too_small = {s: n["rows"] < cfg.min_split_rows or n["positives"] < cfg.min_split_positives
-                 for s, n in by_split.items()}  # fmt: skip
-    short = [s for s, small in too_small.items() if small]
+    short = [
+        s
+        for s, n in by_split.items()
+        if n["rows"] < cfg.min_split_rows or n["positives"] < cfg.min_split_positives
+    ]
     if short:
         counts = "; ".join(f"{s} {n['rows']} requests, {n['positives']} positive"
                            for s, n in by_split.items())  # fmt: skip

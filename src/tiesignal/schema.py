@@ -78,6 +78,8 @@ OUTCOME_COLUMNS = (
     "observed_until",
 )  # fmt: skip
 SCORING_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c not in (*OUTCOME_COLUMNS, "source"))
+# times that cannot precede the request's sending (a frame-wide check each)
+LATER_THAN_SENT = ("accepted_at", "opportunity_at", "observed_until")
 REJECT_COLUMNS = ("reject_file", "reject_row", "reject_column", "reject_reason")
 # spellings of "no value" that spreadsheets and databases write into text cells
 MISSING_SPELLINGS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "nat", "<na>"})
@@ -137,7 +139,7 @@ def _schema(
             lambda df, later=later: df[later].isna() | (df[later] >= df["sent_at"]),
             error=f"{later} is before sent_at",
         )
-        for later in ("accepted_at", "opportunity_at", "observed_until")
+        for later in LATER_THAN_SENT
         if later in columns
     ]
     return pa.DataFrameSchema(
@@ -382,7 +384,7 @@ def _failed(column, check: str, value) -> tuple[str, str]:
     """A pandera failure as (column, reason); a value is shown only where it is not a
     person's (a frame-wide check names its own columns)."""
     later = str(check).removesuffix(" is before sent_at")
-    if later != check and later in SOURCE_COLUMN_KINDS:  # blame the later time, not the row
+    if later in LATER_THAN_SENT:  # a frame-wide check: blame the later time, not the row
         return later, str(check)
     if not isinstance(column, str) or column not in SOURCE_COLUMN_KINDS:
         return "(row)", str(check)

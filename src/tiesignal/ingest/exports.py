@@ -123,7 +123,7 @@ def ingest_exports(
     found, ignored = find_exports(folder)
     labels, label_rejects = read_labels(folder / LABELS_FILE)
     ignored = [name for name in ignored if name != LABELS_FILE]
-    used: dict[str, list[tuple[Participant, str]]] = {}  # participant -> (export, name)
+    used: dict[str, list[Participant]] = {}  # participant -> the exports used for them
     rejects, reports = list(label_rejects), []
     seen: dict[str, tuple[str, str]] = {}  # fingerprint -> (participant, first export's name)
     limits = ReadLimits(cfg.max_file_mb << 20, cfg.max_compression_ratio)
@@ -151,7 +151,7 @@ def ingest_exports(
                 result.report["requests_rejected"] = n
                 result.rejects.append((f"{name}/Invitations.csv", 0, "(export)", why))
             else:
-                used.setdefault(who, []).append((result, name))
+                used.setdefault(who, []).append(result)
         rejects.extend(
             (f"{name}/{_inside(f, name)}" if f else name, line, c, r)
             for f, line, c, r in result.rejects
@@ -171,19 +171,19 @@ def ingest_exports(
     )
 
 
-def _merged(exports: list[tuple[Participant, str]]) -> pd.DataFrame:
+def _merged(exports: list[Participant]) -> pd.DataFrame:
     """One participant's requests from all their exports: a request in several keeps the
     row of the export that saw it last (its outcome is the most complete)."""
     if len(exports) == 1:
-        return exports[0][0].requests
-    order = sorted(exports, key=lambda e: (str(e[0].report["observed_until"]), e[1]))
-    frames = [e[0].requests.assign(_export=k) for k, e in enumerate(order)]
+        return exports[0].requests
+    order = sorted(exports, key=lambda e: (str(e.report["observed_until"]), e.report["export"]))
+    frames = [e.requests.assign(_export=k) for k, e in enumerate(order)]
     both = pd.concat([f for f in frames if len(f)] or [_empty_requests()], ignore_index=True)
     if both.empty:
         return both
     kept = both.drop_duplicates("request_id", keep="last")
     superseded = both["_export"].value_counts().sub(kept["_export"].value_counts(), fill_value=0)
-    for k, (participant, _) in enumerate(order):
+    for k, participant in enumerate(order):
         participant.report["requests_superseded"] = int(superseded.get(k, 0))
         participant.report["merged_exports"] = len(order)
     return kept.drop(columns="_export").sort_values(["sent_at", "request_id"])

@@ -161,13 +161,17 @@ def find_exports(folder: Path) -> tuple[list[Found], list[str]]:
 
 def copy_number(name: str) -> int:
     """0 for an original, n for `name (n).zip`."""
-    match = COPY.search(name.removesuffix(".zip").removesuffix(".ZIP"))
+    match = COPY.search(_without_zip(name))
     return int(match.group(1)) if match else 0
 
 
 def _original_first(found: Found) -> tuple:
-    stem = COPY.sub("", found.name.removesuffix(".zip").removesuffix(".ZIP"))
+    stem = COPY.sub("", _without_zip(found.name))
     return (found.participant or "", stem, copy_number(found.name), found.name)
+
+
+def _without_zip(name: str) -> str:
+    return name[:-4] if name.lower().endswith(".zip") else name
 
 
 def _visible(folder: Path) -> list[Path]:
@@ -177,11 +181,10 @@ def _visible(folder: Path) -> list[Path]:
 def _is_export_folder(folder: Path) -> bool:
     """A folder holding an export's own files (not only other exports): a known CSV at its
     top, or a folder that holds no zip and no folder with one."""
-    known = {_loose(f) for f, _, _ in FILES.values()}
     if folder.is_symlink():
         return True  # refused when read, as an export
     names = _visible(folder)
-    if any(_loose(p.name) in known for p in names if p.is_file()):
+    if any(_loose(p.name) in KNOWN_FILES for p in names if p.is_file()):
         return True
     return not any(p.suffix.lower() == ".zip" or p.is_dir() for p in names)
 
@@ -192,8 +195,7 @@ def read_export(path: Path, limits: ReadLimits) -> Export:
     by_name: dict[str, list[str]] = {}
     for member in sorted(members, key=lambda m: (m.count("/"), m)):
         by_name.setdefault(_loose(member.rsplit("/", 1)[-1]), []).append(member)
-    known = {_loose(f) for f, _, _ in FILES.values()}
-    other = sorted(m for m in members if _loose(m.rsplit("/", 1)[-1]) not in known)
+    other = sorted(m for name, found in by_name.items() if name not in KNOWN_FILES for m in found)
     notes = []
     if other:
         shown = ", ".join(clean(m, 60) for m in other[:3]) + (", ..." if len(other) > 3 else "")
@@ -333,7 +335,7 @@ def _what_it_is(path: Path) -> str | None:
             head = fh.read(1024).lstrip().lower()
     except OSError:
         return None
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+    if head.startswith(b"<!doctype html") or b"<html" in head:
         return "an HTML page: the download page was saved instead of the export"
     return "an empty file" if not head else None
 
@@ -404,3 +406,6 @@ def _loose(file_name: str) -> str:
     """A file name without case, spaces, underscores or hyphens: `Company_Follows.csv`
     and `company follows.csv` are one file."""
     return _LOOSE.sub("", file_name.lower())
+
+
+KNOWN_FILES = frozenset(_loose(name) for name, _, _ in FILES.values())  # what is read
