@@ -54,6 +54,8 @@ class Paths:
     features = property(lambda self: self.root / "data" / "features")
     feature_spec = property(lambda self: self.features / "feature_spec.json")
     model = property(lambda self: self.root / "models" / "train")
+    # out-of-fold scores, under cross-validation over participants only
+    cross_validation = property(lambda self: self.model / "cross_validation.parquet")
     evaluate_metrics = property(lambda self: self.root / "metrics" / "evaluate.json")
     evaluate_plots = property(lambda self: self.root / "plots" / "evaluate")
     evaluate_report = property(lambda self: self.root / "reports" / "evaluate.md")

@@ -38,7 +38,9 @@ def run(cfg: Params, paths: Paths) -> str:
             raise ValueError(f"{paths.truth} does not cover the test split")
         p_true = p_true.to_numpy()
     levels = read_json(paths.feature_spec)["category_levels"]
-    ev = evaluate_model(model, tables, levels, cfg.evaluate, p_true)
+    cv = paths.cross_validation
+    out_of_fold = read_parquet(cv) if cv.exists() else None
+    ev = evaluate_model(model, tables, levels, cfg.evaluate, p_true, out_of_fold)
     write_parquet(ev.predictions, paths.predictions)
     write_text(ev.report(), paths.evaluate_report)
     write_json({k: round(v, 6) for k, v in ev.scores.items()}, paths.evaluate_metrics)

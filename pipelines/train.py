@@ -1,4 +1,5 @@
-"""Stage `train`: fit the configured model on train, stop early on valid, log one MLflow run."""
+"""Stage `train`: fit the configured model on train, stop early on valid, log one MLflow run;
+under cross-validation over participants, also score every fold with its rotation's model."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from _stage import Paths, main
 from tiesignal import tracking
 from tiesignal.config import FeaturesConfig, ModelConfig, TrackingConfig
 from tiesignal.features.registry import select
-from tiesignal.io import file_sha256, read_json, read_parquet
+from tiesignal.io import file_sha256, read_json, read_parquet, write_parquet
+from tiesignal.models.cross_validation import out_of_fold_scores
 from tiesignal.models.data import model_matrix
 from tiesignal.models.train import save_model, train
 
@@ -35,18 +37,24 @@ def run(cfg: Params, paths: Paths) -> Summary:
     tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     levels = read_json(paths.feature_spec)["category_levels"]
     chosen = select(cfg.features.groups)
-    files = [paths.features / f"{split}.parquet" for split in ("train", "valid")]
+    tables = {s: read_parquet(paths.features / f"{s}.parquet") for s in ("train", "valid")}
     (X_train, y_train), (X_valid, y_valid) = (
-        model_matrix(read_parquet(f), chosen, levels) for f in files
+        model_matrix(tables[s], chosen, levels) for s in ("train", "valid")
     )
     categorical = [f.name for f in chosen if f.kind == "categorical"]
     log.info("training %s on %d rows x %d features (groups: %s)", cfg.model.kind, len(X_train),
              X_train.shape[1], ", ".join(cfg.features.groups))  # fmt: skip
     model = train(cfg.model, X_train, y_train, X_valid, y_valid, categorical, progress=log.info)
     model_file = save_model(model, paths.model)
+    paths.cross_validation.unlink(missing_ok=True)
+    if "fold" in tables["train"]:  # the only time train reads the test split
+        log.info("cross-validating over participants")
+        tables["test"] = read_parquet(paths.features / "test.parquet")
+        oof = out_of_fold_scores(cfg.model, tables, chosen, levels, progress=log.info)
+        write_parquet(oof, paths.cross_validation)
     run_id = tracking.log_training(
         cfg.tracking, paths.root, model, file_sha256(model_file),
-        data=dict(zip(("train", "valid"), files, strict=True)),
+        data={s: paths.features / f"{s}.parquet" for s in ("train", "valid")},
         params=tracking.config_params(features=cfg.features, model=cfg.model),
         run_name=f"{model.kind}-{cfg.features.name}", tags={"feature_set": cfg.features.name},
         matrices={"train": X_train, "valid": X_valid},

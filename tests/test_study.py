@@ -144,7 +144,7 @@ def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path
 def test_the_report_names_every_group_and_the_truth(null_timing, tmp_path):
     study, result = null_timing
     context = {"source": "simulated (14,000 requests)", "label_window_days": 30,
-               "rows": {s: 100 for s in SPLITS}}  # fmt: skip
+               "rows": {s: 100 for s in SPLITS}, "split": "consecutive periods"}  # fmt: skip
     write_outputs(result, study, context, tmp_path)
     report = (tmp_path / "report.md").read_text()
     for group in GROUPS:
@@ -181,7 +181,8 @@ def _files(folder):
 def test_the_study_cache_refits_only_what_changed_and_never_changes_a_byte(split_config, tmp_path):
     tables, levels, truth = study_inputs(world(), split_config)
     study = study_config(kinds=["only"], seeds=[1], bootstrap_resamples=50)
-    context = {"source": "simulated", "label_window_days": 30, "rows": {s: 1 for s in SPLITS}}
+    context = {"source": "simulated", "label_window_days": 30, "rows": {s: 1 for s in SPLITS},
+               "split": "consecutive periods"}  # fmt: skip
     cache = tmp_path / "cache"
 
     def study_run(name, cfg=study, model=None, folder=cache):

@@ -238,9 +238,12 @@ class DataConfig:
                 raise ConfigError(f"data.{key}: must be positive, not {getattr(self, key)!r}")
 
 
+SPLIT_METHODS = ("time", "participants")
+
+
 @dataclass(frozen=True)
 class PrepareConfig:
-    """Label window, censoring and the time split."""
+    """Label window, censoring, and the split: by time, or folds of participants."""
 
     label_window_days: int
     train_fraction: float
@@ -250,6 +253,20 @@ class PrepareConfig:
     # below these in any split, `prepare` stops: a model cannot be trained or judged
     min_split_rows: int = 20
     min_split_positives: int = 1
+    # "time": consecutive periods; "participants": folds of recipients (the participants,
+    # in member exports), each once the test fold, for studies too small to split by time
+    method: str = "time"
+    folds: int = 5
+    # studies with fewer labelled requests than this use "participants" whatever `method`
+    participants_below: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in SPLIT_METHODS:
+            raise ConfigError(f"split.method: {self.method!r} is not one of {SPLIT_METHODS}")
+        if self.folds < 3:
+            raise ConfigError(
+                f"split.folds: {self.folds} is too few (a train, valid and test fold)"
+            )
 
 
 @dataclass(frozen=True)
@@ -345,6 +362,9 @@ class EvaluateConfig:
     # training's beyond its interval and by at least this share of training's base rate:
     # with 100k requests a hiring cycle's few percent are significant but not material
     drift_min_relative_change: float = 0.2
+    # intervals of a cross-validation over participants: bootstrap over participants
+    confidence: float = 0.95
+    resamples: int = 1000
 
 
 @dataclass(frozen=True)

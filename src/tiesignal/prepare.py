@@ -32,6 +32,8 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
     requests. A recipient belongs to the period of their latest labelled request and
     their requests in earlier periods are excluded, so no recipient is in two splits and
     the test period keeps every labelled request it has: what is lost is training data.
+    A study too small for that is cross-validated over participants instead (`fold`):
+    its split is the first rotation, and `train` fits the others.
     """
     if cfg.train_fraction <= 0 or cfg.valid_fraction <= 0:
         raise ValueError("split.train_fraction and split.valid_fraction must be positive")
@@ -53,20 +55,27 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
     reason[censored] = "censored"
 
     labelled = reason.isna()
-    times = df.loc[labelled, "sent_at"]
-    if len(times) < 3:
-        raise TooFewRequests(f"only {len(times)} labelled requests (excluded: "
+    if labelled.sum() < 3:
+        raise TooFewRequests(f"only {labelled.sum()} labelled requests (excluded: "
                              f"{_counts(reason.dropna())}): too few to split")  # fmt: skip
-    valid_from = times.quantile(cfg.train_fraction)
-    test_from = times.quantile(cfg.train_fraction + cfg.valid_fraction)
-    period = np.select([df["sent_at"] < valid_from, df["sent_at"] < test_from], [0, 1], 2)
-
-    last_period = (
-        pd.Series(np.where(labelled, period, -1), index=df.index)
-        .groupby(df["recipient_id"])
-        .transform("max")
-    )
-    reason[labelled & (period < last_period)] = "recipient_in_later_split"
+    method = cfg.method if labelled.sum() >= cfg.participants_below else "participants"
+    if method == "time":
+        times = df.loc[labelled, "sent_at"]
+        valid_from = times.quantile(cfg.train_fraction)
+        test_from = times.quantile(cfg.train_fraction + cfg.valid_fraction)
+        period = np.select([df["sent_at"] < valid_from, df["sent_at"] < test_from], [0, 1], 2)
+        last_period = (
+            pd.Series(np.where(labelled, period, -1), index=df.index)
+            .groupby(df["recipient_id"])
+            .transform("max")
+        )
+        reason[labelled & (period < last_period)] = "recipient_in_later_split"
+    else:
+        df["fold"] = participant_folds(df["recipient_id"], df[LABEL].where(labelled), cfg.folds)
+        # the first rotation is the pipeline's split: test fold 0, early stopping on fold 1
+        period = np.select([df["fold"].eq(0).fillna(False), df["fold"].eq(1).fillna(False)],
+                           [2, 1], 0)  # fmt: skip
+        valid_from = test_from = None
     split = pd.Series(np.array(SPLITS, dtype=object)[period], index=df.index, dtype="str")
     df["split"] = split.where(reason.isna(), "excluded")
     df["excluded_reason"] = reason
@@ -81,14 +90,17 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
         }
         for s in SPLITS
     }
-    _check_enough(by_split, cfg)
+    folds = _fold_counts(df) if method == "participants" else {}
+    _check_enough(by_split, folds, cfg)
     report = {
         "data_end": data_end,
         "sources": {k: int(v) for k, v in df["source"].value_counts().sort_index().items()},
         "label_window_days": cfg.label_window_days,
+        "split_method": method,
         "valid_from": valid_from,
         "test_from": test_from,
         "splits": by_split,
+        **({"folds": folds} if folds else {}),
         "excluded": {k: int(v) for k, v in reason.value_counts().sort_index().items()},
         "recipients_in_two_splits": _recipients_in_two_splits(df),
         "censored_by_source": _counts(df.loc[censored, "source"]),
@@ -100,8 +112,60 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
     return Prepared(requests=df, report=report)
 
 
-def _check_enough(by_split: dict, cfg: PrepareConfig) -> None:
+def participant_folds(recipients: pd.Series, labels: pd.Series, folds: int) -> pd.Series:
+    """Each recipient's fold (NA where `labels` is NA): whole recipients, so no one is in
+    two folds, dealt so that the folds are alike in positives, then in rows. Recipients
+    with the most positives go first, each to the fold with the fewest positives so far;
+    those without positives to the fold with the fewest rows (ties: the lower fold)."""
+    known = labels.notna()
+    per = (
+        pd.DataFrame({"recipient": recipients[known], "positive": labels[known].astype(int)})
+        .groupby("recipient", sort=True)["positive"]
+        .agg(["sum", "size"])
+        .sort_values(["sum", "size"], ascending=False, kind="stable")
+    )
+    k = min(folds, len(per))
+    positives, rows = [0] * k, [0] * k
+    fold_of = {}
+    for recipient, n_pos, n_rows in per.itertuples():
+        fold = min(range(k), key=lambda f: (positives[f], rows[f]) if n_pos else rows[f])
+        fold_of[recipient] = fold
+        positives[fold] += n_pos
+        rows[fold] += n_rows
+    return recipients.map(fold_of).where(known).astype("Int8")
+
+
+def _fold_counts(df: pd.DataFrame) -> dict[str, dict[str, int]]:
+    used = df[df["fold"].notna()]
+    by_fold = used.groupby("fold")
+    return {
+        str(fold): {
+            "rows": int(len(rows)),
+            "positives": int(rows[LABEL].sum()),
+            "recipients": int(rows["recipient_id"].nunique()),
+        }
+        for fold, rows in by_fold
+    }
+
+
+def _check_enough(by_split: dict, folds: dict, cfg: PrepareConfig) -> None:
     """Stop before training when a split is too small to train on or to judge a model by."""
+    if folds:  # each fold is once the test fold: it needs both outcomes
+        short = [
+            f
+            for f, n in folds.items()
+            if n["positives"] < cfg.min_split_positives or n["positives"] == n["rows"]
+        ]
+        if len(folds) < 3 or short:
+            counts = "; ".join(f"fold {f} {n['recipients']} recipients, {n['rows']} requests, "
+                               f"{n['positives']} positive" for f, n in folds.items())  # fmt: skip
+            raise TooFewRequests(
+                f"too few for cross-validation over participants ({counts}): it needs at "
+                f"least 3 folds, each with {cfg.min_split_positives} positive(s) "
+                "(split.min_split_positives) and a negative. Add participants, lower "
+                "split.folds, or shorten the label window (split.label_window_days)"
+            )
+        return
     short = [
         s
         for s, n in by_split.items()
@@ -115,8 +179,9 @@ def _check_enough(by_split: dict, cfg: PrepareConfig) -> None:
             f"{cfg.min_split_rows} requests and {cfg.min_split_positives} positives "
             f"(split.min_split_rows, split.min_split_positives); {', '.join(short)} fall(s) "
             "short. Add data (more participants or a longer period), shorten the label window "
-            "(split.label_window_days) to censor fewer, or move split.train_fraction and "
-            "split.valid_fraction"
+            "(split.label_window_days) to censor fewer, move split.train_fraction and "
+            "split.valid_fraction, or cross-validate over participants instead "
+            "(split=participants, or split.participants_below)"
         )
 
 

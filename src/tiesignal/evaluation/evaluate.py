@@ -12,6 +12,7 @@ import pandas as pd
 from tiesignal.config import EvaluateConfig
 from tiesignal.evaluation import metrics as m
 from tiesignal.evaluation import plots
+from tiesignal.evaluation.cross_validation import CrossValidated, cross_validated
 from tiesignal.evaluation.drift import Drift, drift
 from tiesignal.io import write_csv
 from tiesignal.models.data import features_named, model_matrix
@@ -24,37 +25,58 @@ class Evaluation:
     predictions: pd.DataFrame  # request_id, p_opportunity, label
     tables: dict[str, pd.DataFrame]  # roc, pr, calibration, importance, drift: plot data
     oracle_auc: float | None
-    drift: Drift
+    drift: Drift | None  # None under cross-validation: the splits are not periods
+    cross_validation: CrossValidated | None = None  # under cross-validation over participants
+    confidence: float = 0.95
 
     def report(self) -> str:
-        """reports/evaluate.md: the test metrics and whether the test period drifted."""
+        """reports/evaluate.md: the test metrics, and whether the test period drifted or
+        how the model did on participants it did not see."""
         s = self.scores
+        where = "fold" if self.cross_validation else "period"
         return "\n".join(
             [
-                "# Evaluation on the test period",
+                f"# Evaluation on the test {where}",
                 "",
                 f"- ROC-AUC {s['roc_auc']:.4f}, PR-AUC {s['pr_auc']:.4f}, Brier {s['brier']:.4f}, "
                 f"ECE {s['ece']:.4f}"
                 + (f"; oracle ROC-AUC {self.oracle_auc:.4f}" if self.oracle_auc is not None else "")
                 + ".",
                 "",
-                "## Drift: is the test period like the training period?",
-                "",
-                *self.drift.sentences(),
-                "- **Drift flagged: test metrics may not describe the training period's world.**"
-                if self.drift.flagged
-                else "- No drift flagged.",
-                "",
-                "![base rate and mean prediction by month](../plots/evaluate/drift.png)",
-                "",
+                *(self._cross_validation() if self.cross_validation else self._drift()),
             ]
         )
+
+    def _drift(self) -> list[str]:
+        return [
+            "## Drift: is the test period like the training period?",
+            "",
+            *self.drift.sentences(),
+            "- **Drift flagged: test metrics may not describe the training period's world.**"
+            if self.drift.flagged
+            else "- No drift flagged.",
+            "",
+            "![base rate and mean prediction by month](../plots/evaluate/drift.png)",
+            "",
+        ]
+
+    def _cross_validation(self) -> list[str]:
+        return [
+            "## Cross-validation over participants",
+            "",
+            *self.cross_validation.sentences(self.confidence),
+            "- Drift is not judged: the splits are groups of participants, not periods.",
+            "",
+        ]
 
     def line(self) -> str:
         s = self.scores
         text = ", ".join(f"{k} {s[k]:.4f}" for k in ("roc_auc", "pr_auc", "brier", "ece"))
         if self.oracle_auc is not None:
             text += f"; oracle AUC {self.oracle_auc:.4f}, gap {s['auc_gap_to_oracle']:.4f}"
+        if self.cross_validation:
+            text += (f"; cross-validated ROC-AUC {s['cv_roc_auc']:.4f} "
+                     f"[{s['cv_roc_auc_low']:.4f}, {s['cv_roc_auc_high']:.4f}]")  # fmt: skip
         return text
 
 
@@ -64,9 +86,11 @@ def evaluate_model(
     levels: dict[str, list[str]],
     cfg: EvaluateConfig,
     p_true: np.ndarray | None,
+    out_of_fold: pd.DataFrame | None = None,
 ) -> Evaluation:
     """`tables`: the feature tables by split; `p_true`: each test request's true
-    P(opportunity), on simulated data."""
+    P(opportunity), on simulated data; `out_of_fold`: the scores of a cross-validation
+    over participants, where there was one."""
     chosen = features_named(model.features)
     scored = {}
     for split, table in tables.items():
@@ -80,21 +104,28 @@ def evaluate_model(
     scores = m.classification_metrics(y, p, cfg.calibration_bins, cfg.top_fractions)
     oracle = m.oracle_metrics(y, p, p_true) if p_true is not None else {}
     scores.update(oracle)
-    shift = drift(
-        {s: t["sent_at"] for s, t in tables.items()},
-        {s: scored[s][0] for s in tables},
-        {s: scored[s][1] for s in tables},
-        cfg.calibration_bins,
-        min_relative_change=cfg.drift_min_relative_change,
-    )
-    scores.update(shift.metrics())
     plot_data = {
         **m.curve_tables(y, p),
         "calibration": m.calibration_table(y, p, cfg.calibration_bins).round(6),
         "importance": importance(model).sort_values("importance", ascending=False),
-        "drift": shift.months,
     }
-    return Evaluation(scores, predictions, plot_data, oracle.get("oracle_roc_auc"), shift)
+    shift = cv = None
+    if out_of_fold is None:
+        shift = drift(
+            {s: t["sent_at"] for s, t in tables.items()},
+            {s: scored[s][0] for s in tables},
+            {s: scored[s][1] for s in tables},
+            cfg.calibration_bins,
+            min_relative_change=cfg.drift_min_relative_change,
+        )
+        scores.update(shift.metrics())
+        plot_data["drift"] = shift.months
+    else:
+        cv = cross_validated(out_of_fold, cfg.confidence, cfg.resamples)
+        scores.update(cv.scores)
+        plot_data["folds"] = cv.by_fold
+    return Evaluation(scores, predictions, plot_data, oracle.get("oracle_roc_auc"), shift, cv,
+                      cfg.confidence)  # fmt: skip
 
 
 def write_plots(ev: Evaluation, folder: Path) -> None:
@@ -106,4 +137,5 @@ def write_plots(ev: Evaluation, folder: Path) -> None:
     plots.pr_plot(t["pr"], s["pr_auc"], s["base_rate"], folder / "pr.png")
     plots.calibration_plot(t["calibration"], folder / "calibration.png")
     plots.importance_plot(t["importance"], folder / "importance.png")
-    plots.drift_plot(t["drift"], folder / "drift.png")
+    if "drift" in t:
+        plots.drift_plot(t["drift"], folder / "drift.png")

@@ -32,7 +32,7 @@ def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
         "",
         "## Data",
         f"- Source: {sources or 'unknown'}. Data end: {data['data_end']}.",
-        "- Train, validation and test are consecutive periods; no recipient is in two of them.",
+        _split(data, metrics),
         "",
         "| split | requests | opportunities | from | to |",
         "|---|---:|---:|---|---|",
@@ -90,8 +90,24 @@ def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
     return "\n".join(lines)
 
 
+def _split(data: dict, metrics: dict) -> str:
+    if data["split_method"] == "time":
+        return (
+            "- Train, validation and test are consecutive periods; no recipient is in two of them."
+        )
+    return (
+        f"- Cross-validated over participants: {metrics['cv_folds']:.0f} folds of "
+        f"{metrics['cv_recipients']:.0f} recipients, no recipient in two; out-of-fold ROC-AUC "
+        f"{metrics['cv_roc_auc']:.4f} [{metrics['cv_roc_auc_low']:.4f}, "
+        f"{metrics['cv_roc_auc_high']:.4f}]. This model is the first rotation's: trained on "
+        "the other folds, stopped early on fold 1, tested on fold 0 (the splits below)."
+    )
+
+
 def _drift(metrics: dict) -> str:
     """The drift flag of `evaluate` (metrics/evaluate.json), in one line."""
+    if "cv_roc_auc" in metrics:
+        return "- Not judged: the splits are folds of participants, not periods."
     if not metrics.get("drift_flag"):
         return "- No drift flagged between the training and test periods (reports/evaluate.md)."
     return (

@@ -180,10 +180,12 @@ def _arrow(lists: pd.Series) -> pa.Array:
 def feature_tables(requests: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
     """Per split: `request_id`, `sent_at`, every registry feature and the label; and the
     feature spec (category levels fixed from train). History features count over every
-    earlier request, excluded ones included."""
+    earlier request, excluded ones included. Under cross-validation over participants,
+    also each row's `fold` and the `recipient_id` the folds group by."""
     features = build_features(requests)
     levels = category_levels(features[requests["split"] == "train"], list(FEATURES))
-    keys = requests[["request_id", "sent_at"]]
+    folds = ["recipient_id", "fold"] if "fold" in requests else []
+    keys = requests[["request_id", "sent_at", *folds]]
     tables = {}
     for split in SPLITS:
         rows = requests["split"] == split

@@ -20,13 +20,15 @@ def shap_importance(booster: lgb.Booster, X: pd.DataFrame) -> tuple[pd.DataFrame
             "mean_abs_shap": np.abs(contributions).mean(axis=0),
         }
     )
-    per_feature["share"] = per_feature["mean_abs_shap"] / per_feature["mean_abs_shap"].sum()
+    per_feature["share"] = per_feature["mean_abs_shap"] / (
+        per_feature["mean_abs_shap"].sum() or 1.0
+    )
     # a group's contribution is the sum of its features' contributions, row by row
     by_group = pd.DataFrame(contributions, columns=per_feature["group"]).T.groupby(level=0).sum().T
     per_group = pd.DataFrame(
         {"group": by_group.columns, "mean_abs_shap": np.abs(by_group.to_numpy()).mean(axis=0)}
     )
-    per_group["share"] = per_group["mean_abs_shap"] / per_group["mean_abs_shap"].sum()
+    per_group["share"] = per_group["mean_abs_shap"] / (per_group["mean_abs_shap"].sum() or 1.0)
     order = ["mean_abs_shap", "group"]
     return (
         per_feature.sort_values(order, ascending=[False, True]).round(6).reset_index(drop=True),

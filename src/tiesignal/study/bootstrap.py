@@ -77,12 +77,15 @@ def paired_deltas(
         for name, runs in ranked.items()
     }
     rng = np.random.default_rng(seed)
-    draws = {name: np.empty((resamples, 2)) for name in ranked}
+    draws = {name: np.full((resamples, 2), np.nan) for name in ranked}
     for b in range(resamples):
         weights = np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y)).astype(float)
+        if not 0 < (weights * y).sum() < len(y):  # one class drawn (a small test split): no AUC
+            continue
         base = np.mean([r.metrics(weights) for r in full_ranked], axis=0)
         for name, runs in ranked.items():
             draws[name][b] = np.mean([r.metrics(weights) for r in runs], axis=0) - base
+    draws = {name: d[~np.isnan(d[:, 0])] for name, d in draws.items()}
     out = {}
     for name in ranked:
         mean = point[name].mean(axis=0)

@@ -83,8 +83,7 @@ def _method(result, study, context: dict) -> list[str]:
     return [
         "## Data and method",
         f"- Data: {context['source']}; train {context['rows']['train']:,}, valid "
-        f"{context['rows']['valid']:,}, test {context['rows']['test']:,} requests (consecutive "
-        "periods).",
+        f"{context['rows']['valid']:,}, test {context['rows']['test']:,} requests ({context['split']}).",
         f"- Models: LightGBM as in `conf/model/`, early stopping on valid, seeds "
         f"{', '.join(map(str, study.seeds))}; {len(result.fits)} models in all."
         + (

@@ -99,6 +99,12 @@ def report_context(prepare_report: dict, tables: dict[str, pd.DataFrame]) -> dic
         "source": ", ".join(f"{k} ({v:,} requests)" for k, v in prepare_report["sources"].items()),
         "label_window_days": prepare_report["label_window_days"],
         "rows": {s: len(tables[s]) for s in SPLITS},
+        "split": (
+            "consecutive periods"
+            if prepare_report["split_method"] == "time"
+            else "the first rotation of a cross-validation over participants: test fold 0, "
+            "valid fold 1; the study judges one fold of participants, not all"
+        ),
     }
 
 
