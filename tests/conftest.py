@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,6 +77,23 @@ def run_stages(root: Path, params: dict, names=STAGES) -> dict:
         run = stage(name).run
         summaries[name] = run(stage_config(run, params), Paths(root))
     return summaries
+
+
+GENERATED = ("dvc.lock", "metrics/", "plots/", "reports/")  # what the pipeline rewrites
+
+
+def copy_project(repo: Path) -> Path:
+    """The project's tracked files (as they are in the working tree) copied into `repo`,
+    without what the pipeline generates: a fresh clone's sources, uncommitted edits too."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    for name in tracked:
+        if name.startswith(GENERATED) or not (ROOT / name).exists():
+            continue
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    return repo
 
 
 def tiny_params(*overrides: str) -> dict:

@@ -4,6 +4,8 @@ hand-written files of each era, every bad case, salts and hand labels."""
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import zipfile
 from pathlib import Path
 
@@ -532,6 +534,14 @@ def test_an_offer_that_names_no_job_is_an_unclear_label(tmp_path, data_config):
     assert not result.requests["opportunity_unclear"].iloc[1]  # Bo never wrote: a negative
 
 
+def reordered(text: str) -> str:
+    """A CSV with its columns in reverse order."""
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows([row[::-1] for row in rows])
+    return out.getvalue()
+
+
 def test_quiet_quirks_are_reported_per_export(tmp_path, data_config, split_config):
     header_only = NEW_MESSAGES.splitlines()[0] + "\n"
     extra = {"guide_messages.csv": "CONVERSATION ID,FROM,CONTENT\n", "Rich_Media.csv": "a,b\n"}
@@ -542,6 +552,17 @@ def test_quiet_quirks_are_reported_per_export(tmp_path, data_config, split_confi
     assert "messages.csv: a header and no rows" in notes
     assert "1 connection(s) with no name or URL" in notes
     assert result.participants.iloc[0]["problems"] == ""
+    # columns in another order are read by name, and said to be unusual
+    other = tmp_path.parent / f"{tmp_path.name}-reordered"
+    other.mkdir()
+    write_export(other, "p03", participant("p3", **{"Invitations.csv": reordered(NEW_INVITATIONS)}))
+    write_export(other, "p04", participant("p4"))
+    usual = ingest_exports(other, data_config, Pseudonymizer(SALT)).participants.set_index("export")
+    assert (
+        "Invitations.csv: columns in an unusual order (read by name)" in usual.loc["p03", "notes"]
+    )
+    assert "unusual order" not in usual.loc["p04", "notes"]
+    assert usual.loc["p03", "requests"] == usual.loc["p04", "requests"] == 2
     # the log sums notes up by kind, once, instead of a line per export
     write_export(tmp_path, "p02", participant("p2"))
     lines: list[str] = []

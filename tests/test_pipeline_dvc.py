@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, STAGES
+from conftest import STAGES, copy_project
 from test_stages import mlflow_runs, registry
 
 pytestmark = pytest.mark.integration
-GENERATED = ("dvc.lock", "metrics/", "plots/", "reports/")
 
 
 def run(
@@ -49,15 +48,7 @@ def commit_all(repo: Path, message: str) -> None:
 def repo(tmp_path_factory) -> Path:
     """A fresh git repo holding the project's tracked files, on the tiny world with the
     smallest study (the full model, one seed): DVC's wiring, not the study, is tested here."""
-    repo = tmp_path_factory.mktemp("tiesignal")
-    tracked = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    for name in tracked:
-        if name.startswith(GENERATED) or not (ROOT / name).exists():
-            continue
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, repo / name)
+    repo = copy_project(tmp_path_factory.mktemp("tiesignal"))
     config = repo / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("world: default", "world: tiny"))
     study = repo / "conf" / "study" / "feature_groups.yaml"

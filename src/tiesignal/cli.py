@@ -1,5 +1,6 @@
 """The `tiesignal` command: `tiesignal predict` scores new requests with an exported model;
-`tiesignal simulate-exports` writes the simulated world as member data exports."""
+`tiesignal simulate-exports` writes the simulated world as member data exports;
+`tiesignal study init` makes a workspace for a real-data study."""
 
 from __future__ import annotations
 
@@ -43,6 +44,22 @@ def main(argv: list[str] | None = None) -> int:
     exports.add_argument("--folders", action="store_true", help="folders instead of zips")
     exports.add_argument("--requests", type=Path, default=Path("data/raw/requests.parquet"))
     exports.add_argument("--params", type=Path, default=Path("params.yaml"))
+    study = commands.add_parser(
+        "study", help="a workspace for a real-data study, outside the repo's checkout"
+    ).add_subparsers(dest="study_command", required=True)
+    init = study.add_parser(
+        "init",
+        help="make a study workspace: a git worktree on its own branch, set up for your data",
+        description="Check the salt and the data, then make DIR a git worktree of this repo "
+        "on the branch study/<DIR's name>, with conf/experiment/study.yaml choosing your data "
+        "for every `dvc repro` and `dvc exp run` there. Runs in DIR never write into this "
+        "checkout.",
+    )
+    init.add_argument("folder", type=Path, metavar="DIR", help="new folder, outside the repo")
+    init.add_argument("--data", required=True, choices=("member_exports", "table"))
+    init.add_argument("--path", type=Path, required=True, help="the exports folder or table")
+    init.add_argument("--participant-folds", action="store_true",
+                      help="cross-validate over participants (split=participants)")  # fmt: skip
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -53,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "simulate-exports":
             return _simulate_exports(args)
+        if args.command == "study":
+            return _study_init(args)
         return _predict(args)
     except (FileNotFoundError, ValueError) as err:  # bad input (InputError is a ValueError)
         log.error("failed: %s", err)
@@ -99,6 +118,28 @@ def _simulate_exports(args: argparse.Namespace) -> int:
         world, records, args.out, args.era, args.max_exports, as_zip=not args.folders
     )
     log.info("wrote %d exports (era %s) to %s", len(names), args.era, args.out)
+    return 0
+
+
+def _study_init(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from tiesignal.workspace import init_study
+
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode != 0 or not (Path(top.stdout.strip()) / "dvc.yaml").exists():
+        raise ValueError("run `tiesignal study init` inside a clone of the tiesignal repo")
+    ws = init_study(Path(top.stdout.strip()), args.folder, args.data, args.path,
+                    args.participant_folds)  # fmt: skip
+    log.info(
+        "study workspace %s on branch %s (from commit %s). Next:\n"
+        "  cd %s\n"
+        "  bash scripts/repro.sh        # the pipeline on your data (sets up .venv first)\n"
+        "  dvc exp run -S split.label_window_days=60   # experiments, kept in the workspace\n"
+        "Its settings: conf/experiment/study.yaml. Commit there to record the study; "
+        "never merge the branch into main.",
+        ws.folder, ws.branch, ws.commit, ws.folder,
+    )  # fmt: skip
     return 0
 
 

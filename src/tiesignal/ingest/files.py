@@ -26,57 +26,42 @@ from tiesignal.io import encoding_of
 
 log = logging.getLogger(__name__)
 
-# kind -> (the file's name, the columns that identify its header row, the other known ones)
+# kind -> (the file's name, the columns that identify its header row, every known column
+# in the order exports write them: an era leaves some out, none reorders them)
 FILES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "invitations": (
         "Invitations.csv",
         ("From", "To", "Sent At"),
-        ("Message", "Direction", "inviterProfileUrl", "inviteeProfileUrl"),
+        ("From", "To", "Sent At", "Message", "Direction", "inviterProfileUrl",
+         "inviteeProfileUrl"),
     ),
     "connections": (
         "Connections.csv",
         ("First Name", "Last Name", "Connected On"),
-        ("URL", "Email Address", "Company", "Position"),
+        ("First Name", "Last Name", "URL", "Email Address", "Company", "Position",
+         "Connected On"),
     ),
     "messages": (
         "messages.csv",
         ("FROM", "DATE", "CONTENT"),
-        (
-            "CONVERSATION ID",
-            "CONVERSATION TITLE",
-            "SENDER PROFILE URL",
-            "TO",
-            "RECIPIENT PROFILE URLS",
-            "SUBJECT",
-            "FOLDER",
-            "ATTACHMENTS",
-            "IS MESSAGE DRAFT",
-            "IS CONVERSATION DRAFT",
-        ),
+        ("CONVERSATION ID", "CONVERSATION TITLE", "FROM", "SENDER PROFILE URL", "TO",
+         "RECIPIENT PROFILE URLS", "DATE", "SUBJECT", "CONTENT", "FOLDER", "ATTACHMENTS",
+         "IS MESSAGE DRAFT", "IS CONVERSATION DRAFT"),
     ),
     "profile": (
         "Profile.csv",
         ("First Name", "Last Name", "Headline"),
-        (
-            "Maiden Name",
-            "Address",
-            "Birth Date",
-            "Summary",
-            "Industry",
-            "Zip Code",
-            "Geo Location",
-            "Twitter Handles",
-            "Websites",
-            "Instant Messengers",
-        ),
+        ("First Name", "Last Name", "Maiden Name", "Address", "Birth Date", "Headline",
+         "Summary", "Industry", "Zip Code", "Geo Location", "Twitter Handles", "Websites",
+         "Instant Messengers"),
     ),
     "positions": (
         "Positions.csv",
         ("Company Name", "Title", "Started On"),
-        ("Description", "Location", "Finished On"),
+        ("Company Name", "Title", "Description", "Location", "Started On", "Finished On"),
     ),
-    "skills": ("Skills.csv", ("Name",), ()),
-}
+    "skills": ("Skills.csv", ("Name",), ("Name",)),
+}  # fmt: skip
 HEADER_SEARCH_ROWS = 20  # preambles are a few lines; a header further down is not one
 ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 PROGRESS_BYTES = 64 << 20  # a file this large says how far reading it has come
@@ -228,8 +213,8 @@ def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | 
     if not data.strip():
         return None, "empty file"
     text, encoding_note = decode(data)
-    _, header_columns, other_columns = FILES[kind]
-    wanted = {c.lower(): c for c in header_columns + other_columns}
+    _, header_columns, usual_order = FILES[kind]
+    wanted = {c.lower(): c for c in usual_order}
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     table: Table | None = None
     next_line = 1
@@ -259,6 +244,9 @@ def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | 
                     shown = ", ".join(clean(c, 40) for c in unknown[:5])
                     more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
                     table.notes.append(f"ignored unknown column(s) {shown}{more}")
+                known = list(columns)  # in the file's order
+                if known != sorted(known, key=usual_order.index):
+                    table.notes.append("columns in an unusual order (read by name)")
                 if encoding_note:
                     table.notes.append(encoding_note)
                 if data.startswith(codecs.BOM_UTF8):

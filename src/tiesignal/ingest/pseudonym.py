@@ -86,8 +86,8 @@ def load_salt(env: Mapping[str, str], variable: str, salt_file: str, repo: Path)
     raise InputError(
         f"real data needs a secret salt for the person ids: set ${variable} or write one "
         f"(at least {MIN_SALT_BYTES} random characters) to {salt_file}; never commit it. "
-        "Example: python -c 'import secrets; print(secrets.token_hex(32))' > "
-        f"{salt_file}"
+        f"Example: mkdir -p {Path(salt_file).parent} && (umask 077; python -c 'import secrets; "
+        f"print(secrets.token_hex(32))' > {salt_file})"
     )
 
 

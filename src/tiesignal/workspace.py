@@ -1,0 +1,99 @@
+"""A study workspace: a git worktree of this repo, outside its folder and on a branch of
+its own, set up for one real-data study. Every run there writes its own `params.yaml`,
+`dvc.lock`, reports, MLflow store and DVC cache; the repo's checkout is never touched,
+and the study's branch reaches `main` only by a deliberate merge."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tiesignal.ingest.pseudonym import load_salt
+from tiesignal.schema import InputError
+
+SOURCES = ("member_exports", "table")
+SETTINGS = Path("conf/experiment/study.yaml")
+NO_EXPERIMENT = "  - optional experiment: null\n"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    folder: Path
+    branch: str
+    commit: str  # the repo's commit the workspace starts from
+
+
+def init_study(
+    repo: Path,
+    folder: Path,
+    source: str,
+    data_path: Path,
+    participant_folds: bool = False,
+    env: Mapping[str, str] = os.environ,
+) -> Workspace:
+    """Check everything a real-data run will need (the salt, the data), then make the
+    worktree and lay the study's settings over `conf/` as an experiment file that every
+    `dvc repro` and `dvc exp run` there uses."""
+    repo, folder = repo.resolve(), folder.expanduser().resolve()
+    if source not in SOURCES:
+        raise InputError(f"--data {source!r}: a study reads real data, one of {SOURCES}")
+    data_path = data_path.expanduser().resolve()
+    if not data_path.exists():
+        raise InputError(
+            f"{data_path}: no such {'folder' if source == 'member_exports' else 'file'}"
+        )
+    if source == "member_exports" and not data_path.is_dir():
+        raise InputError(f"{data_path}: member exports are a folder of exports, not a file")
+    if folder.is_relative_to(repo):
+        raise InputError(f"{folder}: is inside the repository {repo}; choose a folder outside it")
+    if folder.exists() and any(folder.iterdir()):
+        raise InputError(f"{folder}: exists and is not empty")
+    data_conf = yaml.safe_load((repo / "conf" / "data" / f"{source}.yaml").read_text())
+    load_salt(env, data_conf["salt_env"], data_conf["salt_file"], repo)  # stops without one
+    config = repo / "conf" / "config.yaml"
+    if NO_EXPERIMENT not in config.read_text(encoding="utf-8"):
+        raise InputError(f"{config}: has no `optional experiment: null` default to set")
+
+    branch = f"study/{folder.name}"
+    commit = _git(repo, "rev-parse", "--short", "HEAD")
+    _git(repo, "worktree", "add", "--quiet", "-b", branch, str(folder), "HEAD")
+    (folder / SETTINGS).write_text(_settings(source, data_path, participant_folds), "utf-8")
+    config = folder / "conf" / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(NO_EXPERIMENT, "  - optional experiment: study\n"), "utf-8")
+    subprocess.run([sys.executable, "scripts/compose_params.py"], cwd=folder, check=True,
+                   capture_output=True)  # fmt: skip
+    return Workspace(folder, branch, commit)
+
+
+def _settings(source: str, data_path: Path, participant_folds: bool) -> str:
+    overrides = [f"  - override /data: {source}"]
+    if participant_folds:
+        overrides.append("  - override /split: participants")
+    return "\n".join(
+        [
+            "# @package _global_",
+            "# This study workspace's settings (`tiesignal study init`), laid over conf/ for",
+            "# every `dvc repro` and `dvc exp run` here; `-S` overrides still apply on top.",
+            "defaults:",
+            *overrides,
+            "",
+            "data:",
+            f"  path: {json.dumps(str(data_path))}",  # a JSON string is YAML, quoted
+            "",
+        ]
+    )
+
+
+def _git(repo: Path, *args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise InputError(f"git {' '.join(args)} failed: {out.stderr.strip()}")
+    return out.stdout.strip()
