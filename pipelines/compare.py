@@ -28,17 +28,21 @@ def run(cfg: Params, paths: Paths) -> str:
     tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     files = {s: paths.features / f"{s}.parquet" for s in SPLITS}
     tables = {s: read_parquet(f) for s, f in files.items()}
+    prepared = read_json(paths.prepare_report)
     truth = None
-    if cfg.data.source == "simulated":
+    if cfg.data.source != "simulated":
+        log.info("real data: no truth to check the study against; that section is skipped")
+    elif prepared["target"] != "opportunity":  # the truth's group effects are opportunity's
+        log.info("target %s: the truth is checked for the opportunity target only; that "
+                 "section is skipped", prepared["target"])  # fmt: skip
+    else:
         summary = read_json(paths.truth_summary)  # holds the world that made the data
         world = load(WorldConfig, summary["coefficients"], f"{paths.truth_summary}: coefficients")
         truth = Truth(read_parquet(paths.truth), world, summary)
-    else:
-        log.info("real data: no truth to check the study against; that section is skipped")
     levels = read_json(paths.feature_spec)["category_levels"]
     result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info,
                        paths.study_cache)  # fmt: skip
-    context = report_context(read_json(paths.prepare_report), tables)
+    context = report_context(prepared, tables)
     with atomic_dir(paths.compare_report) as tmp:
         write_outputs(result, cfg.study, context, tmp)
     write_json({k: round(v, 6) for k, v in result.headline.items()}, paths.compare_metrics)

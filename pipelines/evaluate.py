@@ -8,18 +8,25 @@ from dataclasses import dataclass
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.config import DataConfig, EvaluateConfig, TrackingConfig
+from tiesignal.config import DataConfig, EvaluateConfig, TargetConfig, TrackingConfig
 from tiesignal.evaluation.evaluate import evaluate_model, write_plots
 from tiesignal.io import file_sha256, read_json, read_parquet, write_json, write_parquet, write_text
 from tiesignal.models.train import load_model
 from tiesignal.schema import SPLITS
 
 log = logging.getLogger("tiesignal.evaluate")
+# the simulator's true probability of each target (data/raw/truth.parquet)
+TRUE_PROBABILITY = {
+    "opportunity": "p_opportunity",
+    "opportunity_given_accept": "p_opportunity_given_accept",
+    "accepted": "p_accept",
+}
 
 
 @dataclass(frozen=True)
 class Params:
     data: DataConfig  # only data.source, as dvc.yaml declares: is there a truth to compare?
+    target: TargetConfig
     evaluate: EvaluateConfig
     tracking: TrackingConfig
 
@@ -32,15 +39,16 @@ def run(cfg: Params, paths: Paths) -> str:
     test = tables["test"]
     p_true = None
     if cfg.data.source == "simulated":  # how far from the Bayes-optimal model?
-        truth = read_parquet(paths.truth, columns=["request_id", "p_opportunity"])
-        p_true = test[["request_id"]].merge(truth, on="request_id", how="left")["p_opportunity"]
+        column = TRUE_PROBABILITY[cfg.target.name]
+        truth = read_parquet(paths.truth, columns=["request_id", column])
+        p_true = test[["request_id"]].merge(truth, on="request_id", how="left")[column]
         if p_true.isna().any():
             raise ValueError(f"{paths.truth} does not cover the test split")
         p_true = p_true.to_numpy()
     levels = read_json(paths.feature_spec)["category_levels"]
     cv = paths.cross_validation
     out_of_fold = read_parquet(cv) if cv.exists() else None
-    ev = evaluate_model(model, tables, levels, cfg.evaluate, p_true, out_of_fold)
+    ev = evaluate_model(model, tables, levels, cfg.evaluate, p_true, out_of_fold, cfg.target.name)
     write_parquet(ev.predictions, paths.predictions)
     write_text(ev.report(), paths.evaluate_report)
     write_json({k: round(v, 6) for k, v in ev.scores.items()}, paths.evaluate_metrics)

@@ -35,11 +35,11 @@ def run(cfg: Params, paths: Paths) -> Agreement:
             f"export needs a LightGBM model, and model.kind is {model.kind!r}; "
             "to compare other models stop before export: `dvc exp run evaluate -S model=...`"
         )
-    levels = read_json(paths.feature_spec)["category_levels"]
+    feature_spec = read_json(paths.feature_spec)
     test = read_parquet(paths.features / "test.parquet")
-    X_test, _ = model_matrix(test, features_named(model.features), levels)
+    X_test, _ = model_matrix(test, features_named(model.features), feature_spec["category_levels"])
     spec, card = describe_export(
-        model, levels, read_json(paths.prepare_report), read_json(paths.evaluate_metrics),
+        model, feature_spec, read_json(paths.prepare_report), read_json(paths.evaluate_metrics),
         {"registered_model": cfg.export.registered_model, "alias": cfg.export.alias,
          "feature_set": cfg.features.name,
          "valid_sent_at": [cfg.split.min_sent_at, cfg.split.max_sent_at]},

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from _stage import Paths, main
 
-from tiesignal.config import PrepareConfig
+from tiesignal.config import PrepareConfig, TargetConfig
 from tiesignal.io import read_parquet, write_json, write_parquet
 from tiesignal.prepare import AllRejected, prepare_requests
 
@@ -17,6 +17,7 @@ log = logging.getLogger("tiesignal.prepare")
 @dataclass(frozen=True)
 class Params:
     split: PrepareConfig
+    target: TargetConfig
 
 
 def run(cfg: Params, paths: Paths) -> dict:
@@ -25,7 +26,9 @@ def run(cfg: Params, paths: Paths) -> dict:
     raw = read_parquet(source)
     log.info("validating %d rows of %s", len(raw), source.relative_to(paths.root))
     try:
-        prepared = prepare_requests(raw, str(source.relative_to(paths.root)), cfg.split)
+        prepared = prepare_requests(
+            raw, str(source.relative_to(paths.root)), cfg.split, cfg.target.name
+        )
     except AllRejected as err:  # the rejects are written even when nothing is kept
         write_parquet(err.rejects, paths.prepared / "rejects.parquet")
         raise

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.config import FeaturesConfig, ModelConfig, TrackingConfig
+from tiesignal.config import FeaturesConfig, ModelConfig, TargetConfig, TrackingConfig
 from tiesignal.features.registry import select
 from tiesignal.io import file_sha256, read_json, read_parquet, write_parquet
 from tiesignal.models.cross_validation import out_of_fold_scores
@@ -21,6 +21,7 @@ log = logging.getLogger("tiesignal.train")
 
 @dataclass(frozen=True)
 class Params:
+    target: TargetConfig
     features: FeaturesConfig
     model: ModelConfig
     tracking: TrackingConfig
@@ -55,8 +56,9 @@ def run(cfg: Params, paths: Paths) -> Summary:
     run_id = tracking.log_training(
         cfg.tracking, paths.root, model, file_sha256(model_file),
         data={s: paths.features / f"{s}.parquet" for s in ("train", "valid")},
-        params=tracking.config_params(features=cfg.features, model=cfg.model),
-        run_name=f"{model.kind}-{cfg.features.name}", tags={"feature_set": cfg.features.name},
+        params=tracking.config_params(target=cfg.target, features=cfg.features, model=cfg.model),
+        run_name=f"{model.kind}-{cfg.features.name}",
+        tags={"feature_set": cfg.features.name, "target": cfg.target.name},
         matrices={"train": X_train, "valid": X_valid},
         counts={"n_features": X_train.shape[1], "n_train": len(X_train), "n_valid": len(X_valid)},
     )  # fmt: skip

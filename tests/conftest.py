@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from tiesignal.config import ModelConfig, PrepareConfig, WorldConfig, load, load_world
 from tiesignal.export.bundle import write_export
 from tiesignal.export.card import model_card
-from tiesignal.features.build import build_features, category_levels, encode
+from tiesignal.features.build import encode, feature_tables
 from tiesignal.features.registry import FEATURES, describe
 from tiesignal.models.train import train
 from tiesignal.prepare import label_and_split
@@ -137,17 +137,18 @@ def trained(tiny_world, split_config):
     kept = validate_requests(raw, "raw", *RANGE).kept
     prepared = label_and_split(kept, split_config)
     req = prepared.requests
-    features = build_features(req)
-    levels = category_levels(features[req["split"] == "train"], list(FEATURES))
+    tables, feature_spec = feature_tables(req, split_config.label_window_days, 20.0)
+    levels = feature_spec["category_levels"]
     chosen = list(FEATURES)
-    X = {s: encode(features[req["split"] == s], chosen, levels) for s in SPLITS}
-    y = {s: req.loc[req["split"] == s, LABEL].astype(int).to_numpy() for s in SPLITS}
+    X = {s: encode(tables[s], chosen, levels) for s in SPLITS}
+    y = {s: tables[s][LABEL].astype(int).to_numpy() for s in SPLITS}
     cfg = load(ModelConfig, composed()["model"] | {"max_rounds": 80}, "model")
     categorical = [f.name for f in chosen if f.kind == "categorical"]
     model = train(cfg, X["train"], y["train"], X["valid"], y["valid"], categorical, print)
     text = model.booster.model_to_string(num_iteration=model.best_iteration)
     spec = {**describe(chosen, levels), "label": LABEL, "valid_sent_at": list(RANGE),
-            "data_end": prepared.report["data_end"]}  # fmt: skip
+            "data_end": prepared.report["data_end"],
+            "track_record_prior": feature_spec["track_record_prior"]}  # fmt: skip
     metrics = {"roc_auc": 0.8, "pr_auc": 0.1}
     card = model_card(
         spec,

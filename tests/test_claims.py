@@ -14,7 +14,8 @@ from tiesignal.study.report import report_markdown
 from tiesignal.study.run import run_study
 
 CONTEXT = {"source": "simulated", "label_window_days": 30,
-           "rows": {"train": 1, "valid": 1, "test": 1}, "split": "consecutive periods"}  # fmt: skip
+           "rows": {"train": 1, "valid": 1, "test": 1}, "split": "consecutive periods",
+           "target": "opportunity"}  # fmt: skip
 WORLDS = {
     # mutual connections cause nothing and reveal no intent
     "tie_off": {

@@ -124,7 +124,7 @@ def expected_scores(folder, raw: pd.DataFrame, tmp_path) -> pd.Series:
     model = ExportedModel.load(folder, cache=tmp_path)
     kept = validate_requests(raw, "raw", *RANGE).kept
     kept = kept.sort_values("sent_at", kind="stable").reset_index(drop=True)
-    p = model.predict(model.matrix(build_features(kept)))
+    p = model.predict(model.matrix(build_features(kept, model.history())))
     return pd.Series(p, index=kept["request_id"].to_numpy())
 
 

@@ -29,6 +29,7 @@ def test_registry_covers_the_groups_of_the_mission():
     assert set(GROUPS) == {
         "personalization", "network_size", "tie_strength", "industry_overlap",
         "sender_profile", "recipient_profile", "timing",
+        "sender_track_record", "recipient_responsiveness",
     }  # fmt: skip
     assert [f.name for f in select(["tie_strength"])] == ["mutual_connections"]
 

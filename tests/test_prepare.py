@@ -26,14 +26,31 @@ def test_every_row_lands_in_exactly_one_place(prepared):
     assert df.loc[df["split"] != "excluded", "excluded_reason"].isna().all()
 
 
-def test_splits_are_consecutive_periods_without_shared_recipients(prepared):
+def test_splits_are_consecutive_periods(prepared):
     _, out = prepared
     df = out.requests
     spans = [df.loc[df["split"] == s, "sent_at"].agg(["min", "max"]) for s in SPLITS]
     assert spans[0]["max"] < spans[1]["min"] and spans[1]["max"] < spans[2]["min"]
-    used = df[df["split"].isin(SPLITS)]
-    assert (used.groupby("recipient_id")["split"].nunique() == 1).all()
-    assert out.report["recipients_in_two_splits"] == 0
+
+
+def test_recipient_policies_shared_and_disjoint(prepared, split_config):
+    """`shared` (the default, a forecasting split) keeps every labelled request and lets a
+    recipient appear in several periods; `disjoint` keeps each recipient in one period."""
+    kept, shared = prepared
+    assert split_config.recipients == "shared"
+    disjoint = label_and_split(kept, dataclasses.replace(split_config, recipients="disjoint"))
+    policies = shared.report["rows_by_recipient_policy"]
+    assert policies == disjoint.report["rows_by_recipient_policy"]
+    used = {name: out.requests[out.requests["split"].isin(SPLITS)]
+            for name, out in (("shared", shared), ("disjoint", disjoint))}  # fmt: skip
+    assert len(used["shared"]) == policies["shared"] > len(used["disjoint"]) == policies["disjoint"]
+    assert "recipient_in_later_split" not in shared.report["excluded"]
+    assert shared.report["recipients_in_two_splits"] > 0
+    assert (used["disjoint"].groupby("recipient_id")["split"].nunique() == 1).all()
+    assert disjoint.report["recipients_in_two_splits"] == 0
+    # the test period is the same under both: what disjoint loses is training data
+    test = {name: set(u.loc[u["split"] == "test", "request_id"]) for name, u in used.items()}
+    assert test["shared"] == test["disjoint"]
 
 
 def test_open_windows_are_censored_not_negative(prepared, split_config):

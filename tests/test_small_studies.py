@@ -39,9 +39,11 @@ def study_params(root, *overrides):
 def test_a_five_participant_study_stops_at_prepare_under_the_time_split(
     five_participants, monkeypatch
 ):
+    """Judged on people it never saw (`disjoint`), five people leave nothing to train on."""
     monkeypatch.setenv("TIESIGNAL_SALT", SALT)
+    params = study_params(five_participants, "split.recipients=disjoint")
     with pytest.raises(TooFewRequests) as stopped:
-        run_stages(five_participants, study_params(five_participants), STAGES[1:])
+        run_stages(five_participants, params, STAGES[1:])
     message = str(stopped.value)
     assert all(f"{s} " in message for s in SPLITS)
     assert "split=participants" in message and "split.participants_below" in message

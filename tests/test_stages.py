@@ -19,6 +19,7 @@ import yaml
 from conftest import ROOT, STAGES, no_tracking_env, run_stages, stage, tiny_params
 from stage_deps import stage_code
 
+from tiesignal.features.registry import GROUPS
 from tiesignal.models.train import load_model
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
@@ -175,7 +176,7 @@ def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
     (parent,) = [r for r in runs if r["tags"]["study_role"] == "parent"]
     assert parent["id"] == summaries["compare"]
     children = [r for r in runs if r["tags"].get("mlflow.parentRunId") == parent["id"]]
-    assert len(children) == 15 and {r["tags"]["seed"] for r in children} == {"1"}
+    assert len(children) == 1 + 2 * len(GROUPS) and {r["tags"]["seed"] for r in children} == {"1"}
     assert all(set(r["params"]) == {"variant", "kind", "group", "seed"} for r in children)
     table = json.loads(next((root / "mlruns").rglob("study/summary.json")).read_text())
     rows = pd.DataFrame(table["data"], columns=table["columns"])

@@ -40,7 +40,8 @@ def study_inputs(world, split_config):
     """Feature tables per split (as `featurize` writes them), levels, and the truth."""
     raw, truth_rows, acc = simulate(world)
     kept = validate_requests(raw, "raw", "2000-01-01", "2100-01-01").kept
-    tables, spec = feature_tables(label_and_split(kept, split_config).requests)
+    requests = label_and_split(kept, split_config).requests
+    tables, spec = feature_tables(requests, split_config.label_window_days, 20.0)
     return tables, spec["category_levels"], Truth(truth_rows, world, truth_summary(world, acc))
 
 
@@ -71,12 +72,16 @@ def test_bootstrap_metrics_equal_scikit_learn_with_weights_and_ties():
 
 @pytest.fixture(scope="module")
 def null_timing(split_config):
-    """A world where timing has no effect on anything: its interval must include zero."""
+    """A world where timing has no effect on anything: its interval must include zero.
+    Split with disjoint recipients: on this small world (14,000 requests) the positive
+    control below, industry overlap, is clear of zero there ([-0.099, -0.024]) and only
+    just not under `shared` ([-0.089, +0.003])."""
     cfg = world(
         **{"opportunity.market_amplitude": 0.0, "acceptance.weekend": 0.0,
            "acceptance.business_hours": 0.0}
     )  # fmt: skip
-    tables, levels, truth = study_inputs(cfg, split_config)
+    disjoint = dataclasses.replace(split_config, recipients="disjoint")
+    tables, levels, truth = study_inputs(cfg, disjoint)
     study = study_config()
     return study, run_study(study, model_config(), tables, levels, truth, lambda _: None)
 
@@ -144,7 +149,8 @@ def test_parent_and_child_runs_land_in_a_real_mlflow_store(null_timing, tmp_path
 def test_the_report_names_every_group_and_the_truth(null_timing, tmp_path):
     study, result = null_timing
     context = {"source": "simulated (14,000 requests)", "label_window_days": 30,
-               "rows": {s: 100 for s in SPLITS}, "split": "consecutive periods"}  # fmt: skip
+               "rows": {s: 100 for s in SPLITS}, "split": "consecutive periods",
+               "target": "opportunity"}  # fmt: skip
     write_outputs(result, study, context, tmp_path)
     report = (tmp_path / "report.md").read_text()
     for group in GROUPS:
@@ -163,7 +169,8 @@ def test_the_report_names_every_group_and_the_truth(null_timing, tmp_path):
         assert (tmp_path / name).stat().st_size > 1000
         assert f"({name})" in report
     summary = pd.read_csv(tmp_path / "summary.csv")
-    assert len(summary) == 1 + 2 * len(GROUPS) and summary["delta_roc_auc_low"].notna().sum() == 14
+    assert len(summary) == 1 + 2 * len(GROUPS)
+    assert summary["delta_roc_auc_low"].notna().sum() == 2 * len(GROUPS)
     no_truth = dataclasses.replace(result, truth=None)
     write_outputs(no_truth, study, context, tmp_path / "real")
     assert (
@@ -182,7 +189,7 @@ def test_the_study_cache_refits_only_what_changed_and_never_changes_a_byte(split
     tables, levels, truth = study_inputs(world(), split_config)
     study = study_config(kinds=["only"], seeds=[1], bootstrap_resamples=50)
     context = {"source": "simulated", "label_window_days": 30, "rows": {s: 1 for s in SPLITS},
-               "split": "consecutive periods"}  # fmt: skip
+               "split": "consecutive periods", "target": "opportunity"}  # fmt: skip
     cache = tmp_path / "cache"
 
     def study_run(name, cfg=study, model=None, folder=cache):

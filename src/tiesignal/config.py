@@ -238,7 +238,29 @@ class DataConfig:
                 raise ConfigError(f"data.{key}: must be positive, not {getattr(self, key)!r}")
 
 
+TARGETS = {  # target -> what it asks, for reports and the model card
+    "opportunity": "leads to a job opportunity",
+    "opportunity_given_accept": "leads to a job opportunity once accepted",
+    "accepted": "is accepted",
+}
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """What the model predicts (every stage after `prepare` names it)."""
+
+    name: str = "opportunity"
+
+    def __post_init__(self) -> None:
+        if self.name not in TARGETS:
+            raise ConfigError(f"target.name: {self.name!r} is not one of {tuple(TARGETS)}")
+
+    def question(self, label_window_days: int) -> str:
+        return f"{TARGETS[self.name]} within {label_window_days} days"
+
+
 SPLIT_METHODS = ("time", "participants")
+RECIPIENT_POLICIES = ("shared", "disjoint")
 
 
 @dataclass(frozen=True)
@@ -259,14 +281,30 @@ class PrepareConfig:
     folds: int = 5
     # studies with fewer labelled requests than this use "participants" whatever `method`
     participants_below: int = 0
+    # time split: "shared" lets a recipient appear in several periods, as in use (a
+    # forecasting split); "disjoint" keeps each recipient in one, excluding their earlier
+    # requests, to judge the model on people it never saw
+    recipients: str = "shared"
 
     def __post_init__(self) -> None:
         if self.method not in SPLIT_METHODS:
             raise ConfigError(f"split.method: {self.method!r} is not one of {SPLIT_METHODS}")
+        if self.recipients not in RECIPIENT_POLICIES:
+            raise ConfigError(
+                f"split.recipients: {self.recipients!r} is not one of {RECIPIENT_POLICIES}"
+            )
         if self.folds < 3:
             raise ConfigError(
                 f"split.folds: {self.folds} is too few (a train, valid and test fold)"
             )
+
+
+@dataclass(frozen=True)
+class FeaturizeConfig:
+    """How the track-record features are made (every feature is built; `features` picks)."""
+
+    # a track record's rate starts as this many outcomes at the training base rate
+    track_record_prior_weight: float = 20.0
 
 
 @dataclass(frozen=True)

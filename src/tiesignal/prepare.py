@@ -22,16 +22,30 @@ class Prepared:
     rejects: pd.DataFrame | None = None  # rows that failed validation, with their reasons
 
 
-def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
-    """Label each request, censor the ones whose window is still open, split by time.
+def within_window(requests: pd.DataFrame, outcome: str, label_window_days: int) -> pd.Series:
+    """The label of an outcome (`accepted` or `opportunity`): it happened within the label
+    window of sending (a time not given counts as within); missing where it is unknown."""
+    at = requests[f"{outcome}_at"]
+    within = at.isna() | (at - requests["sent_at"] <= pd.Timedelta(days=label_window_days))
+    return (requests[outcome].astype("boolean") & within).astype("boolean")
+
+
+def label_and_split(
+    kept: pd.DataFrame, cfg: PrepareConfig, target: str = "opportunity"
+) -> Prepared:
+    """Label each request by `target` (`opportunity`, `accepted`, or
+    `opportunity_given_accept`: accepted requests only), censor the ones whose window is
+    still open, split by time.
 
     Each request is observed until its own `observed_until` (an export's date), else
     until the data's end, the latest timestamp it holds. A request sent less than
     `label_window_days` before that is censored: its outcome is unknown, not negative.
     Train, valid and test are consecutive periods cut at time quantiles of the labelled
-    requests. A recipient belongs to the period of their latest labelled request and
-    their requests in earlier periods are excluded, so no recipient is in two splits and
-    the test period keeps every labelled request it has: what is lost is training data.
+    requests: a forecasting split, in which a recipient may appear in several periods as
+    in use. With `recipients: disjoint` a recipient belongs to the period of their latest
+    labelled request and their requests in earlier periods are excluded, so no recipient
+    is in two splits and the test period keeps every labelled request it has: what is
+    lost is training data.
     A study too small for that is cross-validated over participants instead (`fold`):
     its split is the first rotation, and `train` fits the others.
     """
@@ -45,11 +59,15 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
         df[c].max() for c in ("sent_at", "accepted_at", "opportunity_at") if df[c].notna().any()
     )
 
-    within = df["opportunity_at"].isna() | (df["opportunity_at"] - df["sent_at"] <= window)
-    df[LABEL] = (df["opportunity"] & within).astype("boolean")
+    outcome = "accepted" if target == "accepted" else "opportunity"
+    df[LABEL] = within_window(df, outcome, cfg.label_window_days)
     reason = pd.Series(pd.NA, index=df.index, dtype="str")
-    reason[df["opportunity"].isna()] = "no_label"
-    reason[df["opportunity"].isna() & df["opportunity_unclear"].fillna(False)] = "unclear"
+    reason[df[outcome].isna()] = "no_label"
+    if outcome == "opportunity":
+        reason[df["opportunity"].isna() & df["opportunity_unclear"].fillna(False)] = "unclear"
+    if target == "opportunity_given_accept":  # the recipient's question: accepted ones only
+        reason[reason.isna() & df["accepted"].isna()] = "no_label"
+        reason[reason.isna() & ~df["accepted"].fillna(True).astype(bool)] = "not_accepted"
     observed_until = df["observed_until"]
     censored = reason.isna() & (df["sent_at"] > observed_until.fillna(data_end) - window)
     reason[censored] = "censored"
@@ -69,13 +87,20 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
             .groupby(df["recipient_id"])
             .transform("max")
         )
-        reason[labelled & (period < last_period)] = "recipient_in_later_split"
+        in_later = labelled & (period < last_period)
+        kept_by_policy = {
+            "shared": int(labelled.sum()),
+            "disjoint": int((labelled & ~in_later).sum()),
+        }
+        if cfg.recipients == "disjoint":
+            reason[in_later] = "recipient_in_later_split"
     else:
         df["fold"] = participant_folds(df["recipient_id"], df[LABEL].where(labelled), cfg.folds)
         # the first rotation is the pipeline's split: test fold 0, early stopping on fold 1
         period = np.select([df["fold"].eq(0).fillna(False), df["fold"].eq(1).fillna(False)],
                            [2, 1], 0)  # fmt: skip
         valid_from = test_from = None
+        kept_by_policy = {}
     split = pd.Series(np.array(SPLITS, dtype=object)[period], index=df.index, dtype="str")
     df["split"] = split.where(reason.isna(), "excluded")
     df["excluded_reason"] = reason
@@ -96,7 +121,11 @@ def label_and_split(kept: pd.DataFrame, cfg: PrepareConfig) -> Prepared:
         "data_end": data_end,
         "sources": {k: int(v) for k, v in df["source"].value_counts().sort_index().items()},
         "label_window_days": cfg.label_window_days,
+        "target": target,
         "split_method": method,
+        "recipients": cfg.recipients if method == "time" else "disjoint",
+        # labelled requests each recipient policy would keep (time split)
+        **({"rows_by_recipient_policy": kept_by_policy} if kept_by_policy else {}),
         "valid_from": valid_from,
         "test_from": test_from,
         "splits": by_split,
@@ -198,7 +227,9 @@ def _recipients_in_two_splits(df: pd.DataFrame) -> int:
     return int((used.groupby("recipient_id")["split"].nunique() > 1).sum())
 
 
-def prepare_requests(raw: pd.DataFrame, file: str, cfg: PrepareConfig) -> Prepared:
+def prepare_requests(
+    raw: pd.DataFrame, file: str, cfg: PrepareConfig, target: str = "opportunity"
+) -> Prepared:
     """Validate, then label and split; `report` counts every row in exactly one place.
     Every row rejected is a clear error naming the columns most often at fault."""
     checked = validate_requests(raw, file, cfg.min_sent_at, cfg.max_sent_at)
@@ -210,7 +241,7 @@ def prepare_requests(raw: pd.DataFrame, file: str, cfg: PrepareConfig) -> Prepar
             f"{file}: all {len(raw)} rows rejected (see the prepare stage's rejects); most "
             f"often in column(s) {', '.join(f'{c} ({n} rows)' for c, n in top.items())}",
         )
-    prepared = label_and_split(checked.kept, cfg)
+    prepared = label_and_split(checked.kept, cfg, target)
     report = {
         "rows_in": len(raw),
         "rows_kept": len(prepared.requests),

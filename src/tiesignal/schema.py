@@ -77,7 +77,9 @@ OUTCOME_COLUMNS = (
     "accepted", "accepted_at", "opportunity", "opportunity_at", "opportunity_unclear",
     "observed_until",
 )  # fmt: skip
-SCORING_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c not in (*OUTCOME_COLUMNS, "source"))
+# what `predict` reads: a request's outcomes, where given, feed the track records of later
+# requests (never its own features)
+SCORING_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c != "source")
 # times that cannot precede the request's sending (a frame-wide check each)
 LATER_THAN_SENT = ("accepted_at", "opportunity_at", "observed_until")
 REJECT_COLUMNS = ("reject_file", "reject_row", "reject_column", "reject_reason")

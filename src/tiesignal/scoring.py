@@ -116,7 +116,7 @@ class _Stream:
 
     def __init__(self, model: ExportedModel) -> None:
         self.model = model
-        self.history = History()
+        self.history = model.history()
         self.latest: pd.Timestamp | None = None
         self.out_of_order = 0
 

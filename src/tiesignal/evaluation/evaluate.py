@@ -28,6 +28,7 @@ class Evaluation:
     drift: Drift | None  # None under cross-validation: the splits are not periods
     cross_validation: CrossValidated | None = None  # under cross-validation over participants
     confidence: float = 0.95
+    target: str = "opportunity"
 
     def report(self) -> str:
         """reports/evaluate.md: the test metrics, and whether the test period drifted or
@@ -37,6 +38,8 @@ class Evaluation:
         return "\n".join(
             [
                 f"# Evaluation on the test {where}",
+                "",
+                f"Target: `{self.target}`.",
                 "",
                 f"- ROC-AUC {s['roc_auc']:.4f}, PR-AUC {s['pr_auc']:.4f}, Brier {s['brier']:.4f}, "
                 f"ECE {s['ece']:.4f}"
@@ -87,6 +90,7 @@ def evaluate_model(
     cfg: EvaluateConfig,
     p_true: np.ndarray | None,
     out_of_fold: pd.DataFrame | None = None,
+    target: str = "opportunity",
 ) -> Evaluation:
     """`tables`: the feature tables by split; `p_true`: each test request's true
     P(opportunity), on simulated data; `out_of_fold`: the scores of a cross-validation
@@ -125,7 +129,7 @@ def evaluate_model(
         scores.update(cv.scores)
         plot_data["folds"] = cv.by_fold
     return Evaluation(scores, predictions, plot_data, oracle.get("oracle_roc_auc"), shift, cv,
-                      cfg.confidence)  # fmt: skip
+                      cfg.confidence, target)  # fmt: skip
 
 
 def write_plots(ev: Evaluation, folder: Path) -> None:

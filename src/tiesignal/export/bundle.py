@@ -16,8 +16,9 @@ import yaml
 
 from tiesignal.export.card import model_card
 from tiesignal.export.onnx import INPUT, OnnxScorer, to_onnx
-from tiesignal.features.build import encode
+from tiesignal.features.build import History, encode
 from tiesignal.features.registry import FEATURE_CODE_VERSION, Feature, describe
+from tiesignal.features.track_record import TrackRecordPrior
 from tiesignal.io import atomic_dir, file_sha256, read_json, write_json, write_text
 from tiesignal.models.boosted import LightGBMModel
 from tiesignal.models.data import features_named
@@ -173,6 +174,11 @@ class ExportedModel:
         spec, features = read_spec(folder / SPEC)
         return cls(compile_model(folder / LIGHTGBM_TEXT, cache), spec, features)
 
+    def history(self) -> History:
+        """The state a stream of requests to score starts from: no requests yet, and the
+        track records' prior the model was trained with."""
+        return History(TrackRecordPrior(**self.spec["track_record_prior"]))
+
     def matrix(self, features: pd.DataFrame) -> pd.DataFrame:
         """Feature table (from `build_features`) -> this model's input matrix."""
         return encode(features, self.features, self.spec["category_levels"])
@@ -190,7 +196,8 @@ def read_spec(spec_path: Path) -> tuple[dict, list[Feature]]:
             f"{spec_path}: features of version {spec.get('feature_code_version')!r}, but this "
             f"code computes version {FEATURE_CODE_VERSION!r}; re-export with this code"
         )
-    missing = [k for k in ("features", "category_levels", "valid_sent_at") if k not in spec]
+    needed = ("features", "category_levels", "valid_sent_at", "track_record_prior")
+    missing = [k for k in needed if k not in spec]
     if missing:
         raise ValueError(f"{spec_path}: no {', '.join(missing)}; re-export with this code")
     return spec, features_named([f["name"] for f in spec["features"]])
@@ -222,17 +229,20 @@ def compile_model(model_file: Path, cache: Path | None = None):
 
 def describe_export(
     model: LightGBMModel,
-    levels: dict[str, list[str]],
+    feature_spec: dict,
     prepare_report: dict,
     test_metrics: dict,
     about: dict,
 ) -> tuple[dict, str]:
-    """The feature spec and model card of a trained model; `about` holds what the card
-    says of its provenance (registry name, alias, feature set) and `valid_sent_at`."""
+    """The feature spec and model card of a trained model (`feature_spec`: featurize's,
+    for every feature); `about` holds what the card says of its provenance (registry
+    name, alias, feature set) and `valid_sent_at`."""
     chosen = features_named(model.features)
     spec = {
-        **describe(chosen, levels),
+        **describe(chosen, feature_spec["category_levels"]),
+        "track_record_prior": feature_spec["track_record_prior"],  # what `predict` starts from
         "label": LABEL,
+        "target": prepare_report["target"],
         "label_window_days": prepare_report["label_window_days"],
         "valid_sent_at": about["valid_sent_at"],  # what `predict` accepts
         "data_end": prepare_report["data_end"],  # the last request the model's data holds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tiesignal.config import TargetConfig
 from tiesignal.schema import SPLITS
 
 
@@ -16,7 +17,14 @@ def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
         f"# Model card: {model['registered_model']}",
         "",
         "Predicts, for one professional-network connection request, the probability that it "
-        f"leads to a job opportunity within {data['label_window_days']} days of being sent.",
+        f"{TargetConfig(data['target']).question(data['label_window_days'])} of being sent "
+        f"(target `{data['target']}`"
+        + (
+            "; trained and tested on accepted requests only"
+            if data["target"] == "opportunity_given_accept"
+            else ""
+        )
+        + ").",
         "",
         "## Model",
         f"- LightGBM binary classifier, {model['trees']} trees (early stopping on the "

@@ -21,7 +21,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from tiesignal.export.bundle import ExportedModel, read_spec
-from tiesignal.features.build import History
 from tiesignal.schema import REQUIRED_TO_SCORE, SCORING_COLUMNS, InputError, validate_requests
 from tiesignal.scoring import score_in_time_order
 
@@ -54,7 +53,8 @@ class RawRequests(mlflow.pyfunc.PythonModel):
             more = len(rejects) - SHOWN_REJECTS
             tail = f" (and {more} more rows)" if more > 0 else ""
             raise MlflowException("; ".join(shown) + tail, INVALID_PARAMETER_VALUE)
-        return score_in_time_order(checked.kept, History(), self.model.matrix, self.model.predict)
+        return score_in_time_order(checked.kept, self.model.history(), self.model.matrix,
+                                   self.model.predict)  # fmt: skip
 
 
 mlflow.models.set_model(RawRequests())

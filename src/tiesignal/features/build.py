@@ -6,6 +6,8 @@ volume) are taken over earlier requests in time order, never later ones.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,19 +15,24 @@ import pyarrow.compute as pc
 
 from tiesignal.features.personalization import mentions_table
 from tiesignal.features.registry import FEATURES, Feature, describe
+from tiesignal.features.track_record import TrackRecordPrior, TrackRecords
+from tiesignal.prepare import within_window
 from tiesignal.schema import LABEL, SENIORITY_LEVELS, SPLITS
 
 HEADLINE_ROLES = ("recruiter", "talent_acquisition", "hiring_manager", "other", "none")
 
 
 class History:
-    """How many requests each sender, and each sender's note template, sent before now.
+    """How many requests each sender, and each sender's note template, sent before now,
+    and the track records of senders and recipients (with the prior the model was trained
+    with; without one those features are missing).
 
     One instance carries the counts from chunk to chunk, so a file featurized in pieces (in
     time order) gets the same history features as the whole file at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, prior: TrackRecordPrior | None = None) -> None:
         self.seen: dict[str, pd.Series] = {}
+        self.track_records = TrackRecords(prior) if prior else None
 
     def earlier(self, name: str, keys: pd.Series) -> pd.Series:
         """For each key (rows in time order), the count of earlier rows with that key."""
@@ -70,12 +77,16 @@ def build_features(requests: pd.DataFrame, history: History | None = None) -> pd
     out["sender_headline_role"] = headline_role(r["sender_headline"])
     out["sender_prior_requests"] = history.earlier("sender", r["sender_id"].astype("str"))
 
+    _track_records(out, r, history.track_records)
+
     out["recipient_industry"] = r["recipient_industry"].astype("str")
     out["recipient_seniority"] = r["recipient_seniority"].astype("str")
     out["recipient_open_to_work"] = r["recipient_open_to_work"].astype("Float64")
     out["recipient_accepts_messages"] = r["recipient_accepts_messages"].astype("Float64")
     out["recipient_profile_completeness"] = r["recipient_profile_completeness"].astype("Float64")
     out["recipient_skill_count"] = _list_len(skills, r.index)
+    out["recipient_acceptance_rate"] = out.pop("recipient_acceptance_rate")  # registry order
+    out["recipient_outcomes_seen"] = out.pop("recipient_outcomes_seen")
 
     sent = r["sent_at"].dt
     out["sent_hour"] = sent.hour.astype("Float64")
@@ -83,6 +94,37 @@ def build_features(requests: pd.DataFrame, history: History | None = None) -> pd
     out["sent_month"] = sent.month.astype("Float64")
     assert list(out.columns) == [f.name for f in FEATURES], "build order must match the registry"
     return out
+
+
+def _track_records(out: pd.DataFrame, r: pd.DataFrame, records: TrackRecords | None) -> None:
+    """The track-record features, as of each request (missing without a prior)."""
+    names = ("sender_acceptance_rate", "sender_opportunity_rate", "sender_outcomes_seen",
+             "recipient_acceptance_rate", "recipient_outcomes_seen")  # fmt: skip
+    if records is None or r.empty:
+        for name in names:
+            out[name] = pd.Series(pd.NA, index=r.index, dtype="Float64")
+        return
+    seen = records.as_of(r)
+    prior = records.prior
+    values = {
+        "sender_acceptance_rate": records.rate(*seen["sender_acceptance"], prior.acceptance_rate),
+        "sender_opportunity_rate": records.rate(
+            *seen["sender_opportunity"], prior.opportunity_rate
+        ),
+        "sender_outcomes_seen": seen["sender_opportunity"][1],
+        "recipient_acceptance_rate": records.rate(
+            *seen["recipient_acceptance"], prior.acceptance_rate
+        ),
+        "recipient_outcomes_seen": seen["recipient_acceptance"][1],
+    }
+    for name in names:
+        out[name] = pd.Series(values[name], index=r.index, dtype="Float64")
+
+
+def _rate(outcomes: pd.Series) -> float:
+    """The share of known outcomes that happened (0 when none is known)."""
+    rate = outcomes.astype("Float64").mean()
+    return round(float(rate), 6) if pd.notna(rate) else 0.0
 
 
 def headline_role(headlines: pd.Series) -> pd.Series:
@@ -177,12 +219,22 @@ def _arrow(lists: pd.Series) -> pa.Array:
     return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
 
 
-def feature_tables(requests: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
+def feature_tables(
+    requests: pd.DataFrame, label_window_days: int, prior_weight: float
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Per split: `request_id`, `sent_at`, every registry feature and the label; and the
-    feature spec (category levels fixed from train). History features count over every
-    earlier request, excluded ones included. Under cross-validation over participants,
-    also each row's `fold` and the `recipient_id` the folds group by."""
-    features = build_features(requests)
+    feature spec (category levels fixed from train, the track records' prior). History
+    features count over every earlier request, excluded ones included. Under
+    cross-validation over participants, also each row's `fold` and the `recipient_id` the
+    folds group by."""
+    train = requests[requests["split"] == "train"]
+    prior = TrackRecordPrior(
+        label_window_days=label_window_days,
+        prior_weight=prior_weight,
+        acceptance_rate=_rate(train["accepted"]),
+        opportunity_rate=_rate(within_window(train, "opportunity", label_window_days)),
+    )
+    features = build_features(requests, History(prior))
     levels = category_levels(features[requests["split"] == "train"], list(FEATURES))
     folds = ["recipient_id", "fold"] if "fold" in requests else []
     keys = requests[["request_id", "sent_at", *folds]]
@@ -192,4 +244,5 @@ def feature_tables(requests: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dic
         table = keys[rows].join(features[rows])
         table[LABEL] = requests.loc[rows, LABEL].astype(bool)
         tables[split] = table.reset_index(drop=True)
-    return tables, {**describe(list(FEATURES), levels), "label": LABEL}
+    spec = {**describe(list(FEATURES), levels), "label": LABEL, "track_record_prior": asdict(prior)}
+    return tables, spec

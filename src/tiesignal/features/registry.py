@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 # Bump when a feature's definition changes: an exported model refuses features computed by
 # code of another version, because the same name would no longer mean the same number.
-FEATURE_CODE_VERSION = "1"
+FEATURE_CODE_VERSION = "2"  # 2: track records
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,24 @@ FEATURES: tuple[Feature, ...] = (
             "recruiter / talent_acquisition / hiring_manager / other / none, from the headline"),
     Feature("sender_prior_requests", "sender_profile", "numeric",
             "requests the sender sent earlier in the data (outreach volume)"),
+    Feature("sender_acceptance_rate", "sender_track_record", "numeric",
+            "share of the sender's earlier requests accepted, as known at sending (shrunk)"),
+    Feature("sender_opportunity_rate", "sender_track_record", "numeric",
+            "share of the sender's earlier requests that led to an opportunity, as known "
+            "at sending (shrunk)"),
+    Feature("sender_outcomes_seen", "sender_track_record", "numeric",
+            "the sender's earlier requests whose opportunity outcome was known at sending"),
     Feature("recipient_industry", "recipient_profile", "categorical", "recipient's industry"),
     Feature("recipient_seniority", "recipient_profile", "categorical", "entry / mid / senior / executive"),
     Feature("recipient_open_to_work", "recipient_profile", "boolean", "active job seeker"),
     Feature("recipient_accepts_messages", "recipient_profile", "boolean", "messages from strangers allowed"),
     Feature("recipient_profile_completeness", "recipient_profile", "numeric", "0-1"),
     Feature("recipient_skill_count", "recipient_profile", "numeric", "skills on the profile"),
+    Feature("recipient_acceptance_rate", "recipient_responsiveness", "numeric",
+            "share of the recipient's earlier requests they accepted, as known at sending "
+            "(shrunk)"),
+    Feature("recipient_outcomes_seen", "recipient_responsiveness", "numeric",
+            "the recipient's earlier requests whose acceptance was known at sending"),
     Feature("sent_hour", "timing", "numeric", "hour of day (UTC)"),
     Feature("sent_weekday", "timing", "numeric", "0 = Monday"),
     Feature("sent_month", "timing", "numeric", "month of year, 1-12"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from tiesignal.config import WorldConfig
+from tiesignal.config import TargetConfig, WorldConfig
 from tiesignal.features.registry import GROUPS
 from tiesignal.simulate.vocab import NOTE_LEVELS
 from tiesignal.study.summary import markdown_table
@@ -23,8 +23,9 @@ def report_markdown(result, study, context: dict) -> str:
         f"# Feature-group study: {study.name}",
         "",
         "## Question",
-        "Which signals of a connection request predict a job opportunity within "
-        f"{context['label_window_days']} days: {', '.join(GROUPS)}? Each group is left out of "
+        "Which signals predict whether a connection request "
+        f"{TargetConfig(context['target']).question(context['label_window_days'])} (target "
+        f"`{context['target']}`): {', '.join(GROUPS)}? Each group is left out of "
         "the full model (how much is lost without it, given the others) and used alone (how "
         "much it predicts by itself).",
         "",
@@ -57,12 +58,14 @@ def report_markdown(result, study, context: dict) -> str:
     if result.truth is not None:
         out += truth_section(result.truth)
     else:
-        out += [
-            "## Truth recovery",
-            "Skipped: these data have no simulated truth (real data). The comparison with a "
-            "known truth runs on the simulated world only.",
-            "",
-        ]
+        why = (
+            "these data have no simulated truth (real data). The comparison with a known "
+            "truth runs on the simulated world only."
+            if context["target"] == "opportunity"
+            else f"the target is `{context['target']}`, and the world's truth of which group "
+            "matters is the opportunity target's."
+        )
+        out += ["## Truth recovery", f"Skipped: {why}", ""]
     out += [
         "## Caveats",
         "- Leave-one-group-out measures what a group adds *given the others*: groups that "

@@ -98,6 +98,7 @@ def report_context(prepare_report: dict, tables: dict[str, pd.DataFrame]) -> dic
     return {
         "source": ", ".join(f"{k} ({v:,} requests)" for k, v in prepare_report["sources"].items()),
         "label_window_days": prepare_report["label_window_days"],
+        "target": prepare_report["target"],
         "rows": {s: len(tables[s]) for s in SPLITS},
         "split": (
             "consecutive periods"

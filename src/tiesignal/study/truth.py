@@ -203,6 +203,16 @@ def confounded_groups(world: WorldConfig) -> dict[str, str]:
             True,
             "openings search recipients by seniority, others by findability",
         ),
+        "sender_track_record": (
+            True,
+            "a sender's earlier outcomes reveal how often they have an opening; they cause "
+            "nothing themselves",
+        ),
+        "recipient_responsiveness": (
+            True,
+            "a recipient's earlier acceptances reveal how open they are; they cause nothing "
+            "themselves",
+        ),
         "timing": (
             any(t.automation_share > 0 for t in world.sender_types.values()),
             "bulk tools send at all hours and build pipelines (`sender_types.*.automation_share`)",
