@@ -39,73 +39,116 @@ WHOSE = ("sender_id", "recipient_id")
 class TrackRecords:
     """Outcome events of a stream of requests in time order, per sender and recipient.
 
-    One instance carries them from chunk to chunk: events already before the latest
-    request are summed per person; later ones (an acceptance next week) wait."""
+    One instance carries them from chunk to chunk: each person gets a number the first
+    time they are seen; events already before the latest request are summed per person,
+    later ones (an acceptance next week) wait."""
 
     def __init__(self, prior: TrackRecordPrior) -> None:
         self.prior = prior
-        self.totals = {who: pd.DataFrame(dtype=float) for who in WHOSE}  # person x value
-        self.pending = {who: pd.DataFrame() for who in WHOSE}  # who, at, values
+        self.people = {who: pd.Index([], dtype="str") for who in WHOSE}  # number: position
+        self.totals = {who: np.zeros((0, len(_values(who)))) for who in WHOSE}
+        self.pending = {who: _Events.none(len(_values(who))) for who in WHOSE}
 
     def as_of(self, requests: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """For each record, each request's (positives, observed) outcomes seen before its
         `sent_at`; then this chunk's outcomes join the stream. Requests in time order."""
         out = {}
         r = requests.reset_index(drop=True)
-        horizon = r["sent_at"].max()
+        times = _ns(r["sent_at"])
         for who in WHOSE:
+            person = self._numbers(who, r[who].astype("str"))
+            events = self.pending[who].plus(self._events(r, person, times, who))
+            sums = _earlier_sums(person, times, events.person, events.at, events.values)
+            sums += self.totals[who][person]
             names = [name for name, (whose, _) in RECORDS.items() if whose == who]
-            values = [f"{name}.{part}" for name in names for part in ("positive", "observed")]
-            people = r[who].astype("str")
-            codes, uniques = pd.factorize(people)
-            events = pd.concat([self.pending[who], self._events(r, people, names)])
-            events = events.reindex(columns=["who", "at", *values]).fillna({v: 0.0 for v in values})
-            # only the events of people in this chunk can count for its requests
-            event_codes = pd.Index(uniques).get_indexer(events["who"])
-            ours = event_codes >= 0
-            sums = _earlier_sums(
-                codes, _ns(r["sent_at"]), event_codes[ours], _ns(events.loc[ours, "at"]),
-                events.loc[ours, values].to_numpy(float),
-            )  # fmt: skip
-            base = self.totals[who].reindex(index=uniques, columns=values, fill_value=0.0)
-            sums += base.to_numpy(float)[codes]
-            for name in names:
-                i = values.index(f"{name}.positive")
-                out[name] = (sums[:, i], sums[:, i + 1])
-            if len(events):
-                done = (events["at"] < horizon).to_numpy()  # before every later request
-                summed = events[done].groupby("who")[values].sum()
-                self.totals[who] = self.totals[who].add(summed, fill_value=0.0)
-                self.pending[who] = events[~done]
+            for i, name in enumerate(names):
+                out[name] = (sums[:, 2 * i], sums[:, 2 * i + 1])
+            done = events.at < times.max()  # before every later request: summed up
+            np.add.at(self.totals[who], events.person[done], events.values[done])
+            self.pending[who] = events.where(~done)
         return out
 
     def rate(self, positive: np.ndarray, observed: np.ndarray, base: float) -> np.ndarray:
         w = self.prior.prior_weight
         return (positive + w * base) / (observed + w)
 
-    def _events(self, r: pd.DataFrame, people: pd.Series, names: list[str]) -> pd.DataFrame:
-        """When each request's outcomes became observable: a row per request and time with
-        +1 observed (and +1 positive) in the columns of the record it counts for."""
-        closes = r["sent_at"] + pd.Timedelta(days=self.prior.label_window_days)
-        until = r["observed_until"] if "observed_until" in r else pd.Series(pd.NaT, index=r.index)
-        frames = []
-        for name in names:
+    def _numbers(self, who: str, ids: pd.Series) -> np.ndarray:
+        """Each request's person as a number, new people numbered after the known ones."""
+        known = self.people[who]
+        new = pd.Index(ids.unique()).difference(known, sort=False)
+        if len(new):
+            self.people[who] = known.append(new)
+            grown = np.zeros((len(self.people[who]), self.totals[who].shape[1]))
+            grown[: len(known)] = self.totals[who]
+            self.totals[who] = grown
+        return self.people[who].get_indexer(ids)
+
+    def _events(self, r: pd.DataFrame, person: np.ndarray, times: np.ndarray, who: str) -> _Events:
+        """When each request's outcomes became observable: +1 observed (and +1 positive)
+        in the columns of the record each counts for."""
+        window = pd.Timedelta(days=self.prior.label_window_days).value
+        closes = times + window
+        until = _ns(r["observed_until"]) if "observed_until" in r else None
+        parts = []
+        names = [name for name, (whose, _) in RECORDS.items() if whose == who]
+        for i, name in enumerate(names):
             outcome = RECORDS[name][1]
             if outcome not in r or r[outcome].isna().all():
                 continue
-            known = r[outcome].notna()
-            happened = known & r[outcome].fillna(False).astype(bool)
+            known = r[outcome].notna().to_numpy()
+            happened = known & r[outcome].fillna(False).to_numpy(dtype=bool)
             # when it became observable; a time not given: once the window had closed
-            at = r[f"{outcome}_at"].fillna(closes)
+            at = _ns(r[f"{outcome}_at"])
+            at = np.where(at == NAT, closes, at)
             if outcome == "opportunity":  # one after the window is a negative label
                 happened &= at <= closes
-            negative_seen = known & ~happened & ~(closes > until)  # NaT: still observed
+            still_observed = np.ones(len(r), dtype=bool) if until is None else (
+                (until == NAT) | (closes <= until)
+            )  # fmt: skip
+            negative_seen = known & ~happened & still_observed
             for rows, when, positive in ((happened, at, 1.0), (negative_seen, closes, 0.0)):
-                frames.append(
-                    pd.DataFrame({"who": people[rows], "at": when[rows],
-                                  f"{name}.positive": positive, f"{name}.observed": 1.0})
-                )  # fmt: skip
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+                values = np.zeros((rows.sum(), 2 * len(names)))
+                values[:, 2 * i] = positive
+                values[:, 2 * i + 1] = 1.0
+                parts.append(_Events(person[rows], when[rows], values))
+        return _Events.concat(parts, 2 * len(names))
+
+
+NAT = np.iinfo(np.int64).min  # a missing time, as nanoseconds
+
+
+@dataclass(frozen=True)
+class _Events:
+    """Outcome events: whose (a person's number), when (ns), and what they add."""
+
+    person: np.ndarray
+    at: np.ndarray
+    values: np.ndarray
+
+    @staticmethod
+    def none(width: int) -> _Events:
+        return _Events(
+            np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np.zeros((0, width))
+        )
+
+    @staticmethod
+    def concat(parts: list[_Events], width: int) -> _Events:
+        if not parts:
+            return _Events.none(width)
+        return _Events(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("person", "at", "values"))
+        )
+
+    def plus(self, other: _Events) -> _Events:
+        return _Events.concat([self, other], self.values.shape[1])
+
+    def where(self, keep: np.ndarray) -> _Events:
+        return _Events(self.person[keep], self.at[keep], self.values[keep])
+
+
+def _values(who: str) -> list[str]:
+    return [f"{name}.{part}" for name, (whose, _) in RECORDS.items() if whose == who
+            for part in ("positive", "observed")]  # fmt: skip
 
 
 def _earlier_sums(
@@ -134,5 +177,6 @@ def _earlier_sums(
 
 
 def _ns(times: pd.Series) -> np.ndarray:
-    naive = pd.to_datetime(times, utc=True).dt.tz_localize(None)  # no events: an empty float
-    return naive.to_numpy("datetime64[ns]").astype(np.int64)
+    """Times as int64 nanoseconds since the epoch (UTC); a missing time is NAT."""
+    naive = pd.to_datetime(times, utc=True).dt.tz_localize(None)
+    return naive.to_numpy("datetime64[ns]").view(np.int64)
