@@ -131,6 +131,14 @@ RANGE = ("2000-01-01", "2100-01-01")
 
 
 @pytest.fixture(scope="session")
+def tiny_requests(tiny_world, split_config) -> pd.DataFrame:
+    """The tiny world's requests as `prepare` leaves them: validated, labelled, split.
+    Shared by the feature tests: copy before changing it."""
+    kept = validate_requests(tiny_world[1], "raw", *RANGE).kept
+    return label_and_split(kept, split_config).requests
+
+
+@pytest.fixture(scope="session")
 def trained(tiny_world, split_config):
     """A LightGBM model on the tiny world, its test matrix, and the raw requests."""
     raw = tiny_world[1].drop(columns=["note"])

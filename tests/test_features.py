@@ -10,19 +10,11 @@ from hypothesis import strategies as st
 
 from tiesignal.features.build import build_features, encode, headline_role
 from tiesignal.features.registry import FEATURES, GROUPS, select
-from tiesignal.prepare import label_and_split
-from tiesignal.schema import validate_requests
 
 
 @pytest.fixture(scope="module")
-def requests(tiny_world, split_config):
-    kept = validate_requests(tiny_world[1], "raw", "2000-01-01", "2100-01-01").kept
-    return label_and_split(kept, split_config).requests
-
-
-@pytest.fixture(scope="module")
-def features(requests):
-    return build_features(requests)
+def features(tiny_requests):
+    return build_features(tiny_requests)
 
 
 def test_registry_covers_the_groups_of_the_mission():
@@ -39,8 +31,8 @@ def test_no_feature_comes_from_outcomes_or_truth(features):
     assert not forbidden & set(features.columns)
 
 
-def test_template_reuse_counts_earlier_notes_by_the_same_sender(requests, features):
-    df = requests.assign(reuse=features["note_template_reuse"])
+def test_template_reuse_counts_earlier_notes_by_the_same_sender(tiny_requests, features):
+    df = tiny_requests.assign(reuse=features["note_template_reuse"])
     df = df[df["note_template_id"].notna()]
     first = df.groupby(["sender_id", "note_template_id"]).head(1)
     assert (first["reuse"] == 0).all()
@@ -55,15 +47,15 @@ def test_template_reuse_counts_earlier_notes_by_the_same_sender(requests, featur
 
 @settings(max_examples=10, deadline=None)
 @given(cut=st.integers(100, 5_000), seed=st.integers(0, 10**6))
-def test_features_never_look_ahead(requests, features, cut, seed):
+def test_features_never_look_ahead(tiny_requests, features, cut, seed):
     """Shuffling and changing everything after row `cut` leaves rows before it unchanged."""
     rng = np.random.default_rng(seed)
-    later = requests.iloc[cut:].copy()
+    later = tiny_requests.iloc[cut:].copy()
     later["note_template_id"] = (
         later["note_template_id"].sample(frac=1, random_state=seed).to_numpy()
     )
     later["sender_id"] = rng.permutation(later["sender_id"].to_numpy())
-    changed = build_features(pd.concat([requests.iloc[:cut], later]))
+    changed = build_features(pd.concat([tiny_requests.iloc[:cut], later]))
     pd.testing.assert_frame_equal(changed.iloc[:cut], features.iloc[:cut])
 
 

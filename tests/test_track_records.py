@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 
 from tiesignal.features.build import History, build_features
 from tiesignal.features.track_record import TrackRecordPrior
-from tiesignal.prepare import label_and_split
-from tiesignal.schema import validate_requests
 
 PRIOR = TrackRecordPrior(label_window_days=30, prior_weight=2.0, acceptance_rate=0.5,
                          opportunity_rate=0.1)  # fmt: skip
@@ -21,24 +19,18 @@ TRACKED = ["sender_acceptance_rate", "sender_opportunity_rate", "sender_outcomes
 
 
 @pytest.fixture(scope="module")
-def requests(tiny_world, split_config):
-    kept = validate_requests(tiny_world[1], "raw", "2000-01-01", "2100-01-01").kept
-    return label_and_split(kept, split_config).requests
-
-
-@pytest.fixture(scope="module")
-def tracked(requests):
-    return build_features(requests, History(PRIOR))[TRACKED]
+def tracked(tiny_requests):
+    return build_features(tiny_requests, History(PRIOR))[TRACKED]
 
 
 def day(n: float) -> pd.Timestamp:
     return pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(days=n)
 
 
-def test_a_sender_record_counts_only_what_was_known_at_sending(requests):
+def test_a_sender_record_counts_only_what_was_known_at_sending(tiny_requests):
     """One sender: r1 accepted on day 2 with an opportunity on day 5; r2 never accepted
     (its window closes on day 33); r3 and r4 later."""
-    rows = requests.head(4).copy()
+    rows = tiny_requests.head(4).copy()
     rows["sender_id"] = "S"
     rows["recipient_id"] = ["A", "B", "C", "D"]
     rows["sent_at"] = [day(0), day(3), day(10), day(40)]
@@ -66,12 +58,12 @@ def test_a_sender_record_counts_only_what_was_known_at_sending(requests):
 
 @settings(max_examples=10, deadline=None)
 @given(cut=st.integers(200, 5_000), seed=st.integers(0, 10**6))
-def test_shuffling_the_future_moves_no_track_record_before_it(requests, tracked, cut, seed):
+def test_shuffling_the_future_moves_no_track_record_before_it(tiny_requests, tracked, cut, seed):
     """After time t: requests get other senders, recipients and outcomes, and earlier
     requests' outcomes that came after t change; no feature of a request sent by t moves."""
     rng = np.random.default_rng(seed)
-    t = requests["sent_at"].iloc[cut]
-    future = requests.copy()
+    t = tiny_requests["sent_at"].iloc[cut]
+    future = tiny_requests.copy()
     later = future["sent_at"] > t
     for column in ("sender_id", "recipient_id", "accepted", "opportunity"):
         future.loc[later, column] = rng.permutation(future.loc[later, column].to_numpy())
@@ -80,27 +72,27 @@ def test_shuffling_the_future_moves_no_track_record_before_it(requests, tracked,
         future.loc[after, flag] = ~future.loc[after, flag].astype(bool)
         future.loc[after, at] = future.loc[after, at] + pd.Timedelta(days=3)
     changed = build_features(future, History(PRIOR))[TRACKED]
-    by_t = (requests["sent_at"] <= t).to_numpy()
+    by_t = (tiny_requests["sent_at"] <= t).to_numpy()
     pd.testing.assert_frame_equal(changed[by_t], tracked[by_t])
     assert not changed[~by_t].equals(tracked[~by_t]), "the future did change"
 
 
-def test_chunk_by_chunk_gives_the_records_of_the_whole_stream(requests, tracked):
+def test_chunk_by_chunk_gives_the_records_of_the_whole_stream(tiny_requests, tracked):
     """As `tiesignal predict` reads a file: one History carried across chunks."""
     history = History(PRIOR)
-    bounds = [0, 7, 1500, 1501, 4000, len(requests)]
+    bounds = [0, 7, 1500, 1501, 4000, len(tiny_requests)]
     parts = [
-        build_features(requests.iloc[a:b], history)[TRACKED]
+        build_features(tiny_requests.iloc[a:b], history)[TRACKED]
         for a, b in zip(bounds, bounds[1:], strict=False)
     ]
     pd.testing.assert_frame_equal(pd.concat(parts), tracked)
     assert tracked["sender_outcomes_seen"].max() > 5, "senders do build records"
 
 
-def test_without_outcomes_a_record_is_the_prior(requests):
+def test_without_outcomes_a_record_is_the_prior(tiny_requests):
     """Requests scored without any outcome: every rate is the base rate, nothing seen."""
-    blind = requests.drop(columns=["accepted", "accepted_at", "opportunity", "opportunity_at"])
+    blind = tiny_requests.drop(columns=["accepted", "accepted_at", "opportunity", "opportunity_at"])
     f = build_features(blind.head(500), History(PRIOR))
     assert (f["sender_acceptance_rate"] == PRIOR.acceptance_rate).all()
     assert (f["recipient_outcomes_seen"] == 0).all()
-    assert build_features(requests.head(50))[TRACKED].isna().all().all(), "no prior: missing"
+    assert build_features(tiny_requests.head(50))[TRACKED].isna().all().all(), "no prior: missing"
