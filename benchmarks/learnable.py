@@ -10,7 +10,8 @@ with requests, senders with their square root) is simulated in this process, the
 16), (b) `shared` with the same groups, (c) (b) plus `sender_track_record` and
 `recipient_responsiveness` (the default now), and (d) (c) informed by the simulator's latent
 intent and sender type, which no feature sees: how much of the gap to the oracle is the
-latent. LightGBM fits each with 3 seeds (medians);
+latent. Beside the oracle, an oracle that knows everything but the intent
+(`p_opportunity_intent_unknown` in the truth). LightGBM fits each with 3 seeds (medians);
 on (c)'s features HistGradientBoosting and XGBoost fit with the same seeds. Every model
 is scored on the same test period as the oracle (the world's true probabilities), whose
 test rows all setups share. `featurize` is timed with and without the track records.
@@ -40,6 +41,8 @@ from tiesignal.simulate import simulate_world
 
 TRACK_RECORDS = ("sender_track_record", "recipient_responsiveness")
 LATENT = ("intent", "sender_type")  # what no feature can see: for the informed model (d)
+# the true probabilities, and the same to an oracle that knows all but the sender's intent
+ORACLES = {"oracle": "p_opportunity", "oracle_intent_unknown": "p_opportunity_intent_unknown"}
 
 
 def bench(n_requests: int, params: dict) -> dict:
@@ -53,7 +56,8 @@ def bench(n_requests: int, params: dict) -> dict:
     print(f"[learnable] {n_requests:,} requests: simulating", flush=True)
     records, truths = zip(*simulate_world(world), strict=True)
     raw = pd.concat(records, ignore_index=True)
-    truth = pd.concat(truths, ignore_index=True)[["request_id", "p_opportunity", *LATENT]]
+    truth = pd.concat(truths, ignore_index=True)
+    truth = truth[["request_id", "p_opportunity", "p_opportunity_intent_unknown", *LATENT]]
     kept = validate_requests(raw, "raw", "2000-01-01", "2100-01-01").kept
     split = load(PrepareConfig, params["split"], "split")
     featurize = load(FeaturizeConfig, params["featurize"], "featurize")
@@ -84,14 +88,15 @@ def bench(n_requests: int, params: dict) -> dict:
         if name == "d_informed_by_latent_intent":  # not a feature: how much the latent explains
             matrices = {s: _with_latent(m, split_tables[s], truth) for s, m in matrices.items()}
         X_te, y_te = matrices["test"]
-        p_true = split_tables["test"][["request_id"]].merge(truth, on="request_id", how="left")
-        p_true = p_true["p_opportunity"].to_numpy()
-        if name == "a_disjoint":  # every setup has the same test rows: one oracle
-            result["oracle"] = {
-                "test_roc_auc": roc_auc_score(y_te, p_true),
-                "test_pr_auc": average_precision_score(y_te, p_true),
-            }
-            print_row("oracle", result["oracle"])
+        if name == "a_disjoint":  # every setup has the same test rows: one oracle of each
+            oracles = split_tables["test"][["request_id"]].merge(truth, on="request_id", how="left")
+            for oracle, column in ORACLES.items():
+                p_true = oracles[column].to_numpy()
+                result[oracle] = {
+                    "test_roc_auc": roc_auc_score(y_te, p_true),
+                    "test_pr_auc": average_precision_score(y_te, p_true),
+                }
+                print_row(oracle, result[oracle])
         categorical = [f.name for f in chosen if f.kind == "categorical"]
         if name == "d_informed_by_latent_intent":
             categorical += list(LATENT)

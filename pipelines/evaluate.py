@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 from _stage import Paths, main
 
 from tiesignal import tracking
@@ -37,18 +39,17 @@ def run(cfg: Params, paths: Paths) -> str:
     model = load_model(paths.model)
     tables = {s: read_parquet(paths.features / f"{s}.parquet") for s in SPLITS}
     test = tables["test"]
-    p_true = None
+    p_true = p_intent_unknown = None
     if cfg.data.source == "simulated":  # how far from the Bayes-optimal model?
         column = TRUE_PROBABILITY[cfg.target.name]
-        truth = read_parquet(paths.truth, columns=["request_id", column])
-        p_true = test[["request_id"]].merge(truth, on="request_id", how="left")[column]
-        if p_true.isna().any():
-            raise ValueError(f"{paths.truth} does not cover the test split")
-        p_true = p_true.to_numpy()
+        p_true = _truth_of_test(paths, test, column)
+        if cfg.target.name == "opportunity":  # how much of that is the latent intent?
+            p_intent_unknown = _truth_of_test(paths, test, "p_opportunity_intent_unknown")
     levels = read_json(paths.feature_spec)["category_levels"]
     cv = paths.cross_validation
     out_of_fold = read_parquet(cv) if cv.exists() else None
-    ev = evaluate_model(model, tables, levels, cfg.evaluate, p_true, out_of_fold, cfg.target.name)
+    ev = evaluate_model(model, tables, levels, cfg.evaluate, p_true, out_of_fold, cfg.target.name,
+                        p_intent_unknown)  # fmt: skip
     write_parquet(ev.predictions, paths.predictions)
     write_text(ev.report(), paths.evaluate_report)
     write_json({k: round(v, 6) for k, v in ev.scores.items()}, paths.evaluate_metrics)
@@ -58,6 +59,14 @@ def run(cfg: Params, paths: Paths) -> str:
         ev.scores, [paths.evaluate_plots, paths.evaluate_metrics],
     )  # fmt: skip
     return f"{ev.line()} (MLflow run {run_id})"
+
+
+def _truth_of_test(paths: Paths, test: pd.DataFrame, column: str) -> np.ndarray:
+    truth = read_parquet(paths.truth, columns=["request_id", column])
+    p = test[["request_id"]].merge(truth, on="request_id", how="left")[column]
+    if p.isna().any():
+        raise ValueError(f"{paths.truth} does not cover the test split")
+    return p.to_numpy()
 
 
 if __name__ == "__main__":

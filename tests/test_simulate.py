@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from conftest import simulate, world_config
+from sklearn.metrics import roc_auc_score
 
 from tiesignal.io import file_sha256, write_parquet
 from tiesignal.schema import SOURCE_COLUMNS
@@ -110,3 +113,26 @@ def test_counterfactual_note_lengths_match_the_rendered_notes():
     rendered = render_notes(level, variant, extra, **fields)
     expected = [0 if t is None else len(t) for t in rendered]
     assert note_lengths(level, variant, extra, **fields).tolist() == expected
+
+
+def test_an_oracle_that_does_not_know_the_intent_ranks_worse_unless_intent_changes_nothing(
+    tiny_world,
+):
+    _, _, truth, _ = tiny_world
+    y = truth["opportunity_eventually"]
+    blind = roc_auc_score(y, truth["p_opportunity_intent_unknown"])
+    assert roc_auc_score(y, truth["p_opportunity"]) > blind + 0.01
+    assert blind > 0.6, "it still knows everything else"
+    # every intent alike: the same logit term and no fit that depends on what is sought
+    cfg = world_config(n_requests=3_000)
+    cfg = dataclasses.replace(
+        cfg,
+        opportunity=dataclasses.replace(
+            cfg.opportunity, intent=dict.fromkeys(cfg.opportunity.intent, 0.3)
+        ),
+        outreach=dataclasses.replace(cfg.outreach, fit=dict.fromkeys(cfg.outreach.fit, 0.0)),
+    )
+    _, alike, _ = simulate(cfg)
+    np.testing.assert_allclose(
+        alike["p_opportunity_intent_unknown"], alike["p_opportunity"], rtol=1e-6
+    )

@@ -38,6 +38,7 @@ def test_each_target_trains_and_evaluates_end_to_end(target, tmp_path):
     p_true = test[["request_id"]].merge(truth, on="request_id")[column[target]]
     assert metrics["oracle_roc_auc"] == pytest.approx(roc_auc_score(test[LABEL], p_true), abs=1e-6)
     assert 0.5 < metrics["roc_auc"] < metrics["oracle_roc_auc"] + 0.02
+    assert "oracle_intent_unknown_roc_auc" not in metrics, "that oracle is the opportunity's"
 
     assert f"Target: `{target}`" in (tmp_path / "reports" / "evaluate.md").read_text()
     study = (tmp_path / "reports" / "compare" / "report.md").read_text()

@@ -44,11 +44,16 @@ class Evaluation:
                 f"- ROC-AUC {s['roc_auc']:.4f}, PR-AUC {s['pr_auc']:.4f}, Brier {s['brier']:.4f}, "
                 f"ECE {s['ece']:.4f}"
                 + (f"; oracle ROC-AUC {self.oracle_auc:.4f}" if self.oracle_auc is not None else "")
+                + self._intent_unknown()
                 + ".",
                 "",
                 *(self._cross_validation() if self.cross_validation else self._drift()),
             ]
         )
+
+    def _intent_unknown(self) -> str:
+        auc = self.scores.get("oracle_intent_unknown_roc_auc")
+        return "" if auc is None else f" ({auc:.4f} to an oracle that does not know the intent)"
 
     def _drift(self) -> list[str]:
         return [
@@ -91,10 +96,12 @@ def evaluate_model(
     p_true: np.ndarray | None,
     out_of_fold: pd.DataFrame | None = None,
     target: str = "opportunity",
+    p_intent_unknown: np.ndarray | None = None,
 ) -> Evaluation:
     """`tables`: the feature tables by split; `p_true`: each test request's true
-    P(opportunity), on simulated data; `out_of_fold`: the scores of a cross-validation
-    over participants, where there was one."""
+    P(opportunity), on simulated data, and `p_intent_unknown` the same to an oracle that
+    does not know the sender's intent (the latent no field records); `out_of_fold`: the
+    scores of a cross-validation over participants, where there was one."""
     chosen = features_named(model.features)
     scored = {}
     for split, table in tables.items():
@@ -106,7 +113,7 @@ def evaluate_model(
         {"request_id": test["request_id"], "p_opportunity": p, "label": y.astype(bool)}
     )
     scores = m.classification_metrics(y, p, cfg.calibration_bins, cfg.top_fractions)
-    oracle = m.oracle_metrics(y, p, p_true) if p_true is not None else {}
+    oracle = m.oracle_metrics(y, p, p_true, p_intent_unknown) if p_true is not None else {}
     scores.update(oracle)
     plot_data = {
         **m.curve_tables(y, p),

@@ -33,15 +33,22 @@ def classification_metrics(
     return {k: float(v) for k, v in metrics.items()}
 
 
-def oracle_metrics(y: np.ndarray, p_model: np.ndarray, p_true: np.ndarray) -> dict[str, float]:
-    """The true probabilities scored on the same labels: what no model can beat on average."""
+def oracle_metrics(
+    y: np.ndarray, p_model: np.ndarray, p_true: np.ndarray, p_intent_unknown=None
+) -> dict[str, float]:
+    """The true probabilities scored on the same labels: what no model can beat on average;
+    and, where given, the same without the sender's intent: how much of the gap is a latent
+    that no field records."""
     oracle = roc_auc_score(y, p_true)
     model = roc_auc_score(y, p_model)
-    return {
+    scores = {
         "oracle_roc_auc": float(oracle),
         "oracle_pr_auc": float(average_precision_score(y, p_true)),
         "auc_gap_to_oracle": float(oracle - model),
     }
+    if p_intent_unknown is not None:
+        scores["oracle_intent_unknown_roc_auc"] = float(roc_auc_score(y, p_intent_unknown))
+    return scores
 
 
 def precision_at(y: np.ndarray, p: np.ndarray, fraction: float) -> float:

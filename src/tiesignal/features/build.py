@@ -227,7 +227,8 @@ def feature_tables(
     features count over every earlier request, excluded ones included. Under
     cross-validation over participants, also each row's `fold` and the `recipient_id` the
     folds group by."""
-    train = requests[requests["split"] == "train"]
+    outcomes = ["sent_at", "accepted", "opportunity", "opportunity_at"]
+    train = requests.loc[requests["split"] == "train", outcomes]  # not the list columns
     prior = TrackRecordPrior(
         label_window_days=label_window_days,
         prior_weight=prior_weight,

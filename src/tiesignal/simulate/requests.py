@@ -9,6 +9,7 @@ belongs to, so the truth can say what each group is worth.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,7 +213,13 @@ def simulate_chunk(
         cfg, calendar, members, senders, t, recipient, r_ind, draw, note, timing, outcomes,
         request_id,
     )  # fmt: skip
-    return records, _truth(cfg, draw, note, outcomes, request_id)
+    as_if = [dataclasses.replace(t, intent=np.full(n, i)) for i in range(len(INTENTS))]
+    fit_by_intent = [_fit(cfg, members, senders, a, recipient, r_ind, specialized) for a in as_if]
+    truth = _truth(cfg, draw, note, outcomes, request_id)
+    truth["p_opportunity_intent_unknown"] = _p_opportunity_intent_unknown(
+        cfg, outcomes.terms, fit_by_intent, _intent_chances(cfg, t.kind, t.automated)
+    )
+    return records, _portable(truth)
 
 
 def _draw_targets(cfg: WorldConfig, senders: Senders, n: int, rng) -> Targets:
@@ -403,7 +410,24 @@ def _truth(cfg, draw: RequestDraw, note: Note, outcomes: Outcomes, request_id) -
         truth[f"opportunity_if_{name}"] = (outcomes.u_accept < cf_acc) & (
             outcomes.u_opportunity < cf_opp
         )
-    return _portable(truth)
+    return truth
+
+
+def _p_opportunity_intent_unknown(
+    cfg: WorldConfig, terms: dict[str, np.ndarray], fit_by_intent: list, chances: np.ndarray
+) -> np.ndarray:
+    """P(opportunity) to an oracle that knows everything about the request but its intent:
+    the intent term and the recipient's fit (which depends on what the sender looks for)
+    taken for each intent, weighted by the chance the sender draws it. How much of the
+    oracle's edge is the intent, which no observable field records (benchmarks/learnable.py)."""
+    o = cfg.opportunity
+    p = np.zeros(len(chances))
+    for i, intent in enumerate(INTENTS):
+        as_if = terms | {"opp_intent": np.full(len(p), o.intent[intent]),
+                         "opp_fit": o.fit * fit_by_intent[i]}  # fmt: skip
+        p_acc, p_opp = outcome_probabilities(as_if)
+        p += chances[:, i] * p_acc * p_opp
+    return p
 
 
 def _portable(truth: pd.DataFrame) -> pd.DataFrame:
@@ -469,16 +493,25 @@ def logit_terms(
     return terms
 
 
-def _draw_intent(
-    cfg: WorldConfig, kind: np.ndarray, automated: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _intent_chances(cfg: WorldConfig, kind: np.ndarray, automated: np.ndarray) -> np.ndarray:
+    """(requests, intents): the chance of each intent, by the sender's type; a bulk tool has
+    no particular person's opening in mind, so its openings are pipelines."""
     probs = np.array(
         [[cfg.sender_types[t].intent[i] for i in INTENTS] for t in SENDER_TYPES], dtype=float
     )
-    cum = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)[kind]
+    chances = (probs / probs.sum(axis=1, keepdims=True))[kind]
+    chances[automated, 1] += chances[automated, 0]
+    chances[automated, 0] = 0.0
+    return chances
+
+
+def _draw_intent(
+    cfg: WorldConfig, kind: np.ndarray, automated: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    chances = _intent_chances(cfg, kind, np.zeros(len(kind), dtype=bool))
+    cum = np.cumsum(chances, axis=1)
     intent = (rng.random(len(kind))[:, None] > cum).sum(axis=1).clip(0, len(INTENTS) - 1)
-    # a bulk tool has no particular person's opening in mind: it builds a pipeline
-    return np.where(automated & (intent == 0), 1, intent)
+    return np.where(automated & (intent == 0), 1, intent)  # as _intent_chances says
 
 
 def _draw_level(
