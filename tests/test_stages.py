@@ -102,9 +102,10 @@ def test_outputs_hold_what_each_stage_promises(pipeline):
     # beside it, the oracle that does not know the sender's intent, on the same test rows
     blind = metrics["oracle_intent_unknown_roc_auc"]
     assert 0.5 < blind < metrics["oracle_roc_auc"]
-    assert f"({blind:.4f} to an oracle that does not know the intent)" in (
-        root / "reports" / "evaluate.md"
-    ).read_text()
+    assert (
+        f"({blind:.4f} to an oracle that does not know the intent)"
+        in (root / "reports" / "evaluate.md").read_text()
+    )
     assert summaries["featurize"] == {
         s: len(pd.read_parquet(root / "data" / "features" / f"{s}.parquet"))
         for s in ("train", "valid", "test")
