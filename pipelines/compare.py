@@ -11,14 +11,21 @@ from tiesignal import tracking
 from tiesignal.config import DataConfig, StudyConfig, TrackingConfig, WorldConfig, load
 from tiesignal.io import atomic_dir, read_json, read_parquet, write_json, write_parquet
 from tiesignal.schema import SPLITS
-from tiesignal.study.run import Truth, report_context, run_study, test_scores, write_outputs
+from tiesignal.study.run import (
+    Truth,
+    causal_effects,
+    report_context,
+    run_study,
+    test_scores,
+    write_outputs,
+)
 
 log = logging.getLogger("tiesignal.compare")
 
 
 @dataclass(frozen=True)
 class Params:
-    data: DataConfig  # only data.source: is there a truth to check the study against?
+    data: DataConfig  # only data.source (is there a truth?) and data.assignment_arms
     study: StudyConfig
     tracking: TrackingConfig
 
@@ -42,6 +49,10 @@ def run(cfg: Params, paths: Paths) -> str:
     levels = read_json(paths.feature_spec)["category_levels"]
     result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info,
                        paths.study_cache)  # fmt: skip
+    requests = read_parquet(paths.prepared / "requests.parquet",
+                            columns=["request_id", "sender_id", "assignment"])  # fmt: skip
+    causal_effects(result, cfg.study, tables, levels, requests, cfg.data.assignment_arms, truth,
+                   log.info)  # fmt: skip
     context = report_context(prepared, tables)
     with atomic_dir(paths.compare_report) as tmp:
         write_outputs(result, cfg.study, context, tmp)
@@ -53,7 +64,7 @@ def run(cfg: Params, paths: Paths) -> str:
         cfg.tracking, paths.root, cfg.study.name, result.fits, result.y_test,
         tracking.config_params(study=cfg.study), result.headline,
         files, paths.compare_report,
-        result.table, truth.summary["coefficients"] if truth else None,
+        result.table, truth.summary["coefficients"] if truth else None, result.causal,
     )  # fmt: skip
 
 

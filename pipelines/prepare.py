@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from _stage import Paths, main
 
-from tiesignal.config import PrepareConfig, TargetConfig
+from tiesignal.config import DataConfig, PrepareConfig, TargetConfig
 from tiesignal.io import read_parquet, write_json, write_parquet
 from tiesignal.prepare import AllRejected, prepare_requests
 
@@ -18,6 +18,7 @@ log = logging.getLogger("tiesignal.prepare")
 class Params:
     split: PrepareConfig
     target: TargetConfig
+    data: DataConfig  # only data.assignment_arms, as dvc.yaml declares
 
 
 def run(cfg: Params, paths: Paths) -> dict:
@@ -27,8 +28,9 @@ def run(cfg: Params, paths: Paths) -> dict:
     log.info("validating %d rows of %s", len(raw), source.relative_to(paths.root))
     try:
         prepared = prepare_requests(
-            raw, str(source.relative_to(paths.root)), cfg.split, cfg.target.name
-        )
+            raw, str(source.relative_to(paths.root)), cfg.split, cfg.target.name,
+            tuple(cfg.data.assignment_arms.values()),
+        )  # fmt: skip
     except AllRejected as err:  # the rejects are written even when nothing is kept
         write_parquet(err.rejects, paths.prepared / "rejects.parquet")
         raise

@@ -48,7 +48,7 @@ def _fit(data, family, **changes):
 def test_lightgbm_is_deterministic_and_round_trips_through_text(data, tmp_path):
     a, b = _fit(data, "lightgbm"), _fit(data, "lightgbm")
     assert a.booster.model_to_string() == b.booster.model_to_string()
-    assert a.best_iteration > 0 and "valid_auc" in a.history
+    assert a.best_iteration > 0 and "best_valid_auc" in a.at_best
     save_model(a, tmp_path)
     loaded = load_model(tmp_path)
     X = data[0]["test"][0]
@@ -121,5 +121,10 @@ def test_early_stopping_watches_the_one_configured_metric(data, metric, best):
     assert model.best_iteration == best(watched) + 1
     rounds = composed()["model"]["early_stopping_rounds"]
     assert len(watched) == model.best_iteration + rounds, "stopped by this metric alone"
-    other = "valid_auc" if metric == "binary_logloss" else "valid_binary_logloss"
-    assert len(model.history[other]) == len(watched), "the other metric is still logged"
+    assert list(model.history) == [f"valid_{metric}"], "only the watched one, every round"
+    # every metric once, at the best round, on the valid split
+    assert set(model.at_best) == {"best_valid_auc", "best_valid_binary_logloss"}
+    if metric == "binary_logloss":
+        assert model.at_best["best_valid_binary_logloss"] == pytest.approx(
+            watched[model.best_iteration - 1], rel=1e-6
+        )

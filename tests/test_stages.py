@@ -154,7 +154,8 @@ def test_one_training_run_with_its_model_params_history_and_test_metrics(pipelin
         assert oldest.fetchone()[0] > 1_700_000_000_000, "real times, not 1970"
     assert run_["params"]["model.learning_rate"] == "0.03"
     assert not [p for p in run_["params"] if p.startswith(("world.", "lightgbm."))]
-    assert run_["metric_counts"]["valid_auc"] > 10, "per-iteration metrics"
+    assert run_["metric_counts"]["valid_binary_logloss"] > 10, "per-iteration metrics"
+    assert run_["metric_counts"]["best_valid_auc"] == 1, "the other, at the best round"
     assert run_["metric_counts"]["test_roc_auc"] == 1, "evaluate adds to the training run"
     mlmodel = next((root / "mlruns").rglob("MLmodel"))
     assert "signature" in mlmodel.read_text() and (mlmodel.parent / "input_example.json").exists()
@@ -183,7 +184,19 @@ def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
     (parent,) = [r for r in runs if r["tags"]["study_role"] == "parent"]
     assert parent["id"] == summaries["compare"]
     children = [r for r in runs if r["tags"].get("mlflow.parentRunId") == parent["id"]]
+    causal = [r for r in children if r["tags"]["study_role"] == "causal"]
+    children = [r for r in children if r["tags"]["study_role"] == "variant"]
     assert len(children) == 1 + 2 * len(GROUPS) and {r["tags"]["seed"] for r in children} == {"1"}
+    # the causal section: a child per estimator, metrics named by estimand, in the report
+    # too; no experiment in this world, so no intention-to-treat or IV, and it says so
+    assert sorted(r["params"]["method"] for r in causal) == ["double_ml", "naive_difference"]
+    for run_ in causal:
+        key = f"causal_personalized_note_{run_['params']['method']}"
+        assert {key, f"{key}_low", f"{key}_high", f"{key}_truth"} <= set(run_["metric_counts"])
+        assert headline[f"{key}_low"] <= headline[key] <= headline[f"{key}_high"]
+    assert "## What predicts, and what causes" in report
+    assert "no `assignment` in these data" in report
+    assert "| what causes: average effect of the treatment on all requests | double ML" in report
     assert all(set(r["params"]) == {"variant", "kind", "group", "seed"} for r in children)
     table = json.loads(next((root / "mlruns").rglob("study/summary.json")).read_text())
     rows = pd.DataFrame(table["data"], columns=table["columns"])

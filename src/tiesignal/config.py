@@ -131,6 +131,27 @@ class OpportunityConfig:
 
 
 @dataclass(frozen=True)
+class ExperimentConfig:
+    """A randomized experiment inside the world (DESIGN.md). In `months` (counted from 0,
+    the world's first) a random `offered_share` of senders is offered a note-writing
+    assistant; on each request in those months a sender who would not have personalized
+    (no note or a generic one) writes a name-and-company note with chance `uptake`,
+    whatever their intent. Bulk tools send their one template either way. No months: no
+    experiment, and the world's bytes are what they were without this key."""
+
+    months: list[int] = dataclasses.field(default_factory=list)
+    offered_share: float = 0.5
+    uptake: float = 0.4
+
+    @property
+    def on(self) -> bool:
+        return bool(self.months) and self.offered_share > 0
+
+
+ASSIGNMENT_ARMS = ("assistant", "control")  # the world's arms: offered, not offered
+
+
+@dataclass(frozen=True)
 class WorldConfig:
     """The simulated outreach world of DESIGN.md; every coefficient lives here."""
 
@@ -153,6 +174,7 @@ class WorldConfig:
     sender_types: dict[str, SenderTypeConfig]
     acceptance: AcceptanceConfig
     opportunity: OpportunityConfig
+    experiment: ExperimentConfig = dataclasses.field(default_factory=ExperimentConfig)
 
 
 def load_world(section: Mapping, root: Path, where: str = "world") -> WorldConfig:
@@ -231,11 +253,22 @@ class DataConfig:
     # a table's observation end (ISO date or time, UTC) for rows without `observed_until`;
     # empty: the data's latest timestamp
     observed_until: str = ""
+    # the arms of a randomized experiment in the data (column `assignment`): the arm that
+    # was offered the treatment, and the control; any other value is a rejected row
+    assignment_arms: dict[str, str] = dataclasses.field(
+        default_factory=lambda: dict(zip(("offered", "control"), ASSIGNMENT_ARMS, strict=True))
+    )
 
     def __post_init__(self) -> None:
         for key in ("max_file_mb", "max_compression_ratio"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"data.{key}: must be positive, not {getattr(self, key)!r}")
+        arms = self.assignment_arms
+        if set(arms) != {"offered", "control"} or len(set(arms.values())) != 2:
+            raise ConfigError(
+                "data.assignment_arms: needs `offered` and `control`, two different values; "
+                f"got {arms!r}"
+            )
 
 
 TARGETS = {  # target -> what it asks, for reports and the model card
@@ -406,6 +439,26 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class CausalConfig:
+    """The study's causal section (study/causal.py): which treatments, and how the
+    adjusted estimate and the intervals are computed."""
+
+    # treatment -> feature columns: a request is treated where any of them is positive
+    treatments: dict[str, list[str]]
+    folds: int = 3  # cross-fitting folds of double machine learning
+    nuisance_trees: int = 100  # LightGBM trees of each nuisance model
+    confounder_strength: float = 0.03  # partial R^2 of a confounder, for the bounds
+    resamples: int = 500  # bootstrap resamples of senders
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ConfigError(f"study.causal.folds: at least 2, got {self.folds}")
+        if not 0 < self.confounder_strength < 1:
+            raise ConfigError("study.causal.confounder_strength: must be in (0, 1)")
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """The feature-group study: which variants, how many seeds, how the intervals and the
     attribution are computed."""
@@ -422,6 +475,7 @@ class StudyConfig:
     grid_points: int
     pdp_features: list[str]
     model: ModelConfig  # the study's own: an experiment's `model` does not refit the study
+    causal: CausalConfig
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tiesignal.config import PrepareConfig
+from tiesignal.config import ASSIGNMENT_ARMS, PrepareConfig
 from tiesignal.schema import LABEL, SPLITS, InputError, validate_requests
 
 
@@ -228,11 +228,16 @@ def _recipients_in_two_splits(df: pd.DataFrame) -> int:
 
 
 def prepare_requests(
-    raw: pd.DataFrame, file: str, cfg: PrepareConfig, target: str = "opportunity"
+    raw: pd.DataFrame,
+    file: str,
+    cfg: PrepareConfig,
+    target: str = "opportunity",
+    arms: tuple[str, ...] = ASSIGNMENT_ARMS,
 ) -> Prepared:
     """Validate, then label and split; `report` counts every row in exactly one place.
-    Every row rejected is a clear error naming the columns most often at fault."""
-    checked = validate_requests(raw, file, cfg.min_sent_at, cfg.max_sent_at)
+    Every row rejected is a clear error naming the columns most often at fault. `arms`:
+    the values an `assignment` may take."""
+    checked = validate_requests(raw, file, cfg.min_sent_at, cfg.max_sent_at, arms=arms)
     rejects = checked.rejects
     if checked.kept.empty:
         top = rejects.groupby(["reject_column"]).size().nlargest(3)

@@ -23,7 +23,7 @@ SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
 SPLITS = ("train", "valid", "test")  # consecutive periods, in this order
 LABEL = "opportunity_within_window"  # derived by `prepare` from `split.label_window_days`
 SOURCES = ("simulated", "member_exports", "table")
-CATEGORY_COLUMNS = ("recipient_seniority", "source")  # closed sets: a wrong value may be shown
+CATEGORY_COLUMNS = ("recipient_seniority", "source", "assignment")  # closed sets: shown when wrong
 
 # column -> kind; `REQUIRED` columns must exist, with a value, in every training source;
 # scoring new requests needs only who sent what to whom, and when
@@ -58,6 +58,9 @@ SOURCE_COLUMN_KINDS: dict[str, str] = {
     # when the source stopped watching this request (an export's date); missing: the
     # latest timestamp of the data. `prepare` censors each request against its own.
     "observed_until": "timestamp",
+    # the arm of a randomized experiment the request was part of (data.assignment_arms:
+    # e.g. a note-writing assistant offered to the sender, or not); missing: none
+    "assignment": "str",
     "source": "str",
     # outputs of tiesignal.features.personalization.note_features
     "note_length": "int",
@@ -113,6 +116,7 @@ def _schema(
     max_sent_at: pd.Timestamp,
     required: tuple[str, ...],
     columns: Collection[str],
+    arms: Collection[str] | None,
 ) -> pa.DataFrameSchema:
     import pandera.pandas as pa  # only validation needs it, not the constants above
 
@@ -133,6 +137,7 @@ def _schema(
         "mutual_connections": ("Int64", nonneg),
         "accepted": ("boolean", None),
         "source": (str, pa.Check.isin(SOURCES)),
+        "assignment": (str, pa.Check.isin(list(arms)) if arms is not None else None),
         "note_length": ("Int64", nonneg),
         "note_skill_mentions": ("Int64", nonneg),
     }
@@ -192,9 +197,11 @@ def validate_requests(
     columns: Collection[str] | None = None,
     earlier: EarlierRows | None = None,
     malformed: Mapping[int, str] | None = None,
+    arms: Collection[str] | None = None,
 ) -> Validated:
     """Coerce and check `columns` (default: every canonical one), and split rows into kept
-    and rejects.
+    and rejects. `arms`: the values `assignment` may take (data.assignment_arms); None
+    checks none, as scoring, which never reads it.
 
     Rows are numbered from 0 after the header. `earlier` carries the row count and the
     request ids of the chunks before this one of the same file; `malformed` names the rows
@@ -233,7 +240,11 @@ def validate_requests(
     from pandera.errors import SchemaErrors
 
     schema = _schema(
-        pd.Timestamp(min_sent_at, tz="UTC"), pd.Timestamp(max_sent_at, tz="UTC"), required, columns
+        pd.Timestamp(min_sent_at, tz="UTC"),
+        pd.Timestamp(max_sent_at, tz="UTC"),
+        required,
+        columns,
+        arms,
     )
     try:
         schema.validate(df.drop(index=list(reasons)) if reasons else df, lazy=True)

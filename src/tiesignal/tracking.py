@@ -325,7 +325,7 @@ def log_training(
         client = mlflow.MlflowClient()
         for i in range(0, len(history), 1000):
             client.log_batch(run.info.run_id, metrics=history[i : i + 1000])
-        mlflow.log_metrics({"best_iteration": model.best_iteration, **counts})
+        mlflow.log_metrics({"best_iteration": model.best_iteration, **model.at_best, **counts})
         for name, matrix in matrices.items():  # schema, row count and digest in the UI
             dataset = mlflow.data.from_pandas(matrix, source=data[name].as_uri(), name=name)
             mlflow.log_input(dataset, context="training" if name == "train" else name)
@@ -422,12 +422,15 @@ def log_study(
     artifacts: Path,
     summary: pd.DataFrame,
     world: Mapping | None = None,
+    causal: list | None = None,
 ) -> str:
     """One parent run and one child per variant and seed, so the UI's compare view lines
     the variants up (group by the `variant`, `kind` or `group` param); the parent holds
     each variant's change with its interval, as metrics `<variant>.delta_roc_auc[_low|_high]`
     and as the table `study/summary.json`, and the simulated world's coefficients (`world`,
-    as `study/world.json`; params.yaml holds only its size and seed). Returns the parent's id."""
+    as `study/world.json`; params.yaml holds only its size and seed). `causal`: the causal
+    section's effects (study/causal.py), one child run each (`study_role` causal), its
+    metrics named by estimand. Returns the parent's id."""
     import mlflow
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -470,6 +473,15 @@ def log_study(
                         "fit_seconds": fit.seconds,
                     }
                 )
+        for effect in causal or []:
+            with mlflow.start_run(run_name=f"{effect.treatment}-{effect.method}", nested=True):
+                mlflow.set_tags({**tags, "study_role": "causal", "treatment": effect.treatment,
+                                 "method": effect.method})  # fmt: skip
+                mlflow.log_params(
+                    {"treatment": effect.treatment, "method": effect.method,
+                     "assumption": effect.assumption, "rows": effect.rows}
+                )  # fmt: skip
+                mlflow.log_metrics(effect.metrics())
         mlflow.log_artifacts(str(artifacts), artifact_path="compare")
         return parent.info.run_id
 

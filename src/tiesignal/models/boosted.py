@@ -11,6 +11,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from sklearn.metrics import log_loss, roc_auc_score
+
 from tiesignal.config import STOPPING_METRICS, LightGBMConfig
 from tiesignal.io import atomic_path, read_json, write_json
 
@@ -22,6 +24,7 @@ class LightGBMModel:
     booster: lgb.Booster
     best_iteration: int = 0
     history: dict[str, list[float]] = field(default_factory=dict)  # per-iteration metrics
+    at_best: dict[str, float] = field(default_factory=dict)  # every metric at the best round
 
     kind: ClassVar[str] = "lightgbm"
     file_name: ClassVar[str] = "model.txt"  # LightGBM's own text format, no pickle
@@ -63,8 +66,12 @@ class LightGBMModel:
             ],
         )
         flat = {f"{split}_{metric}": v for split, m in history.items() for metric, v in m.items()}
-        progress(f"  best round {booster.best_iteration} (early stopping on valid {cfg.stopping_metric})")
-        return cls(list(X_train.columns), categorical, booster, booster.best_iteration, flat)
+        best = booster.best_iteration
+        p_valid = booster.predict(X_valid, num_iteration=best)
+        at_best = {f"best_valid_{m}": float(score(y_valid, p_valid)) for m, score in SCORES.items()}
+        progress(f"  best round {best} (early stopping on valid {cfg.stopping_metric}): "
+                 + ", ".join(f"{k} {v:.4f}" for k, v in at_best.items()))  # fmt: skip
+        return cls(list(X_train.columns), categorical, booster, best, flat, at_best)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """P(opportunity) for each row of a model matrix with these feature columns."""
@@ -90,13 +97,18 @@ class LightGBMModel:
         return mlflow.lightgbm.log_model(self.booster, name=name, **description)
 
 
+# LightGBM's metric names -> the same scores computed once, at the best round
+SCORES = {"binary_logloss": log_loss, "auc": roc_auc_score}
+assert set(SCORES) == set(STOPPING_METRICS)
+
+
 def booster_params(cfg: LightGBMConfig) -> dict:
     """LightGBM's parameters: the config's, plus what makes runs deterministic and quiet."""
     return {
         "objective": "binary",
-        # the stopping metric first: early stopping watches only the first one
-        "metric": [cfg.stopping_metric]
-        + [m for m in STOPPING_METRICS if m != cfg.stopping_metric],
+        # only the one early stopping watches: the others, every round, would cost a quarter
+        # of the fit at 1M requests (AUC sorts the valid split); they are scored at the end
+        "metric": [cfg.stopping_metric],
         "learning_rate": cfg.learning_rate,
         "num_leaves": cfg.num_leaves,
         "min_child_samples": cfg.min_child_samples,

@@ -27,6 +27,7 @@ class LogisticModel:
     pipeline: Pipeline
     best_iteration: int = 0  # no rounds: kept so every kind answers the same questions
     history: dict[str, list[float]] = field(default_factory=dict)
+    at_best: dict[str, float] = field(default_factory=dict)  # no rounds: nothing here
 
     kind: ClassVar[str] = "logistic"
     file_name: ClassVar[str] = "model.joblib"

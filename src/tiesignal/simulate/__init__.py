@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tiesignal.config import ConfigError, WorldConfig
+from tiesignal.config import ASSIGNMENT_ARMS, ConfigError, WorldConfig
 from tiesignal.io import TableChunks, atomic_path, write_json
 from tiesignal.simulate.requests import (
     TERM_GROUPS,
@@ -77,6 +77,7 @@ class TruthAccumulator:
         self.n = 0
         self.sums: dict[str, float] = {}
         self.by_intent: dict[str, list[float]] = {}
+        self.experiment: dict[str, float] = {}
 
     def add(self, truth: pd.DataFrame) -> None:
         self.n += len(truth)
@@ -84,6 +85,18 @@ class TruthAccumulator:
             if column.startswith(("p_", "opportunity_", "accepted_")):
                 self.sums[column] = self.sums.get(column, 0.0) + float(truth[column].sum())
         counts = truth.groupby("intent", observed=True)["p_opportunity"].agg(["size", "sum"])
+        if "assignment" in truth:  # the experiment's effects, on the requests of its months
+            inside = truth["assignment"].notna()
+            effect = truth["p_opportunity_if_assistant"] - truth["p_opportunity_if_control"]
+            complier = truth["complier"].fillna(False).to_numpy(dtype=bool)
+            for key, value in (
+                ("experiment_requests", inside.sum()),
+                ("experiment_offered", (truth["assignment"] == ASSIGNMENT_ARMS[0]).sum()),
+                ("experiment_effect", effect[inside].sum()),
+                ("compliers", complier.sum()),
+                ("complier_effect", effect[complier].sum()),
+            ):
+                self.experiment[key] = self.experiment.get(key, 0.0) + float(value)
         for intent, row in counts.iterrows():
             acc = self.by_intent.setdefault(str(intent), [0.0, 0.0])
             acc[0] += row["size"]
@@ -118,6 +131,30 @@ def truth_summary(cfg: WorldConfig, acc: TruthAccumulator) -> dict:
             "ate_realized": mean["opportunity_if_personalized"] - mean["opportunity_if_none"],
         },
         "tie_strength_curve": tie_strength_curve(cfg).to_dict(orient="list"),
+        "experiment": _experiment_summary(cfg, acc.experiment),
+    }
+
+
+def _experiment_summary(cfg: WorldConfig, sums: dict[str, float]) -> dict | None:
+    """The world's experiment and its true effects, on the requests of its months: the
+    same requests re-simulated with their sender offered the assistant and not."""
+    if not cfg.experiment.on:
+        return None
+    n, compliers = sums.get("experiment_requests", 0.0), sums.get("compliers", 0.0)
+    return {
+        **dataclasses.asdict(cfg.experiment),
+        "arms": {"offered": ASSIGNMENT_ARMS[0], "control": ASSIGNMENT_ARMS[1]},
+        "requests": int(n),
+        "offered_requests": int(sums.get("experiment_offered", 0.0)),
+        "intention_to_treat": sums["experiment_effect"] / n if n else None,
+        "complier_share": compliers / n if n else None,
+        "complier_effect": sums["complier_effect"] / compliers if compliers else None,
+        "definition": (
+            "intention_to_treat: mean P(opportunity) of the experiment's requests with their "
+            "sender offered the assistant minus not offered; complier_effect: the same on the "
+            "requests whose note the offer makes personal (compliers), which is the effect of "
+            "a personal note on them; same requests, same random draws"
+        ),
     }
 
 
@@ -140,6 +177,12 @@ def _check(cfg: WorldConfig) -> None:
             raise ConfigError(f"world.{name}: must be positive, got {getattr(cfg, name)}")
     if not 0 <= cfg.off_target_share <= 1:
         raise ConfigError(f"world.off_target_share: must be in [0, 1], got {cfg.off_target_share}")
+    e = cfg.experiment
+    if not all(0 <= m < cfg.months for m in e.months):
+        raise ConfigError(f"world.experiment.months: each in 0..{cfg.months - 1}, got {e.months}")
+    for key in ("offered_share", "uptake"):
+        if not 0 <= getattr(e, key) <= 1:
+            raise ConfigError(f"world.experiment.{key}: must be in [0, 1], got {getattr(e, key)}")
     if len(cfg.personalization_cutpoints) != 3:
         raise ConfigError("world.personalization_cutpoints: needs exactly 3 increasing values")
     try:

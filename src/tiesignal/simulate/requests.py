@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from tiesignal.config import WorldConfig
+from tiesignal.config import ASSIGNMENT_ARMS, WorldConfig
 from tiesignal.features.personalization import note_features
 from tiesignal.features.registry import GROUPS as FEATURE_GROUPS
 from tiesignal.simulate.notes import LEVEL_INDEX, note_lengths, render_notes
@@ -154,6 +154,24 @@ class Note:
     with_extra: np.ndarray  # a long company blurb appended
     inputs: dict[str, np.ndarray]  # the words it can use (`_note_inputs`)
     text: list[str | None]
+    # under the world's experiment: the level without and with the assistant
+    unassisted: np.ndarray | None = None
+    assisted: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The world's experiment on each request: sent in an experiment month (`inside`), by
+    a sender offered the assistant (`offered`), who would use it then (`takes_up`)."""
+
+    inside: np.ndarray
+    offered: np.ndarray
+    takes_up: np.ndarray
+
+    def arms(self) -> pd.Series:
+        """`assignment`: the arm inside the experiment's months, missing outside them."""
+        arm = np.where(self.offered, ASSIGNMENT_ARMS[0], ASSIGNMENT_ARMS[1])
+        return pd.Series(np.where(self.inside, arm, None), dtype="str")
 
 
 @dataclass(frozen=True)
@@ -188,7 +206,8 @@ def simulate_chunk(
     specialized = (senders.specializations[t.sender] == r_ind[:, None]).any(axis=1)
     fit = _fit(cfg, members, senders, t, recipient, r_ind, specialized)
     timing = _draw_timing(cfg, calendar, t.automated, n, rng)
-    note = _draw_note(cfg, members, senders, t, recipient, r_ind, rng)
+    experiment = _assign(cfg, senders.n, t, timing, first_request)
+    note = _draw_note(cfg, members, senders, t, recipient, r_ind, rng, experiment)
     mutuals = _draw_mutuals(cfg, members, senders, t, recipient, specialized, rng)
     draw = RequestDraw(
         kind=t.kind,
@@ -213,12 +232,16 @@ def simulate_chunk(
         cfg, calendar, members, senders, t, recipient, r_ind, draw, note, timing, outcomes,
         request_id,
     )  # fmt: skip
+    if experiment is not None:
+        records.insert(records.columns.get_loc("source"), "assignment", experiment.arms())
     as_if = [dataclasses.replace(t, intent=np.full(n, i)) for i in range(len(INTENTS))]
     fit_by_intent = [_fit(cfg, members, senders, a, recipient, r_ind, specialized) for a in as_if]
     truth = _truth(cfg, draw, note, outcomes, request_id)
     truth["p_opportunity_intent_unknown"] = _p_opportunity_intent_unknown(
         cfg, outcomes.terms, fit_by_intent, _intent_chances(cfg, t.kind, t.automated)
     )
+    if experiment is not None:
+        truth = _experiment_truth(cfg, truth, draw, note, experiment)
     return records, _portable(truth)
 
 
@@ -282,8 +305,29 @@ def _draw_timing(cfg, calendar: Calendar, automated: np.ndarray, n: int, rng) ->
     return Timing(sent_at, _months_since(sent_at, calendar.start), weekend, business_hours)
 
 
-def _draw_note(cfg, members, senders, t: Targets, recipient, r_ind, rng) -> Note:
-    level = _draw_level(cfg, senders, t.sender, t.intent, rng)
+def _assign(cfg: WorldConfig, n_senders: int, t: Targets, timing: Timing, first_request: int):
+    """The experiment's arms, or None without one. Its draws come from streams of their
+    own, so the world's other draws, and a world without it, keep their bytes."""
+    e = cfg.experiment
+    if not e.on:
+        return None
+    by_sender = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2])).random(n_senders)
+    per_request = np.random.default_rng(np.random.SeedSequence([cfg.seed, 3, first_request]))
+    inside = np.isin(np.floor(timing.month).astype(np.int64), e.months)  # whole months
+    offered = inside & (by_sender[t.sender] < e.offered_share)
+    return Assignment(inside, offered, per_request.random(len(t.sender)) < e.uptake)
+
+
+def _draw_note(
+    cfg, members, senders, t: Targets, recipient, r_ind, rng, experiment: Assignment | None
+) -> Note:
+    unassisted = _draw_level(cfg, senders, t.sender, t.intent, rng)
+    assisted = level = unassisted
+    if experiment is not None:  # a note that was not personal becomes name and company
+        not_personal = unassisted <= LEVEL_INDEX["generic"]
+        uses = experiment.inside & experiment.takes_up & ~t.automated & not_personal
+        assisted = np.where(uses, LEVEL_INDEX["name_company"], unassisted)
+        level = np.where(experiment.offered, assisted, unassisted)
     variant = np.where(
         t.automated, senders.automated_variant[t.sender], rng.integers(0, 3, len(recipient))
     )
@@ -291,9 +335,8 @@ def _draw_note(cfg, members, senders, t: Targets, recipient, r_ind, rng) -> Note
         level == LEVEL_INDEX["specific"]
     )
     inputs = _note_inputs(members, recipient, t.industry, t.seniority, t.required_skills, r_ind)
-    return Note(
-        level, variant, with_extra, inputs, render_notes(level, variant, with_extra, **inputs)
-    )
+    text = render_notes(level, variant, with_extra, **inputs)
+    return Note(level, variant, with_extra, inputs, text, unassisted, assisted)
 
 
 def _draw_mutuals(cfg, members, senders, t: Targets, recipient, specialized, rng) -> np.ndarray:
@@ -410,6 +453,25 @@ def _truth(cfg, draw: RequestDraw, note: Note, outcomes: Outcomes, request_id) -
         truth[f"opportunity_if_{name}"] = (outcomes.u_accept < cf_acc) & (
             outcomes.u_opportunity < cf_opp
         )
+    return truth
+
+
+def _experiment_truth(
+    cfg: WorldConfig, truth: pd.DataFrame, draw: RequestDraw, note: Note, experiment: Assignment
+) -> pd.DataFrame:
+    """Each request of the experiment's months re-simulated in both arms (same draws): its
+    P(opportunity) if its sender was offered the assistant and if not, and whether it is a
+    complier (the offer makes its note personal). Missing outside those months."""
+    inside = experiment.inside
+    truth["assignment"] = experiment.arms().array
+    complier = pd.array(note.assisted != note.unassisted, dtype="boolean")
+    complier[~inside] = pd.NA
+    truth["complier"] = complier
+    for arm, level in (("assistant", note.assisted), ("control", note.unassisted)):
+        specific = note.with_extra & (level == LEVEL_INDEX["specific"])
+        length = note_lengths(level, note.variant, specific, **note.inputs)
+        p_acc, p_opp = outcome_probabilities(logit_terms(cfg, draw, level, length))
+        truth[f"p_opportunity_if_{arm}"] = np.where(inside, p_acc * p_opp, np.nan)
     return truth
 
 

@@ -13,6 +13,7 @@ import math
 from tiesignal.config import TargetConfig, WorldConfig
 from tiesignal.features.registry import GROUPS
 from tiesignal.simulate.vocab import NOTE_LEVELS
+from tiesignal.study.causal import METHODS, QUESTIONS, treatment_groups
 from tiesignal.study.summary import markdown_table
 from tiesignal.study.truth import CurveShape, Estimate, TruthRecovery
 
@@ -66,6 +67,7 @@ def report_markdown(result, study, context: dict) -> str:
             "matters is the opportunity target's."
         )
         out += ["## Truth recovery", f"Skipped: {why}", ""]
+    out += causal_section(result, study)
     out += [
         "## Caveats",
         "- Leave-one-group-out measures what a group adds *given the others*: groups that "
@@ -335,3 +337,86 @@ def _personalization_section(truth: TruthRecovery) -> list[str]:
         "attribution. It answers what predicts, not what a sender should do.",
         "",
     ]
+
+
+def causal_section(result, study) -> list[str]:
+    """What predicts beside what causes, per treatment: the group's leave-one-out change
+    and SHAP share, then each causal estimate with its interval, the truth of the same
+    estimand on the same requests where known, and the assumption it rests on."""
+    out = ["## What predicts, and what causes", ""]
+    level = f"{study.confidence:.0%}"
+    for treatment, columns in study.causal.treatments.items():
+        effects = [e for e in result.causal if e.treatment == treatment]
+        if not effects:
+            continue
+        pts = "percentage points of P(label)"
+        out += [
+            f"### `{treatment}` (treated: any of {', '.join(f'`{c}`' for c in columns)} > 0)",
+            "",
+            f"| question | method | estimate | {level} interval | truth, same requests | "
+            "rests on |",
+            "|---|---|---:|---:|---:|---|",
+            *_predicts_rows(result, treatment_groups(columns)),
+            *(
+                f"| what causes: {QUESTIONS[e.method]} | {METHODS[e.method]} | "
+                f"{100 * e.value:+.2f} | [{100 * e.low:+.2f}, {100 * e.high:+.2f}] | "
+                f"{'' if e.truth is None else f'{100 * e.truth:+.2f}'} | {e.assumption} |"
+                for e in effects
+            ),
+            "",
+            f"Causal estimates are in {pts}; predictive ones in ROC-AUC and attribution "
+            "share, which say how much a group helps to rank requests, not what changing it "
+            "would do.",
+            "",
+            *(_effect_sentence(e, study) for e in effects),
+            "",
+        ]
+    out += [f"- {note}" for note in result.causal_notes]
+    return out + ([""] if result.causal_notes else [])
+
+
+def _predicts_rows(result, groups: list[str]) -> list[str]:
+    rows = []
+    for group in groups:
+        loo = result.table[result.table["variant"] == f"without_{group}"]
+        if len(loo):
+            r = loo.iloc[0]
+            rows.append(
+                f"| what predicts: ROC-AUC lost without the group | leave out `{group}` | "
+                f"{r.delta_roc_auc:+.4f} | [{r.delta_roc_auc_low:+.4f}, "
+                f"{r.delta_roc_auc_high:+.4f}] | | the test period is like the next |"
+            )
+        shap = result.shap_groups[result.shap_groups["group"] == group]
+        if len(shap):
+            rows.append(
+                f"| what predicts: share of the model's attribution | SHAP, `{group}` | "
+                f"{shap.iloc[0].share:.1%} | | | |"
+            )
+    return rows
+
+
+def _effect_sentence(e, study) -> str:
+    """One computed sentence per estimate: does its interval exclude 0, does it cover the
+    truth, and what the method adds (sensitivity, first-stage strength)."""
+    sign = "lies above 0" if e.low > 0 else "lies below 0" if e.high < 0 else "includes 0"
+    name = METHODS[e.method]
+    text = f"- {name[0].upper() + name[1:]}: the interval {sign}"
+    if e.truth is not None:
+        text += (f"; it {'covers' if e.covers_truth else 'misses'} the truth "
+                 f"({100 * (e.value - e.truth):+.2f} points from it)")  # fmt: skip
+    d = e.details
+    if "robustness_value" in d:
+        text += (
+            f". An unobserved confounder explaining {d['robustness_value']:.1%} of the "
+            "residual variation of both label and treatment would explain the estimate away; "
+            f"one of {study.causal.confounder_strength:.0%} would move it to "
+            f"[{100 * d['bound_low']:+.2f}, {100 * d['bound_high']:+.2f}]"
+        )
+        if "to_truth_robustness_value" in d:
+            text += (f"; {d['to_truth_robustness_value']:.2%} would explain its distance "
+                     "from the truth")  # fmt: skip
+    if "first_stage_f" in d and e.method == "instrumental_variables":
+        weak = " (a weak instrument: below 10)" if d["first_stage_f"] < 10 else ""
+        text += (f". First stage: the offer changed the treated share by "
+                 f"{100 * d['first_stage']:+.2f} points, F = {d['first_stage_f']:.1f}{weak}")  # fmt: skip
+    return text + "."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from tiesignal.io import write_csv, write_text
 from tiesignal.schema import LABEL, SPLITS
 from tiesignal.study import attribution, plots
 from tiesignal.study.cache import FitCache, data_digest
+from tiesignal.study.causal import Effect, estimate_effects
 from tiesignal.study.report import report_markdown
 from tiesignal.study.summary import group_importance, markdown_table, summarize
 from tiesignal.study.truth import Truth, TruthRecovery, recover_truth
@@ -32,6 +33,8 @@ class StudyResult:
     dependence: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
     headline: dict[str, float]
     truth: TruthRecovery | None = None  # None on real data
+    causal: list[Effect] = field(default_factory=list)  # what causes (study/causal.py)
+    causal_notes: list[str] = field(default_factory=list)  # what it skipped, and why
 
 
 def run_study(
@@ -83,6 +86,31 @@ def run_study(
         )
         headline.update({k: v for k, v in result.truth.headline.items() if np.isfinite(v)})
     return result
+
+
+def causal_effects(
+    result: StudyResult,
+    study: StudyConfig,
+    tables: dict[str, pd.DataFrame],
+    levels: dict[str, list[str]],
+    requests: pd.DataFrame,
+    arms: dict[str, str],
+    truth_data: Truth | None,
+    progress: Callable[[str], None],
+) -> None:
+    """The study's causal section over every labelled request of the three splits;
+    `requests`: their `request_id`, `sender_id` and `assignment` (data/prepared)."""
+    frame = pd.concat([tables[s] for s in SPLITS], ignore_index=True)
+    frame = frame.merge(requests, on="request_id", how="left", validate="one_to_one")
+    truth = None
+    if truth_data is not None:
+        truth = frame[["request_id"]].merge(truth_data.rows, on="request_id", how="left")
+    encoded = encode(frame, list(FEATURES), levels)
+    result.causal, result.causal_notes = estimate_effects(
+        frame, encoded, LABEL, study.causal, arms, study.confidence, truth, progress
+    )
+    for effect in result.causal:
+        result.headline.update(effect.metrics())
 
 
 def test_scores(result: StudyResult, test: pd.DataFrame) -> pd.DataFrame:
