@@ -101,8 +101,9 @@ def tiny_params(*overrides: str) -> dict:
     return composed("world=tiny", "study.seeds=[1]", *overrides)
 
 
-def world_config(**changes) -> WorldConfig:
-    cfg = load_world(composed("world=tiny")["world"], ROOT)
+def world_config(world: str = "tiny", **changes) -> WorldConfig:
+    """A world of conf/world/ (the tiny one by default), with `changes` laid over it."""
+    cfg = load_world(composed(f"world={world}")["world"], ROOT)
     return dataclasses.replace(cfg, **changes)
 
 

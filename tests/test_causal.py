@@ -22,19 +22,12 @@ ARMS = {"offered": "assistant", "control": "control"}
 
 
 def experiment_world(note_effect: bool):
-    cfg = world_config(n_requests=20_000, n_members=15_000, n_senders=520)
-    cfg = dataclasses.replace(
-        cfg, experiment=dataclasses.replace(cfg.experiment, months=list(range(6, 18)), uptake=0.6)
-    )
-    if not note_effect:  # every note level alike to both logits; intent still drives notes
-        flat = dict.fromkeys(cfg.acceptance.personalization, 0.0)
-        cfg = dataclasses.replace(
-            cfg,
-            acceptance=dataclasses.replace(
-                cfg.acceptance, personalization=flat, long_note_per_100_chars=0.0
-            ),
-            opportunity=dataclasses.replace(cfg.opportunity, personalization=flat),
-        )
+    """conf/world/no_note_effect.yaml (every note level alike to both logits, intent still
+    drives notes, the experiment on), or the default world with the same experiment."""
+    cfg = world_config("no_note_effect", n_requests=20_000, n_members=15_000, n_senders=520)
+    if note_effect:
+        cfg = dataclasses.replace(cfg, acceptance=world_config().acceptance,
+                                  opportunity=world_config().opportunity)  # fmt: skip
     records, truth, _ = simulate(cfg)
     params = composed()
     kept = validate_requests(records, "raw", *RANGE).kept

@@ -83,15 +83,7 @@ def test_the_truth_holds_the_intention_to_treat_and_the_complier_effect(worlds):
 
 
 def test_without_a_causal_effect_of_notes_the_true_effects_are_zero():
-    cfg = with_experiment(world_config(n_requests=8_000), uptake=0.6)
-    flat = dict.fromkeys(cfg.acceptance.personalization, 0.0)
-    cfg = dataclasses.replace(
-        cfg,
-        acceptance=dataclasses.replace(
-            cfg.acceptance, personalization=flat, long_note_per_100_chars=0.0
-        ),
-        opportunity=dataclasses.replace(cfg.opportunity, personalization=flat),
-    )
+    cfg = world_config("no_note_effect", n_requests=8_000, n_members=6_000, n_senders=300)
     _, truth, acc = simulate(cfg)
     e = truth_summary(cfg, acc)["experiment"]
     assert e["complier_share"] > 0.05

@@ -55,9 +55,10 @@ class TrackRecords:
         out = {}
         r = requests.reset_index(drop=True)
         times = _ns(r["sent_at"])
+        outcomes = self._outcomes(r, times)
         for who in WHOSE:
             person = self._numbers(who, r[who].astype("str"))
-            events = self.pending[who].plus(self._events(r, person, times, who))
+            events = self.pending[who].plus(self._events(outcomes, person, who))
             sums = _earlier_sums(person, times, events.person, events.at, events.values)
             sums += self.totals[who][person]
             names = [name for name, (whose, _) in RECORDS.items() if whose == who]
@@ -89,16 +90,17 @@ class TrackRecords:
             self.totals[who] = grown
         return numbers[codes]
 
-    def _events(self, r: pd.DataFrame, person: np.ndarray, times: np.ndarray, who: str) -> _Events:
-        """When each request's outcomes became observable: +1 observed (and +1 positive)
-        in the columns of the record each counts for."""
-        window = pd.Timedelta(days=self.prior.label_window_days).value
-        closes = times + window
+    def _outcomes(self, r: pd.DataFrame, times: np.ndarray) -> dict[str, tuple]:
+        """Per outcome the data hold: which requests it happened to and when that became
+        observable, and which are negatives observed once their window closed (at
+        `closes`). The same for senders and recipients, so worked out once per chunk."""
+        closes = times + pd.Timedelta(days=self.prior.label_window_days).value
         until = _ns(r["observed_until"]) if "observed_until" in r else None
-        parts = []
-        names = [name for name, (whose, _) in RECORDS.items() if whose == who]
-        for i, name in enumerate(names):
-            outcome = RECORDS[name][1]
+        still_observed = np.ones(len(r), dtype=bool) if until is None else (
+            (until == NAT) | (closes <= until)
+        )  # fmt: skip
+        out = {}
+        for outcome in ("accepted", "opportunity"):
             if outcome not in r or r[outcome].isna().all():
                 continue
             known = r[outcome].notna().to_numpy()
@@ -108,10 +110,19 @@ class TrackRecords:
             at = np.where(at == NAT, closes, at)
             if outcome == "opportunity":  # one after the window is a negative label
                 happened &= at <= closes
-            still_observed = np.ones(len(r), dtype=bool) if until is None else (
-                (until == NAT) | (closes <= until)
-            )  # fmt: skip
-            negative_seen = known & ~happened & still_observed
+            out[outcome] = (happened, at, known & ~happened & still_observed, closes)
+        return out
+
+    @staticmethod
+    def _events(outcomes: dict[str, tuple], person: np.ndarray, who: str) -> _Events:
+        """When each request's outcomes became observable: +1 observed (and +1 positive)
+        in the columns of the record each counts for."""
+        parts = []
+        names = [name for name, (whose, _) in RECORDS.items() if whose == who]
+        for i, name in enumerate(names):
+            if RECORDS[name][1] not in outcomes:
+                continue
+            happened, at, negative_seen, closes = outcomes[RECORDS[name][1]]
             for rows, when, positive in ((happened, at, 1.0), (negative_seen, closes, 0.0)):
                 values = np.zeros((rows.sum(), 2 * len(names)))
                 values[:, 2 * i] = positive
@@ -170,13 +181,14 @@ def _earlier_sums(
     request."""
     columns = list(range(values.shape[1]))
     order = np.argsort(event_times, kind="stable")
-    events = pd.DataFrame(values[order], columns=columns)
-    events["person"] = event_codes[order].astype(np.int64)
-    running = events.groupby("person", sort=False)[columns].cumsum()
-    running["person"], running["at"] = events["person"], event_times[order]
+    person = event_codes[order].astype(np.int64)
+    running = pd.DataFrame(values[order], columns=columns).groupby(person, sort=False).cumsum()
+    running["person"], running["at"] = person, event_times[order]
     requests = pd.DataFrame({"person": codes.astype(np.int64), "at": times})
     sums = pd.merge_asof(requests, running, on="at", by="person", allow_exact_matches=False)
-    return sums[columns].fillna(0.0).to_numpy(copy=True)
+    out = sums[columns].to_numpy(dtype=float, copy=True)
+    out[np.isnan(out)] = 0.0  # no earlier event of that person
+    return out
 
 
 def _ns(times: pd.Series) -> np.ndarray:
