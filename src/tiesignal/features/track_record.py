@@ -116,19 +116,31 @@ class TrackRecords:
     @staticmethod
     def _events(outcomes: dict[str, tuple], person: np.ndarray, who: str) -> _Events:
         """When each request's outcomes became observable: +1 observed (and +1 positive)
-        in the columns of the record each counts for."""
-        parts = []
+        in the columns of the record each counts for. A request's outcomes that became
+        observable at the same time (both negatives of a request not accepted, once its
+        window closed) are one event: fewer events to sort and join."""
         names = [name for name, (whose, _) in RECORDS.items() if whose == who]
+        width = 2 * len(names)
+        values = np.zeros((len(person), len(names), width))  # [request, record, column]
+        when = np.zeros((len(person), len(names)), dtype=np.int64)
+        exists = np.zeros((len(person), len(names)), dtype=bool)
         for i, name in enumerate(names):
             if RECORDS[name][1] not in outcomes:
                 continue
             happened, at, negative_seen, closes = outcomes[RECORDS[name][1]]
-            for rows, when, positive in ((happened, at, 1.0), (negative_seen, closes, 0.0)):
-                values = np.zeros((rows.sum(), 2 * len(names)))
-                values[:, 2 * i] = positive
-                values[:, 2 * i + 1] = 1.0
-                parts.append(_Events(person[rows], when[rows], values))
-        return _Events.concat(parts, 2 * len(names))
+            exists[:, i] = happened | negative_seen
+            when[:, i] = np.where(happened, at, closes)
+            values[:, i, 2 * i] = happened
+            values[:, i, 2 * i + 1] = exists[:, i]
+        parts = []
+        for i in range(1, len(names)):  # folded into the first record's event
+            same = exists[:, 0] & exists[:, i] & (when[:, i] == when[:, 0])
+            values[same, 0] += values[same, i]
+            exists[same, i] = False
+        for i in range(len(names)):
+            rows = exists[:, i]
+            parts.append(_Events(person[rows], when[rows, i], values[rows, i]))
+        return _Events.concat(parts, width)
 
 
 NAT = np.iinfo(np.int64).min  # a missing time, as nanoseconds
