@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from _stage import Paths, main
 
@@ -41,10 +40,13 @@ def run(cfg: Params, paths: Paths) -> str:
     test = tables["test"]
     p_true = p_intent_unknown = None
     if cfg.data.source == "simulated":  # how far from the Bayes-optimal model?
-        column = TRUE_PROBABILITY[cfg.target.name]
-        p_true = _truth_of_test(paths, test, column)
+        columns = [TRUE_PROBABILITY[cfg.target.name]]
         if cfg.target.name == "opportunity":  # how much of that is the latent intent?
-            p_intent_unknown = _truth_of_test(paths, test, "p_opportunity_intent_unknown")
+            columns.append("p_opportunity_intent_unknown")
+        truth = _truth_of_test(paths, test, columns)
+        p_true = truth[columns[0]].to_numpy()
+        if len(columns) > 1:
+            p_intent_unknown = truth[columns[1]].to_numpy()
     levels = read_json(paths.feature_spec)["category_levels"]
     cv = paths.cross_validation
     out_of_fold = read_parquet(cv) if cv.exists() else None
@@ -61,12 +63,13 @@ def run(cfg: Params, paths: Paths) -> str:
     return f"{ev.line()} (MLflow run {run_id})"
 
 
-def _truth_of_test(paths: Paths, test: pd.DataFrame, column: str) -> np.ndarray:
-    truth = read_parquet(paths.truth, columns=["request_id", column])
-    p = test[["request_id"]].merge(truth, on="request_id", how="left")[column]
-    if p.isna().any():
+def _truth_of_test(paths: Paths, test: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The truth's `columns` for the test requests, in their order (one read)."""
+    truth = read_parquet(paths.truth, columns=["request_id", *columns])
+    rows = test[["request_id"]].merge(truth, on="request_id", how="left")[columns]
+    if rows.isna().any().any():
         raise ValueError(f"{paths.truth} does not cover the test split")
-    return p.to_numpy()
+    return rows
 
 
 if __name__ == "__main__":

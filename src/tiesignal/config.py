@@ -148,7 +148,7 @@ class ExperimentConfig:
         return bool(self.months) and self.offered_share > 0
 
 
-ASSIGNMENT_ARMS = ("assistant", "control")  # the world's arms: offered, not offered
+ASSIGNMENT_ARMS = {"offered": "assistant", "control": "control"}  # the world's experiment
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ class DataConfig:
     # the arms of a randomized experiment in the data (column `assignment`): the arm that
     # was offered the treatment, and the control; any other value is a rejected row
     assignment_arms: dict[str, str] = dataclasses.field(
-        default_factory=lambda: dict(zip(("offered", "control"), ASSIGNMENT_ARMS, strict=True))
+        default_factory=lambda: dict(ASSIGNMENT_ARMS)
     )
 
     def __post_init__(self) -> None:

@@ -232,7 +232,7 @@ def prepare_requests(
     file: str,
     cfg: PrepareConfig,
     target: str = "opportunity",
-    arms: tuple[str, ...] = ASSIGNMENT_ARMS,
+    arms: tuple[str, ...] = tuple(ASSIGNMENT_ARMS.values()),
 ) -> Prepared:
     """Validate, then label and split; `report` counts every row in exactly one place.
     Every row rejected is a clear error naming the columns most often at fault. `arms`:

@@ -61,8 +61,7 @@ class TrackRecords:
             events = self.pending[who].plus(self._events(outcomes, person, who))
             sums = _earlier_sums(person, times, events.person, events.at, events.values)
             sums += self.totals[who][person]
-            names = [name for name, (whose, _) in RECORDS.items() if whose == who]
-            for i, name in enumerate(names):
+            for i, name in enumerate(_records_of(who)):
                 out[name] = (sums[:, 2 * i], sums[:, 2 * i + 1])
             done = events.at < times.max()  # before every later request: summed up
             for j in range(self.totals[who].shape[1]):  # np.add.at, an order faster
@@ -119,7 +118,7 @@ class TrackRecords:
         in the columns of the record each counts for. A request's outcomes that became
         observable at the same time (both negatives of a request not accepted, once its
         window closed) are one event: fewer events to sort and join."""
-        names = [name for name, (whose, _) in RECORDS.items() if whose == who]
+        names = _records_of(who)
         width = 2 * len(names)
         values = np.zeros((len(person), len(names), width))  # [request, record, column]
         when = np.zeros((len(person), len(names)), dtype=np.int64)
@@ -175,9 +174,13 @@ class _Events:
         return _Events(self.person[keep], self.at[keep], self.values[keep])
 
 
+def _records_of(who: str) -> list[str]:
+    """The records kept per `who` (sender_id or recipient_id), in RECORDS order."""
+    return [name for name, (whose, _) in RECORDS.items() if whose == who]
+
+
 def _values(who: str) -> list[str]:
-    return [f"{name}.{part}" for name, (whose, _) in RECORDS.items() if whose == who
-            for part in ("positive", "observed")]  # fmt: skip
+    return [f"{name}.{part}" for name in _records_of(who) for part in ("positive", "observed")]
 
 
 def _earlier_sums(

@@ -10,7 +10,6 @@ from typing import ClassVar
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-
 from sklearn.metrics import log_loss, roc_auc_score
 
 from tiesignal.config import STOPPING_METRICS, LightGBMConfig

@@ -85,22 +85,23 @@ class TruthAccumulator:
             if column.startswith(("p_", "opportunity_", "accepted_")):
                 self.sums[column] = self.sums.get(column, 0.0) + float(truth[column].sum())
         counts = truth.groupby("intent", observed=True)["p_opportunity"].agg(["size", "sum"])
+        for intent, row in counts.iterrows():
+            acc = self.by_intent.setdefault(str(intent), [0.0, 0.0])
+            acc[0] += row["size"]
+            acc[1] += row["sum"]
         if "assignment" in truth:  # the experiment's effects, on the requests of its months
             inside = truth["assignment"].notna()
             effect = truth["p_opportunity_if_assistant"] - truth["p_opportunity_if_control"]
             complier = truth["complier"].fillna(False).to_numpy(dtype=bool)
+            offered = truth["assignment"] == ASSIGNMENT_ARMS["offered"]
             for key, value in (
                 ("experiment_requests", inside.sum()),
-                ("experiment_offered", (truth["assignment"] == ASSIGNMENT_ARMS[0]).sum()),
+                ("experiment_offered", offered.sum()),
                 ("experiment_effect", effect[inside].sum()),
                 ("compliers", complier.sum()),
                 ("complier_effect", effect[complier].sum()),
             ):
                 self.experiment[key] = self.experiment.get(key, 0.0) + float(value)
-        for intent, row in counts.iterrows():
-            acc = self.by_intent.setdefault(str(intent), [0.0, 0.0])
-            acc[0] += row["size"]
-            acc[1] += row["sum"]
 
 
 def truth_summary(cfg: WorldConfig, acc: TruthAccumulator) -> dict:
@@ -143,7 +144,7 @@ def _experiment_summary(cfg: WorldConfig, sums: dict[str, float]) -> dict | None
     n, compliers = sums.get("experiment_requests", 0.0), sums.get("compliers", 0.0)
     return {
         **dataclasses.asdict(cfg.experiment),
-        "arms": {"offered": ASSIGNMENT_ARMS[0], "control": ASSIGNMENT_ARMS[1]},
+        "arms": ASSIGNMENT_ARMS,
         "requests": int(n),
         "offered_requests": int(sums.get("experiment_offered", 0.0)),
         "intention_to_treat": sums["experiment_effect"] / n if n else None,

@@ -170,7 +170,7 @@ class Assignment:
 
     def arms(self) -> pd.Series:
         """`assignment`: the arm inside the experiment's months, missing outside them."""
-        arm = np.where(self.offered, ASSIGNMENT_ARMS[0], ASSIGNMENT_ARMS[1])
+        arm = np.where(self.offered, ASSIGNMENT_ARMS["offered"], ASSIGNMENT_ARMS["control"])
         return pd.Series(np.where(self.inside, arm, None), dtype="str")
 
 
@@ -446,9 +446,7 @@ def _truth(cfg, draw: RequestDraw, note: Note, outcomes: Outcomes, request_id) -
         truth[f"p_opportunity_without_{group}"] = g_acc * g_opp
     # counterfactual re-simulation of the same requests with every note at one level
     for name, cf_level in _counterfactual_levels(draw.intent).items():
-        specific = note.with_extra & (cf_level == LEVEL_INDEX["specific"])
-        cf_len = note_lengths(cf_level, note.variant, specific, **note.inputs)
-        cf_acc, cf_opp = outcome_probabilities(logit_terms(cfg, draw, cf_level, cf_len))
+        cf_acc, cf_opp = _with_level(cfg, draw, note, cf_level)
         truth[f"p_opportunity_if_{name}"] = cf_acc * cf_opp
         truth[f"opportunity_if_{name}"] = (outcomes.u_accept < cf_acc) & (
             outcomes.u_opportunity < cf_opp
@@ -468,11 +466,17 @@ def _experiment_truth(
     complier[~inside] = pd.NA
     truth["complier"] = complier
     for arm, level in (("assistant", note.assisted), ("control", note.unassisted)):
-        specific = note.with_extra & (level == LEVEL_INDEX["specific"])
-        length = note_lengths(level, note.variant, specific, **note.inputs)
-        p_acc, p_opp = outcome_probabilities(logit_terms(cfg, draw, level, length))
+        p_acc, p_opp = _with_level(cfg, draw, note, level)
         truth[f"p_opportunity_if_{arm}"] = np.where(inside, p_acc * p_opp, np.nan)
     return truth
+
+
+def _with_level(cfg: WorldConfig, draw: RequestDraw, note: Note, level: np.ndarray):
+    """P(accept) and P(opportunity | accept) of the same requests, each note rewritten at
+    `level` (its variant, words and long blurb kept, so only the level changes)."""
+    specific = note.with_extra & (level == LEVEL_INDEX["specific"])
+    length = note_lengths(level, note.variant, specific, **note.inputs)
+    return outcome_probabilities(logit_terms(cfg, draw, level, length))
 
 
 def _p_opportunity_intent_unknown(

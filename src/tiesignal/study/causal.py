@@ -30,6 +30,7 @@ from tiesignal.features.registry import FEATURES
 
 log = logging.getLogger(__name__)
 
+WORLD_TREATMENT = "personalized_note"  # the one the simulated truth knows the effects of
 ASSUMPTIONS = {
     "naive_difference": "no confounding at all: treated and untreated requests alike but "
     "for the treatment",
@@ -111,6 +112,7 @@ def estimate_effects(
     Returns the estimates and notes on what was skipped."""
     y = frame[label].to_numpy(dtype=float)
     senders = pd.factorize(frame["sender_id"])[0]
+    weights = _sender_weights(senders.max() + 1, cfg)  # one set of resamples for every mean
     estimates, notes = [], []
     for name, columns in cfg.treatments.items():
         missing = [c for c in columns if c not in frame]
@@ -121,9 +123,10 @@ def estimate_effects(
         if d.min() == d.max():
             notes.append(f"`{name}`: every request has the same treatment; skipped")
             continue
-        ate = None if truth is None or name != "personalized_note" else _true_ate(truth)
+        own_truth = truth if name == WORLD_TREATMENT else None  # the world's treatment only
+        ate = None if own_truth is None else _true_ate(own_truth)
         progress(f"causal: {name}: naive difference and double machine learning")
-        estimates.append(_naive(name, y, d, senders, cfg, confidence, ate))
+        estimates.append(_naive(name, y, d, senders, weights, confidence, ate))
         x = encoded[adjusted_features(columns)]
         estimates.append(_double_ml(name, y, d, x, senders, cfg, confidence, ate))
         if "assignment" not in frame or frame["assignment"].isna().all():
@@ -131,16 +134,15 @@ def estimate_effects(
                          "or instrumental-variables estimate")  # fmt: skip
             continue
         progress(f"causal: {name}: intention to treat and instrumental variables")
-        own_truth = truth if name == "personalized_note" else None  # the world's treatment
         estimates += _experiment(
-            name, y, d, frame["assignment"], arms, senders, cfg, confidence, own_truth
+            name, y, d, frame["assignment"], arms, senders, weights, confidence, own_truth
         )
     return estimates, notes
 
 
-def _naive(name, y, d, senders, cfg, confidence, truth) -> Effect:
-    treated = _cluster_means(y, d == 1, senders, cfg)
-    untreated = _cluster_means(y, d == 0, senders, cfg)
+def _naive(name, y, d, senders, weights, confidence, truth) -> Effect:
+    treated = _cluster_means(y, d == 1, senders, weights)
+    untreated = _cluster_means(y, d == 0, senders, weights)
     low, high = _interval(treated - untreated, confidence)
     value = float(y[d == 1].mean() - y[d == 0].mean())
     return Effect(name, "naive_difference", value, low, high, len(y), truth)
@@ -209,12 +211,12 @@ def _sensitivity(model, cfg: CausalConfig, null: float, prefix: str) -> dict:
     return out
 
 
-def _experiment(name, y, d, assignment: pd.Series, arms, senders, cfg, confidence, truth):
+def _experiment(name, y, d, assignment: pd.Series, arms, senders, weights, confidence, truth):
     inside = assignment.notna().to_numpy()
     offered = (assignment == arms["offered"]).to_numpy() & inside
     control = (assignment == arms["control"]).to_numpy() & inside
-    y_z = {z: _cluster_means(y, rows, senders, cfg) for z, rows in ((1, offered), (0, control))}
-    d_z = {z: _cluster_means(d, rows, senders, cfg) for z, rows in ((1, offered), (0, control))}
+    y_z = {z: _cluster_means(y, rows, senders, weights) for z, rows in ((1, offered), (0, control))}
+    d_z = {z: _cluster_means(d, rows, senders, weights) for z, rows in ((1, offered), (0, control))}
     itt_draws = y_z[1] - y_z[0]
     first_draws = d_z[1] - d_z[0]
     itt = float(y[offered].mean() - y[control].mean())
@@ -241,14 +243,18 @@ def _experiment(name, y, d, assignment: pd.Series, arms, senders, cfg, confidenc
     ]  # fmt: skip
 
 
-def _cluster_means(values, rows, senders, cfg: CausalConfig) -> np.ndarray:
-    """The mean of `values` over `rows`, once per bootstrap resample of senders (Poisson
-    weights: each sender's requests in or out together)."""
-    n_senders = senders.max() + 1
+def _sender_weights(n_senders: int, cfg: CausalConfig) -> np.ndarray:
+    """(resamples, senders) Poisson bootstrap weights: each sender's requests in or out
+    together. The same for every mean, so differences of means are paired."""
+    rng = np.random.default_rng(cfg.seed)
+    return rng.poisson(1.0, (cfg.resamples, n_senders)).astype(float)
+
+
+def _cluster_means(values, rows, senders, weights: np.ndarray) -> np.ndarray:
+    """The mean of `values` over `rows`, once per resample of senders (`weights`)."""
+    n_senders = weights.shape[1]
     sums = np.bincount(senders[rows], values[rows], n_senders)
     counts = np.bincount(senders[rows], minlength=n_senders).astype(float)
-    rng = np.random.default_rng(cfg.seed)
-    weights = rng.poisson(1.0, (cfg.resamples, n_senders)).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return (weights @ sums) / (weights @ counts)
 
