@@ -33,13 +33,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from models import ROOT, model_fitters, print_row, seed_medians
 from tiesignal.config import FeaturizeConfig, PrepareConfig, load, load_world
 from tiesignal.features.build import History, build_features, feature_tables
-from tiesignal.features.registry import GROUPS, select
+from tiesignal.features.registry import GROUPS, TRACK_RECORD_GROUPS, select
 from tiesignal.models.data import model_matrix
 from tiesignal.prepare import label_and_split
 from tiesignal.schema import LABEL, validate_requests
 from tiesignal.simulate import simulate_world
 
-TRACK_RECORDS = ("sender_track_record", "recipient_responsiveness")
 LATENT = ("intent", "sender_type")  # what no feature can see: for the informed model (d)
 # the true probabilities, and the same to an oracle that knows all but the sender's intent
 ORACLES = {"oracle": "p_opportunity", "oracle_intent_unknown": "p_opportunity_intent_unknown"}
@@ -73,7 +72,7 @@ def bench(n_requests: int, params: dict) -> dict:
         result[f"train_rows_{policy}"] = prepared.report["splits"]["train"]["rows"]
     result["featurize_seconds"] = _featurize_seconds(prepared.requests, tables["shared"][1])
 
-    without = [g for g in GROUPS if g not in TRACK_RECORDS]
+    without = [g for g in GROUPS if g not in TRACK_RECORD_GROUPS]
     setups = {
         "a_disjoint": ("disjoint", without),
         "b_shared": ("shared", without),

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiesignal.features.personalization import mentions_table
-from tiesignal.features.registry import FEATURES, Feature, describe
+from tiesignal.features.registry import FEATURES, TRACK_RECORD_GROUPS, Feature, describe
 from tiesignal.features.track_record import TrackRecordPrior, TrackRecords
 from tiesignal.prepare import within_window
 from tiesignal.schema import LABEL, SENIORITY_LEVELS, SPLITS
@@ -98,8 +98,7 @@ def build_features(requests: pd.DataFrame, history: History | None = None) -> pd
 
 def _track_records(out: pd.DataFrame, r: pd.DataFrame, records: TrackRecords | None) -> None:
     """The track-record features, as of each request (missing without a prior)."""
-    names = ("sender_acceptance_rate", "sender_opportunity_rate", "sender_outcomes_seen",
-             "recipient_acceptance_rate", "recipient_outcomes_seen")  # fmt: skip
+    names = [f.name for f in FEATURES if f.group in TRACK_RECORD_GROUPS]
     if records is None or r.empty:
         for name in names:
             out[name] = pd.Series(pd.NA, index=r.index, dtype="Float64")

@@ -67,6 +67,8 @@ FEATURES: tuple[Feature, ...] = (
 )  # fmt: skip
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in FEATURES))
+# groups built from the outcomes of earlier requests (features/track_record.py)
+TRACK_RECORD_GROUPS = ("sender_track_record", "recipient_responsiveness")
 BY_NAME = {f.name: f for f in FEATURES}
 
 
