@@ -74,6 +74,11 @@ def test_each_estimate_beside_the_truth_of_its_estimand(with_effect):
     # senders are randomized and their volumes are heavy-tailed: on a world this small the
     # first stage is weak, which the report flags (F below 10), and the interval is wide
     assert got["instrumental_variables"].details["first_stage_f"] > 0
+    # what an interval of this experiment that includes 0 can say: the effect on compliers
+    # it finds 4 times in 5 is (z_0.975 + z_0.8) standard errors of the ITT over the first stage
+    itt, iv = got["intention_to_treat"], got["instrumental_variables"]
+    half_width = (itt.high - itt.low) / 2 / iv.details["first_stage"]
+    assert iv.details["detectable_effect"] == pytest.approx(half_width * 2.80 / 1.96, rel=0.2)
     for e in got.values():  # named by estimand, for metrics/ and MLflow
         assert e.metrics()[f"causal_personalized_note_{e.method}"] == e.value
 

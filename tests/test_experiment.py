@@ -26,8 +26,9 @@ def with_experiment(cfg, **changes):
 @pytest.fixture(scope="module")
 def worlds():
     """The tiny world without the experiment and with it: (records, truth, summary)."""
-    off = world_config(n_requests=20_000)
-    on = with_experiment(off, uptake=0.6)
+    on = world_config(n_requests=20_000)
+    off = dataclasses.replace(on, experiment=dataclasses.replace(on.experiment, months=[]))
+    assert on.experiment.months == MONTHS, "the default world runs the experiment"
     out = {}
     for name, cfg in (("off", off), ("on", on)):
         records, truth, acc = simulate(cfg)

@@ -39,8 +39,8 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
 
 def test_records_hold_canonical_columns_and_no_latent_cause(tiny_world):
     _, records, truth, _ = tiny_world
-    # `assignment` only where the world runs its experiment (tests/test_experiment.py)
-    assert list(records.columns) == [c for c in SOURCE_COLUMNS if c != "assignment"]
+    # the default world runs its experiment: `assignment` (tests/test_experiment.py)
+    assert list(records.columns) == list(SOURCE_COLUMNS)
     for latent in ("intent", "sender_type", "note_level", "p_accept", "p_opportunity", "fit"):
         assert latent not in records.columns
         assert latent in truth.columns

@@ -188,14 +188,16 @@ def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
     children = [r for r in children if r["tags"]["study_role"] == "variant"]
     assert len(children) == 1 + 2 * len(GROUPS) and {r["tags"]["seed"] for r in children} == {"1"}
     # the causal section: a child per estimator, metrics named by estimand, in the report
-    # too; no experiment in this world, so no intention-to-treat or IV, and it says so
-    assert sorted(r["params"]["method"] for r in causal) == ["double_ml", "naive_difference"]
+    # too; the world runs its experiment, so intention-to-treat and IV are there
+    assert sorted(r["params"]["method"] for r in causal) == [
+        "double_ml", "instrumental_variables", "intention_to_treat", "naive_difference"
+    ]  # fmt: skip
     for run_ in causal:
         key = f"causal_personalized_note_{run_['params']['method']}"
         assert {key, f"{key}_low", f"{key}_high", f"{key}_truth"} <= set(run_["metric_counts"])
         assert headline[f"{key}_low"] <= headline[key] <= headline[f"{key}_high"]
     assert "## What predicts, and what causes" in report
-    assert "no `assignment` in these data" in report
+    assert "This experiment finds an effect on compliers of" in report
     assert "| what causes: average effect of the treatment on all requests | double ML" in report
     assert all(set(r["params"]) == {"variant", "kind", "group", "seed"} for r in children)
     table = json.loads(next((root / "mlruns").rglob("study/summary.json")).read_text())

@@ -141,7 +141,7 @@ class ExperimentConfig:
 
     months: list[int] = dataclasses.field(default_factory=list)
     offered_share: float = 0.5
-    uptake: float = 0.4
+    uptake: float = 0.8
 
     @property
     def on(self) -> bool:

@@ -46,6 +46,7 @@ QUESTIONS = {  # what each estimate answers, for the report
     "intention_to_treat": "average effect of offering it, on the experiment's requests",
     "instrumental_variables": "effect of the treatment on the requests the offer changed",
 }
+POWER = 0.8  # of the experiment's detectable effect
 METHODS = {  # how the report names each method
     "naive_difference": "naive difference",
     "double_ml": "double ML (interactive model)",
@@ -235,12 +236,25 @@ def _experiment(name, y, d, assignment: pd.Series, arms, senders, weights, confi
     with np.errstate(divide="ignore", invalid="ignore"):
         late_draws = itt_draws / first_draws
     late_draws = late_draws[np.isfinite(late_draws)]
+    power = {"detectable_effect": _detectable(itt_draws, first, confidence)}
     return [
         Effect(name, "intention_to_treat", itt, *_interval(itt_draws, confidence), rows,
                  true_itt, strength),
         Effect(name, "instrumental_variables", itt / first if first else float("nan"),
-                 *_interval(late_draws, confidence), rows, true_late, strength),
+                 *_interval(late_draws, confidence), rows, true_late, strength | power),
     ]  # fmt: skip
+
+
+def _detectable(itt_draws: np.ndarray, first: float, confidence: float) -> float:
+    """The smallest effect on compliers this experiment finds (its interval excluding 0)
+    four times in five: what an interval that includes 0 can rule out. The intention-to-
+    treat effect is the complier effect times the first stage, so its standard error over
+    the first stage is the IV's."""
+    from scipy.stats import norm
+
+    se = float(np.std(itt_draws[np.isfinite(itt_draws)], ddof=1))
+    z = norm.ppf((1 + confidence) / 2) + norm.ppf(POWER)
+    return float(z * se / abs(first)) if first else math.inf
 
 
 def _sender_weights(n_senders: int, cfg: CausalConfig) -> np.ndarray:

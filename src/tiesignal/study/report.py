@@ -13,7 +13,7 @@ import math
 from tiesignal.config import TargetConfig, WorldConfig
 from tiesignal.features.registry import GROUPS
 from tiesignal.simulate.vocab import NOTE_LEVELS
-from tiesignal.study.causal import METHODS, QUESTIONS, treatment_groups
+from tiesignal.study.causal import METHODS, POWER, QUESTIONS, treatment_groups
 from tiesignal.study.summary import markdown_table
 from tiesignal.study.truth import CurveShape, Estimate, TruthRecovery
 
@@ -419,4 +419,9 @@ def _effect_sentence(e, study) -> str:
         weak = " (a weak instrument: below 10)" if d["first_stage_f"] < 10 else ""
         text += (f". First stage: the offer changed the treated share by "
                  f"{100 * d['first_stage']:+.2f} points, F = {d['first_stage_f']:.1f}{weak}")  # fmt: skip
+        text += (f". This experiment finds an effect on compliers of "
+                 f"{100 * d['detectable_effect']:.2f} points {POWER:.0%} of the time"
+                 + ("; an interval that includes 0 is what it often shows for smaller "
+                    "effects, so it does not say there is none" if e.low <= 0 <= e.high
+                    else ""))  # fmt: skip
     return text + "."
