@@ -44,7 +44,9 @@ LATENT = ("intent", "sender_type")  # what no feature can see: for the informed 
 ORACLES = {"oracle": "p_opportunity", "oracle_intent_unknown": "p_opportunity_intent_unknown"}
 
 
-def bench(n_requests: int, params: dict) -> dict:
+def simulate_scaled(n_requests: int, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The default world at `n_requests`, scaled as benchmarks/stages.py scales it, in this
+    process: its valid requests and its truth."""
     scale = n_requests / 200_000
     world = dataclasses.replace(
         load_world(params["world"], ROOT),
@@ -52,12 +54,16 @@ def bench(n_requests: int, params: dict) -> dict:
         n_members=int(150_000 * scale),
         n_senders=int(4_000 * math.sqrt(scale)),
     )
-    print(f"[learnable] {n_requests:,} requests: simulating", flush=True)
+    print(f"{n_requests:,} requests: simulating", flush=True)
     records, truths = zip(*simulate_world(world), strict=True)
     raw = pd.concat(records, ignore_index=True)
-    truth = pd.concat(truths, ignore_index=True)
-    truth = truth[["request_id", "p_opportunity", "p_opportunity_intent_unknown", *LATENT]]
     kept = validate_requests(raw, "raw", "2000-01-01", "2100-01-01").kept
+    return kept, pd.concat(truths, ignore_index=True)
+
+
+def bench(n_requests: int, params: dict) -> dict:
+    kept, truth = simulate_scaled(n_requests, params)
+    truth = truth[["request_id", "p_opportunity", "p_opportunity_intent_unknown", *LATENT]]
     split = load(PrepareConfig, params["split"], "split")
     featurize = load(FeaturizeConfig, params["featurize"], "featurize")
     window = split.label_window_days

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/stages.py 200000 1000000
     .venv/bin/python benchmarks/stages.py --only simulate 10000000
+    .venv/bin/python benchmarks/stages.py --set experiment=large --set compute.workers=1 10000000
 
 Each size runs in a fresh copy of the repo under benchmarks/work/ with the default world
 scaled (members grow with requests, senders with their square root). Results are appended
@@ -21,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
-STAGES = ("simulate", "prepare", "featurize", "train", "evaluate", "compare", "export")
+STAGES = ("simulate", "ingest", "prepare", "featurize", "train", "evaluate", "compare", "export")
 SKIP = ("data/", "models/", "metrics/", "plots/", "reports/", "mlruns/", "benchmarks/work")
 
 
@@ -36,7 +37,7 @@ def copy_repo(dest: Path) -> None:
         shutil.copy2(ROOT / name, dest / name)
 
 
-def bench(n_requests: int, stages: tuple[str, ...]) -> dict:
+def bench(n_requests: int, stages: tuple[str, ...], settings: list[str]) -> dict:
     repo = WORK / f"n{n_requests}"
     shutil.rmtree(repo, ignore_errors=True)
     copy_repo(repo)
@@ -45,6 +46,7 @@ def bench(n_requests: int, stages: tuple[str, ...]) -> dict:
         f"world.n_requests={n_requests}",
         f"world.n_members={int(150_000 * scale)}",
         f"world.n_senders={int(4_000 * math.sqrt(scale))}",
+        *settings,  # Hydra overrides, after the size
     ]
     subprocess.run([sys.executable, "scripts/compose_params.py", *overrides], cwd=repo, check=True)
     result = repo / "stages.jsonl"
@@ -84,12 +86,13 @@ def bench(n_requests: int, stages: tuple[str, ...]) -> dict:
     }
 
 
-def main(sizes: list[int], stages: tuple[str, ...]) -> None:
+def main(sizes: list[int], stages: tuple[str, ...], settings: list[str]) -> None:
     out = ROOT / "benchmarks" / "results" / "stages.json"
     recorded = json.loads(out.read_text()) if out.exists() else {}
     for n in sizes:
-        row = bench(n, stages)
-        recorded[f"{n}" if stages == STAGES else f"{n}:{'+'.join(stages)}"] = row
+        row = bench(n, stages, settings)
+        key = f"{n}" if stages == STAGES else f"{n}:{'+'.join(stages)}"
+        recorded[" ".join([key, *settings])] = row | {"settings": settings}
         out.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
         cells = "  ".join(
             f"{k} {v['seconds']:.1f}s/{v['peak_mib']}MiB" for k, v in row["stages"].items()
@@ -104,8 +107,13 @@ def main(sizes: list[int], stages: tuple[str, ...]) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    only = tuple(args[args.index("--only") + 1].split(",")) if "--only" in args else STAGES
+    args, settings, only = sys.argv[1:], [], STAGES
+    while "--set" in args:  # a Hydra override for every size, e.g. experiment=large
+        at = args.index("--set")
+        settings.append(args[at + 1])
+        del args[at : at + 2]
     if "--only" in args:
-        del args[args.index("--only") : args.index("--only") + 2]
-    main([int(a) for a in args] or [200_000, 1_000_000], only)
+        at = args.index("--only")
+        only = tuple(args[at + 1].split(","))
+        del args[at : at + 2]
+    main([int(a) for a in args] or [200_000, 1_000_000], only, settings)

@@ -10,6 +10,7 @@ from conftest import ROOT, composed
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from tiesignal.config import (
+    ComputeConfig,
     ConfigError,
     DataConfig,
     EvaluateConfig,
@@ -39,6 +40,7 @@ SECTIONS = {
     "study": StudyConfig,
     "export": ExportConfig,
     "tracking": TrackingConfig,
+    "compute": ComputeConfig,
 }
 # the config groups of conf/config.yaml's defaults list (conf/worlds/ holds world
 # definitions, files that params.yaml names, not a group)
@@ -79,6 +81,14 @@ def test_experiment_overrides_only_what_changes():
     assert quick["world"]["n_requests"] < base["world"]["n_requests"]
     assert quick["model"]["learning_rate"] != base["model"]["learning_rate"]
     assert quick["split"] == base["split"] and quick["features"] == base["features"]
+
+
+def test_compute_settings_are_checked_by_name():
+    assert load(ComputeConfig, composed()["compute"], "compute").processes >= 1
+    with pytest.raises(ConfigError, match=r"compute\.workers: must be at least 0"):
+        load(ComputeConfig, {"kind": "local", "workers": -1}, "compute")
+    with pytest.raises(ConfigError, match=r"compute\.kind: 'cluster' is not one of"):
+        load(ComputeConfig, {"kind": "cluster", "workers": 0}, "compute")
 
 
 def test_unknown_key_is_named_with_its_path():

@@ -91,7 +91,7 @@ def test_a_key_the_chosen_kind_does_not_use_is_refused_by_name():
 @pytest.mark.parametrize(
     "key, value",
     [("num_leaves", 0), ("learning_rate", -0.1), ("learning_rate", 1.5), ("feature_fraction", 0.0),
-     ("max_rounds", 0), ("lambda_l2", -1.0)],
+     ("max_rounds", 0), ("lambda_l2", -1.0), ("max_bin", 1)],
 )  # fmt: skip
 def test_model_values_out_of_range_are_refused_by_name(key, value):
     params = composed()["model"] | {key: value}

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from tiesignal.io import file_sha256, write_parquet
 from tiesignal.schema import SOURCE_COLUMNS
-from tiesignal.simulate import tie_strength_curve, truth_summary
+from tiesignal.simulate import tie_strength_curve, truth_summary, write_world
 
 
 def test_rates_land_in_the_design_ranges():
@@ -35,6 +35,20 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
         )
     assert hashes[0] == hashes[1]
     assert hashes[0][0] != hashes[2][0]
+
+
+def test_the_bytes_do_not_depend_on_how_many_processes_simulate(tmp_path):
+    cfg = world_config(n_requests=5_000, chunk_size=1_000)  # 5 chunks over 2 workers
+    files = {}
+    for processes in (1, 2):
+        folder = tmp_path / str(processes)
+        folder.mkdir()
+        done = []
+        write_world(cfg, folder / "requests.parquet", folder / "truth.parquet",
+                    folder / "truth.json", lambda n, _: done.append(n), processes)  # fmt: skip
+        assert done == [1_000, 2_000, 3_000, 4_000, 5_000], "progress in order"
+        files[processes] = {p.name: file_sha256(p) for p in folder.iterdir()}
+    assert files[1] == files[2]
 
 
 def test_records_hold_canonical_columns_and_no_latent_cause(tiny_world):

@@ -8,6 +8,7 @@ path, so a typo in a Hydra override fails loudly instead of being silently ignor
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -364,6 +365,7 @@ class LightGBMConfig:
     bagging_fraction: float
     bagging_freq: int
     lambda_l2: float
+    max_bin: int  # histogram bins per feature: fewer bins, faster rounds on large data
     max_rounds: int
     early_stopping_rounds: int
     stopping_metric: str  # what early stopping watches on valid; every metric is logged
@@ -377,8 +379,9 @@ class LightGBMConfig:
         _in_range(self, "learning_rate", 0.0, 1.0, low_open=True)
         _in_range(self, "feature_fraction", 0.0, 1.0, low_open=True)
         _in_range(self, "bagging_fraction", 0.0, 1.0, low_open=True)
-        for name in ("num_leaves", "max_rounds", "early_stopping_rounds", "num_threads"):
-            _at_least(self, name, 2 if name == "num_leaves" else 1)
+        for name in ("num_leaves", "max_bin", "max_rounds", "early_stopping_rounds",
+                     "num_threads"):  # fmt: skip
+            _at_least(self, name, 2 if name in ("num_leaves", "max_bin") else 1)
         for name in ("min_child_samples", "bagging_freq", "lambda_l2"):
             _at_least(self, name, 0)
 
@@ -415,6 +418,25 @@ def _at_least(cfg, name: str, low: float) -> None:
     value = getattr(cfg, name)
     if value < low:
         raise ConfigError(f"model.{name}: must be at least {low:g}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """Where the heavy stages run. `local`: this machine, `simulate` over `workers`
+    processes (0: one per core). The outputs are the same bytes whatever the workers."""
+
+    kind: str  # "local"
+    workers: int
+
+    def __post_init__(self) -> None:
+        if self.kind != "local":
+            raise ConfigError(f"compute.kind: {self.kind!r} is not one of ['local']")
+        if self.workers < 0:
+            raise ConfigError(f"compute.workers: must be at least 0, got {self.workers!r}")
+
+    @property
+    def processes(self) -> int:
+        return self.workers or len(os.sched_getaffinity(0))  # the cores this process may use
 
 
 @dataclass(frozen=True)

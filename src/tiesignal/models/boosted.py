@@ -115,6 +115,7 @@ def booster_params(cfg: LightGBMConfig) -> dict:
         "bagging_fraction": cfg.bagging_fraction,
         "bagging_freq": cfg.bagging_freq,
         "lambda_l2": cfg.lambda_l2,
+        "max_bin": cfg.max_bin,
         "seed": cfg.seed,
         "deterministic": True,
         "force_row_wise": True,

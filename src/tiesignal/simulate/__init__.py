@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,22 +23,65 @@ from tiesignal.simulate.requests import (
 from tiesignal.simulate.vocab import INDUSTRIES
 from tiesignal.simulate.world import Members, Senders, make_members, make_senders
 
-__all__ = ["build_world", "simulate_world", "write_world", "truth_summary", "tie_strength_curve"]
+__all__ = ["build_world", "chunk_count", "simulate_world", "write_world", "truth_summary",
+           "tie_strength_curve"]  # fmt: skip
 
 
 def simulate_world(
-    cfg: WorldConfig, on_chunk: Callable[[int, int], None] | None = None
+    cfg: WorldConfig, on_chunk: Callable[[int, int], None] | None = None, processes: int = 1
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Yield (records, truth) chunk by chunk; the same config gives the same bytes."""
-    members, senders, calendar = build_world(cfg)
-    n_chunks = -(-cfg.n_requests // cfg.chunk_size)
-    for chunk in range(n_chunks):
-        first = chunk * cfg.chunk_size
-        n = min(cfg.chunk_size, cfg.n_requests - first)
-        rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1, chunk]))
-        yield simulate_chunk(cfg, members, senders, calendar, first, n, rng)
+    """Yield (records, truth) chunk by chunk, in order; the same config gives the same
+    bytes whatever `processes` simulate the chunks (each chunk draws from its own seed)."""
+    n_chunks = chunk_count(cfg)
+    if processes > 1 and n_chunks > 1:
+        chunks = _in_processes(cfg, n_chunks, processes)
+    else:
+        world = build_world(cfg)
+        chunks = (_simulate(cfg, world, chunk) for chunk in range(n_chunks))
+    for chunk, result in enumerate(chunks):
+        yield result
         if on_chunk is not None:
-            on_chunk(first + n, cfg.n_requests)
+            on_chunk(min((chunk + 1) * cfg.chunk_size, cfg.n_requests), cfg.n_requests)
+
+
+def chunk_count(cfg: WorldConfig) -> int:
+    return -(-cfg.n_requests // cfg.chunk_size)
+
+
+def _simulate(cfg: WorldConfig, world: tuple, chunk: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    first = chunk * cfg.chunk_size
+    n = min(cfg.chunk_size, cfg.n_requests - first)
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1, chunk]))
+    return simulate_chunk(cfg, *world, first, n, rng)
+
+
+def _in_processes(cfg: WorldConfig, n_chunks: int, processes: int) -> Iterator[tuple]:
+    """The chunks simulated in `processes` worker processes, each building the world once,
+    yielded in order with at most one chunk per worker waiting (memory stays bounded)."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    with ProcessPoolExecutor(processes, context, _start_worker, (cfg,)) as pool:
+        pending: deque[Future] = deque()
+        try:
+            for chunk in range(n_chunks):
+                pending.append(pool.submit(_simulate_in_worker, chunk))
+                if len(pending) > processes:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+_WORKER: dict = {}  # a worker process's config and world
+
+
+def _start_worker(cfg: WorldConfig) -> None:
+    _WORKER["cfg"], _WORKER["world"] = cfg, build_world(cfg)
+
+
+def _simulate_in_worker(chunk: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _simulate(_WORKER["cfg"], _WORKER["world"], chunk)
 
 
 def write_world(
@@ -44,13 +90,14 @@ def write_world(
     truth: Path,
     truth_json: Path,
     on_chunk: Callable[[int, int], None] | None = None,
+    processes: int = 1,
 ) -> dict:
     """The world's observable requests and its truth, written chunk by chunk (each file
     whole or not at all); returns the truth's summary, also written to `truth_json`."""
     acc = TruthAccumulator()
     with atomic_path(requests) as records_tmp, atomic_path(truth) as truth_tmp:
         records_out, truth_out = TableChunks(records_tmp), TableChunks(truth_tmp)
-        for records, truth_rows in simulate_world(cfg, on_chunk):
+        for records, truth_rows in simulate_world(cfg, on_chunk, processes):
             records_out.write(records)
             truth_out.write(truth_rows)
             acc.add(truth_rows)
