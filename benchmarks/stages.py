@@ -68,7 +68,8 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str]) -> dict
         )
     rows = [json.loads(line) for line in result.read_text().splitlines()]
     stages = {
-        Path(r["script"]).stem: {"seconds": r["seconds"], "peak_mib": r["peak_mib"]} for r in rows
+        Path(r["script"]).stem: {k: r[k] for k in ("seconds", "peak_mib", "worker_peak_mib")}
+        for r in rows
     }
     metrics_file = repo / "metrics" / "evaluate.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}

@@ -43,9 +43,10 @@ def test_the_bytes_do_not_depend_on_how_many_processes_simulate(tmp_path):
     for processes in (1, 2):
         folder = tmp_path / str(processes)
         folder.mkdir()
-        done = []
+        done: list[int] = []
         write_world(cfg, folder / "requests.parquet", folder / "truth.parquet",
-                    folder / "truth.json", lambda n, _: done.append(n), processes)  # fmt: skip
+                    folder / "truth.json", lambda n, _, done=done: done.append(n),
+                    processes)  # fmt: skip
         assert done == [1_000, 2_000, 3_000, 4_000, 5_000], "progress in order"
         files[processes] = {p.name: file_sha256(p) for p in folder.iterdir()}
     assert files[1] == files[2]

@@ -162,6 +162,21 @@ def test_one_training_run_with_its_model_params_history_and_test_metrics(pipelin
     assert any(p.name == "roc.png" for p in (root / "mlruns").rglob("*.png"))
 
 
+def test_a_matrix_dataset_has_the_schema_mlflow_infers_without_reading_each_value(tmp_path):
+    import mlflow.data
+
+    from tiesignal.tracking import matrix_dataset
+
+    rng = np.random.default_rng(0)
+    matrix = pd.DataFrame({"complete": rng.random(3000), "gaps": rng.random(3000)})
+    matrix.loc[2500, "gaps"] = np.nan  # after the rows the column types are read from
+    file = tmp_path / "train.parquet"
+    matrix.to_parquet(file)
+    dataset = matrix_dataset(matrix, file, "train")
+    assert dataset.schema == mlflow.data.from_pandas(matrix, source=file.as_uri()).schema
+    assert [c.required for c in dataset.schema.inputs] == [True, False]
+
+
 def test_logged_model_pyfunc_returns_the_trained_probabilities(pipeline):
     import mlflow.pyfunc
 

@@ -288,6 +288,23 @@ def model_description(example, predictions, packages: tuple[str, ...]) -> dict:
     }
 
 
+def matrix_dataset(matrix: pd.DataFrame, file: Path, name: str):
+    """An MLflow dataset of a model matrix read from `file`: its schema and the file's
+    digest. Column types come from the first rows and `required` (no value missing) from
+    every row at once: `mlflow.data.from_pandas` tests each value in Python, which took
+    150 s of `train` at 10M requests. The row counts are the run's `n_train`, `n_valid`."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.models import infer_signature
+    from mlflow.types.schema import ColSpec, Schema
+
+    missing = matrix.isna().any()
+    types = infer_signature(matrix.head(1000)).inputs.inputs
+    schema = Schema([ColSpec(c.type, c.name, required=not missing[c.name]) for c in types])
+    source = resolve_dataset_source(file.as_uri())
+    return MetaDataset(source, name=name, digest=file_sha256(file)[:16], schema=schema)
+
+
 # ---------------------------------------------------------------- one run per trained model
 
 
@@ -326,8 +343,8 @@ def log_training(
         for i in range(0, len(history), 1000):
             client.log_batch(run.info.run_id, metrics=history[i : i + 1000])
         mlflow.log_metrics({"best_iteration": model.best_iteration, **model.at_best, **counts})
-        for name, matrix in matrices.items():  # schema, row count and digest in the UI
-            dataset = mlflow.data.from_pandas(matrix, source=data[name].as_uri(), name=name)
+        for name, matrix in matrices.items():  # schema, source and digest in the UI
+            dataset = matrix_dataset(matrix, data[name], name)
             mlflow.log_input(dataset, context="training" if name == "train" else name)
         example = matrices["valid"].head(5)
         described = model_description(example, model.predict(example), model.requirements)
