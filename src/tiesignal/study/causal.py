@@ -236,7 +236,7 @@ def _experiment(name, y, d, assignment: pd.Series, arms, senders, weights, confi
     with np.errstate(divide="ignore", invalid="ignore"):
         late_draws = itt_draws / first_draws
     late_draws = late_draws[np.isfinite(late_draws)]
-    power = {"detectable_effect": _detectable(itt_draws, first, confidence)}
+    power = {"detectable_effect": _detectable(itt_draws, first, confidence)} if first else {}
     return [
         Effect(name, "intention_to_treat", itt, *_interval(itt_draws, confidence), rows,
                  true_itt, strength),
@@ -247,14 +247,13 @@ def _experiment(name, y, d, assignment: pd.Series, arms, senders, weights, confi
 
 def _detectable(itt_draws: np.ndarray, first: float, confidence: float) -> float:
     """The smallest effect on compliers this experiment finds (its interval excluding 0)
-    four times in five: what an interval that includes 0 can rule out. The intention-to-
-    treat effect is the complier effect times the first stage, so its standard error over
-    the first stage is the IV's."""
+    four times in five: below it, an interval that includes 0 is no evidence of no
+    effect. The intention-to-treat effect is the complier effect times the first stage,
+    so the ITT's standard error over the first stage is the IV's."""
     from scipy.stats import norm
 
     se = float(np.std(itt_draws[np.isfinite(itt_draws)], ddof=1))
-    z = norm.ppf((1 + confidence) / 2) + norm.ppf(POWER)
-    return float(z * se / abs(first)) if first else math.inf
+    return float((norm.ppf((1 + confidence) / 2) + norm.ppf(POWER)) * se / abs(first))
 
 
 def _sender_weights(n_senders: int, cfg: CausalConfig) -> np.ndarray:

@@ -419,6 +419,7 @@ def _effect_sentence(e, study) -> str:
         weak = " (a weak instrument: below 10)" if d["first_stage_f"] < 10 else ""
         text += (f". First stage: the offer changed the treated share by "
                  f"{100 * d['first_stage']:+.2f} points, F = {d['first_stage_f']:.1f}{weak}")  # fmt: skip
+    if "detectable_effect" in d:
         text += (f". This experiment finds an effect on compliers of "
                  f"{100 * d['detectable_effect']:.2f} points {POWER:.0%} of the time"
                  + ("; an interval that includes 0 is what it often shows for smaller "
