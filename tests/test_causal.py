@@ -111,4 +111,25 @@ def test_data_without_an_assignment_skip_the_experiment_with_a_note(with_effect)
     ]
 
 
+def test_an_experiment_with_one_arm_among_the_labelled_requests_is_skipped_with_a_note(
+    with_effect,
+):
+    frame, encoded, truth = with_effect  # e.g. its control months all censored
+    offered_only = frame.assign(assignment=frame["assignment"].replace({"control": None}))
+    got, notes = effects(offered_only, encoded, truth)
+    assert set(got) == {"naive_difference", "double_ml"}
+    assert notes == [
+        "`personalized_note`: the labelled requests hold only the `assistant` arm of "
+        "`assignment`: no intention-to-treat or instrumental-variables estimate"
+    ]
+
+
+def test_fewer_senders_than_folds_skip_double_ml_with_a_note(with_effect):
+    frame, encoded, truth = with_effect
+    two = frame.assign(sender_id=pd.factorize(frame["sender_id"])[0] % 2, assignment=None)
+    got, notes = effects(two, encoded, truth)
+    assert set(got) == {"naive_difference"}
+    assert "2 sender(s), fewer than the 3 folds of double machine learning" in notes[0]
+
+
 ARMS_RENAMED = {"assistant": "A", "control": "B"}

@@ -128,16 +128,31 @@ def estimate_effects(
         ate = None if own_truth is None else _true_ate(own_truth)
         progress(f"causal: {name}: naive difference and double machine learning")
         estimates.append(_naive(name, y, d, senders, weights, confidence, ate))
-        x = encoded[adjusted_features(columns)]
-        estimates.append(_double_ml(name, y, d, x, senders, cfg, confidence, ate))
+        if senders.max() + 1 < cfg.folds:  # cross-fitting splits senders into folds
+            notes.append(f"`{name}`: {senders.max() + 1} sender(s), fewer than the "
+                         f"{cfg.folds} folds of double machine learning "
+                         "(study.causal.folds): no double-ML estimate")  # fmt: skip
+        else:
+            x = encoded[adjusted_features(columns)]
+            estimates.append(_double_ml(name, y, d, x, senders, cfg, confidence, ate))
         if "assignment" not in frame or frame["assignment"].isna().all():
             notes.append(f"`{name}`: no `assignment` in these data: no intention-to-treat "
                          "or instrumental-variables estimate")  # fmt: skip
             continue
+        present = set(frame["assignment"].dropna())
+        if not {arms["offered"], arms["control"]} <= present:
+            notes.append(f"`{name}`: the labelled requests hold only the "
+                         f"{', '.join(f'`{a}`' for a in sorted(present))} arm of `assignment`: "
+                         "no intention-to-treat or instrumental-variables estimate")  # fmt: skip
+            continue
         progress(f"causal: {name}: intention to treat and instrumental variables")
-        estimates += _experiment(
+        found = _experiment(
             name, y, d, frame["assignment"], arms, senders, weights, confidence, own_truth
         )
+        estimates += found
+        if len(found) == 1:
+            notes.append(f"`{name}`: the offer did not change how many requests were treated: "
+                         "no instrumental-variables estimate")  # fmt: skip
     return estimates, notes
 
 
@@ -236,12 +251,15 @@ def _experiment(name, y, d, assignment: pd.Series, arms, senders, weights, confi
     with np.errstate(divide="ignore", invalid="ignore"):
         late_draws = itt_draws / first_draws
     late_draws = late_draws[np.isfinite(late_draws)]
-    power = {"detectable_effect": _detectable(itt_draws, first, confidence)} if first else {}
+    itt_effect = Effect(name, "intention_to_treat", itt, *_interval(itt_draws, confidence),
+                        rows, true_itt, strength)  # fmt: skip
+    if not first:  # the offer changed no one's treatment: the IV is not defined
+        return [itt_effect]
+    power = {"detectable_effect": _detectable(itt_draws, first, confidence)}
     return [
-        Effect(name, "intention_to_treat", itt, *_interval(itt_draws, confidence), rows,
-                 true_itt, strength),
-        Effect(name, "instrumental_variables", itt / first if first else float("nan"),
-                 *_interval(late_draws, confidence), rows, true_late, strength | power),
+        itt_effect,
+        Effect(name, "instrumental_variables", itt / first, *_interval(late_draws, confidence),
+               rows, true_late, strength | power),
     ]  # fmt: skip
 
 
