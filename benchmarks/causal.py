@@ -77,11 +77,9 @@ def bench(world_name: str, seed: int) -> dict:
                          "covers_truth": e.covers_truth, "covers_zero": e.low <= 0 <= e.high,
                          **e.details}  # fmt: skip
     loo = result.table.set_index("variant").loc[f"without_{GROUP}"]
-    row["leave_one_out"] = {"delta_roc_auc": float(loo["delta_roc_auc"]),
-                            "low": float(loo["delta_roc_auc_low"]),
-                            "high": float(loo["delta_roc_auc_high"])}  # fmt: skip
-    row["leave_one_out"]["covers_zero"] = row["leave_one_out"]["low"] <= 0 <= row[
-        "leave_one_out"]["high"]  # fmt: skip
+    low, high = float(loo["delta_roc_auc_low"]), float(loo["delta_roc_auc_high"])
+    row["leave_one_out"] = {"delta_roc_auc": float(loo["delta_roc_auc"]), "low": low,
+                            "high": high, "covers_zero": low <= 0 <= high}  # fmt: skip
     shap = result.shap_groups.set_index("group")
     row["shap_share"] = float(shap.loc[GROUP, "share"])
     print(json.dumps(row), flush=True)

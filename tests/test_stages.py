@@ -165,6 +165,7 @@ def test_one_training_run_with_its_model_params_history_and_test_metrics(pipelin
 def test_a_matrix_dataset_has_the_schema_mlflow_infers_without_reading_each_value(tmp_path):
     import mlflow.data
 
+    from tiesignal.io import file_sha256
     from tiesignal.tracking import matrix_dataset
 
     rng = np.random.default_rng(0)
@@ -172,7 +173,7 @@ def test_a_matrix_dataset_has_the_schema_mlflow_infers_without_reading_each_valu
     matrix.loc[2500, "gaps"] = np.nan  # after the rows the column types are read from
     file = tmp_path / "train.parquet"
     matrix.to_parquet(file)
-    dataset = matrix_dataset(matrix, file, "train")
+    dataset = matrix_dataset(matrix, file, "train", file_sha256(file))
     assert dataset.schema == mlflow.data.from_pandas(matrix, source=file.as_uri()).schema
     assert [c.required for c in dataset.schema.inputs] == [True, False]
 

@@ -288,11 +288,12 @@ def model_description(example, predictions, packages: tuple[str, ...]) -> dict:
     }
 
 
-def matrix_dataset(matrix: pd.DataFrame, file: Path, name: str):
+def matrix_dataset(matrix: pd.DataFrame, file: Path, name: str, sha256: str):
     """An MLflow dataset of a model matrix read from `file`: its schema and the file's
-    digest. Column types come from the first rows and `required` (no value missing) from
-    every row at once: `mlflow.data.from_pandas` tests each value in Python, which took
-    150 s of `train` at 10M requests. The row counts are the run's `n_train`, `n_valid`."""
+    digest (`sha256`, shortened to fit MLflow's column). Column types come from the first
+    rows and `required` (no value missing) from every row at once: `mlflow.data.from_pandas`
+    tests each value in Python, which took 150 s of `train` at 10M requests. The row counts
+    are the run's `n_train`, `n_valid`."""
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.models import infer_signature
@@ -302,7 +303,7 @@ def matrix_dataset(matrix: pd.DataFrame, file: Path, name: str):
     types = infer_signature(matrix.head(1000)).inputs.inputs
     schema = Schema([ColSpec(c.type, c.name, required=not missing[c.name]) for c in types])
     source = resolve_dataset_source(file.as_uri())
-    return MetaDataset(source, name=name, digest=file_sha256(file)[:16], schema=schema)
+    return MetaDataset(source, name=name, digest=sha256[:16], schema=schema)
 
 
 # ---------------------------------------------------------------- one run per trained model
@@ -327,11 +328,11 @@ def log_training(
 
     earlier = training_run(cfg, root, model_sha256)  # the same model, trained before
     repeat = {"repeat_of": earlier.info.run_id} if earlier is not None else {}
+    read = run_tags(root, data)  # the data files' digests, also the datasets' below
     with start(cfg, root, run_name=run_name) as run:
         mlflow.set_tags(
-            {**run_tags(root, data), "model_sha256": model_sha256,
-             "model_kind": model.kind, **repeat, **tags}
-        )  # fmt: skip
+            {**read, "model_sha256": model_sha256, "model_kind": model.kind, **repeat, **tags}
+        )
         mlflow.log_params(params)
         logged_at = int(time.time() * 1000)  # MLflow's clock, not the files': real time
         history = [
@@ -344,7 +345,7 @@ def log_training(
             client.log_batch(run.info.run_id, metrics=history[i : i + 1000])
         mlflow.log_metrics({"best_iteration": model.best_iteration, **model.at_best, **counts})
         for name, matrix in matrices.items():  # schema, source and digest in the UI
-            dataset = matrix_dataset(matrix, data[name], name)
+            dataset = matrix_dataset(matrix, data[name], name, read[f"data.{name}.sha256"])
             mlflow.log_input(dataset, context="training" if name == "train" else name)
         example = matrices["valid"].head(5)
         described = model_description(example, model.predict(example), model.requirements)

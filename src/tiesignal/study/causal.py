@@ -113,7 +113,8 @@ def estimate_effects(
     Returns the estimates and notes on what was skipped."""
     y = frame[label].to_numpy(dtype=float)
     senders = pd.factorize(frame["sender_id"])[0]
-    weights = _sender_weights(senders.max() + 1, cfg)  # one set of resamples for every mean
+    n_senders = senders.max() + 1
+    weights = _sender_weights(n_senders, cfg)  # one set of resamples for every mean
     estimates, notes = [], []
     for name, columns in cfg.treatments.items():
         missing = [c for c in columns if c not in frame]
@@ -128,8 +129,8 @@ def estimate_effects(
         ate = None if own_truth is None else _true_ate(own_truth)
         progress(f"causal: {name}: naive difference and double machine learning")
         estimates.append(_naive(name, y, d, senders, weights, confidence, ate))
-        if senders.max() + 1 < cfg.folds:  # cross-fitting splits senders into folds
-            notes.append(f"`{name}`: {senders.max() + 1} sender(s), fewer than the "
+        if n_senders < cfg.folds:  # cross-fitting splits senders into folds
+            notes.append(f"`{name}`: {n_senders} sender(s), fewer than the "
                          f"{cfg.folds} folds of double machine learning "
                          "(study.causal.folds): no double-ML estimate")  # fmt: skip
         else:
