@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from _stage import Paths, main
 
-from tiesignal.config import DataConfig, PrepareConfig
+from tiesignal.config import ComputeConfig, DataConfig, PrepareConfig
 from tiesignal.ingest.sources import ingest_source
 from tiesignal.io import write_json
 from tiesignal.schema import InputError
@@ -24,14 +24,16 @@ log = logging.getLogger("tiesignal.ingest")
 class Params:
     data: DataConfig
     split: PrepareConfig  # only min_sent_at and max_sent_at, as dvc.yaml declares
+    compute: ComputeConfig  # only compute.chunk_rows, as dvc.yaml declares
 
 
 def run(cfg: Params, paths: Paths) -> dict:
     """Returns the ingest report (also reports/ingest.json)."""
     source = paths.source(cfg.data.path)
     report = ingest_source(
-        cfg.data, cfg.split, source, paths.interim, os.environ, paths.root, log.info
-    )
+        cfg.data, cfg.split, source, paths.interim, os.environ, paths.root, log.info,
+        cfg.compute.chunk_rows,
+    )  # fmt: skip
     write_json(report, paths.ingest_report)
     if report["requests"] == 0:
         raise InputError(f"{cfg.data.path}: no usable requests (see {paths.ingest_report})")

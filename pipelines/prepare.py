@@ -1,4 +1,8 @@
-"""Stage `prepare`: validate against the canonical schema, quarantine, censor, split."""
+"""Stage `prepare`: validate against the canonical schema, quarantine, censor, split.
+
+The table streams through in `compute.chunk_rows` chunks: only the columns that labelling
+and splitting read are held whole; the kept rows wait in a scratch file and are written
+in time order by an external sort."""
 
 from __future__ import annotations
 
@@ -7,9 +11,17 @@ from dataclasses import dataclass
 
 from _stage import Paths, main
 
-from tiesignal.config import DataConfig, PrepareConfig, TargetConfig
-from tiesignal.io import read_parquet, write_json, write_parquet
-from tiesignal.prepare import AllRejected, prepare_requests
+from tiesignal.config import ComputeConfig, DataConfig, PrepareConfig, TargetConfig
+from tiesignal.io import (
+    TableChunks,
+    parquet_chunks,
+    parquet_rows,
+    scratch_dir,
+    write_in_order,
+    write_json,
+    write_parquet,
+)
+from tiesignal.prepare import KEPT_ROW, AllRejected, added_columns, prepare_chunks
 
 log = logging.getLogger("tiesignal.prepare")
 
@@ -19,23 +31,35 @@ class Params:
     split: PrepareConfig
     target: TargetConfig
     data: DataConfig  # only data.assignment_arms, as dvc.yaml declares
+    compute: ComputeConfig  # only compute.chunk_rows, as dvc.yaml declares
 
 
 def run(cfg: Params, paths: Paths) -> dict:
     """Returns the prepare report (also reports/prepare.json)."""
     source = paths.interim / "requests.parquet"
-    raw = read_parquet(source)
-    log.info("validating %d rows of %s", len(raw), source.relative_to(paths.root))
-    try:
-        prepared = prepare_requests(
-            raw, str(source.relative_to(paths.root)), cfg.split, cfg.target.name,
-            tuple(cfg.data.assignment_arms.values()),
+    file = str(source.relative_to(paths.root))
+    log.info("validating %d rows of %s", parquet_rows(source), file)
+    chunks = parquet_chunks(source, cfg.compute.chunk_rows,
+                            on_rows=lambda done: log.info("  %d rows validated", done))  # fmt: skip
+    with scratch_dir(paths.prepared) as scratch:
+        spool = TableChunks(scratch / "kept.parquet", spool=True)
+        try:
+            prepared = prepare_chunks(
+                chunks, file, cfg.split, cfg.target.name,
+                tuple(cfg.data.assignment_arms.values()), keep=spool.write,
+            )  # fmt: skip
+        except AllRejected as err:  # the rejects are written even when nothing is kept
+            write_parquet(err.rejects, paths.prepared / "rejects.parquet")
+            raise
+        finally:
+            spool.close()
+        write_parquet(prepared.rejects, paths.prepared / "rejects.parquet")
+        labelled = prepared.requests
+        log.info("writing %d kept rows in time order", len(labelled))
+        write_in_order(
+            spool.path, labelled[KEPT_ROW].to_numpy(), labelled[added_columns(labelled)],
+            paths.prepared / "requests.parquet", cfg.compute.chunk_rows,
         )  # fmt: skip
-    except AllRejected as err:  # the rejects are written even when nothing is kept
-        write_parquet(err.rejects, paths.prepared / "rejects.parquet")
-        raise
-    write_parquet(prepared.rejects, paths.prepared / "rejects.parquet")
-    write_parquet(prepared.requests, paths.prepared / "requests.parquet")
     write_json(prepared.report, paths.prepare_report)
     r = prepared.report
     splits = ", ".join(f"{s} {v['rows']}" for s, v in r["splits"].items())

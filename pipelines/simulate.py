@@ -16,7 +16,7 @@ log = logging.getLogger("tiesignal.simulate")
 @dataclass(frozen=True)
 class Params:
     world: WorldConfig
-    compute: ComputeConfig
+    compute: ComputeConfig  # only compute.workers, as dvc.yaml declares
 
 
 @dataclass(frozen=True)

@@ -84,11 +84,14 @@ def test_experiment_overrides_only_what_changes():
 
 
 def test_compute_settings_are_checked_by_name():
-    assert load(ComputeConfig, composed()["compute"], "compute").processes >= 1
+    local = composed()["compute"]
+    assert load(ComputeConfig, local, "compute").processes >= 1
     with pytest.raises(ConfigError, match=r"compute\.workers: must be at least 0"):
-        load(ComputeConfig, {"kind": "local", "workers": -1}, "compute")
+        load(ComputeConfig, local | {"workers": -1}, "compute")
+    with pytest.raises(ConfigError, match=r"compute\.chunk_rows: must be at least 1"):
+        load(ComputeConfig, local | {"chunk_rows": 0}, "compute")
     with pytest.raises(ConfigError, match=r"compute\.kind: 'cluster' is not one of"):
-        load(ComputeConfig, {"kind": "cluster", "workers": 0}, "compute")
+        load(ComputeConfig, local | {"kind": "cluster"}, "compute")
 
 
 def test_unknown_key_is_named_with_its_path():

@@ -567,7 +567,7 @@ def test_quiet_quirks_are_reported_per_export(tmp_path, data_config, split_confi
     write_export(tmp_path, "p02", participant("p2"))
     lines: list[str] = []
     ingest_source(data_config, split_config, tmp_path, tmp_path / "out",
-                  {"TIESIGNAL_SALT": SALT.decode()}, ROOT, lines.append)  # fmt: skip
+                  {"TIESIGNAL_SALT": SALT.decode()}, ROOT, lines.append, 1000)  # fmt: skip
     summary = [line for line in lines if "(participants.csv, notes)" in line]
     assert "  2 export(s): Connections.csv: N connection(s) with no name or URL" in summary[0]
     assert not any(line.startswith("p0") for line in lines), "used exports: no line each"

@@ -423,16 +423,20 @@ def _at_least(cfg, name: str, low: float) -> None:
 @dataclass(frozen=True)
 class ComputeConfig:
     """Where the heavy stages run. `local`: this machine, `simulate` over `workers`
-    processes (0: one per core). The outputs are the same bytes whatever the workers."""
+    processes (0: one per core); `ingest`, `prepare` and `featurize` hold `chunk_rows`
+    rows of the table at a time. The outputs are the same bytes whatever either."""
 
     kind: str  # "local"
     workers: int
+    chunk_rows: int
 
     def __post_init__(self) -> None:
         if self.kind != "local":
             raise ConfigError(f"compute.kind: {self.kind!r} is not one of ['local']")
         if self.workers < 0:
             raise ConfigError(f"compute.workers: must be at least 0, got {self.workers!r}")
+        if self.chunk_rows < 1:
+            raise ConfigError(f"compute.chunk_rows: must be at least 1, got {self.chunk_rows!r}")
 
     @property
     def processes(self) -> int:

@@ -44,6 +44,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 @contextmanager
+def scratch_dir(near: Path) -> Iterator[Path]:
+    """A hidden temporary folder inside `near` for a stage's scratch files, removed after
+    (or, if the stage is killed, by `remove_stale_temps` on its next run)."""
+    near.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".scratch.", suffix=".tmp", dir=near))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty temporary sibling folder; it replaces `path` only if the block succeeds."""
     path = Path(path)
@@ -99,35 +111,109 @@ def to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
 
 
+ROW_GROUP_ROWS = 1024 * 1024  # Arrow's default: a Parquet file's row groups, whoever writes it
+
+
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
-    table = to_arrow(df)
-    write_with(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    with atomic_path(path) as tmp:
+        out = TableChunks(tmp)
+        out.write(df)
+        out.close()
 
 
 class TableChunks:
     """Append DataFrame chunks to one Parquet or CSV file (by the path's suffix, or `fmt`
-    for a temporary path); call inside `atomic_path`. Memory stays at one chunk."""
+    for a temporary path); call inside `atomic_path`. Memory stays at one chunk.
 
-    def __init__(self, path: Path, fmt: str = "parquet") -> None:
+    Parquet rows go out in row groups of `ROW_GROUP_ROWS`, each one contiguous block in
+    memory, so a table written in chunks of any size is the same bytes as written whole.
+    A `spool` (scratch rows, read back by row group) writes each chunk as its row group."""
+
+    def __init__(self, path: Path, fmt: str = "parquet", spool: bool = False) -> None:
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"{path}: write .parquet or .csv, not {fmt!r}")
-        self.path, self.fmt = path, fmt
+        self.path, self.fmt, self.spool = path, fmt, spool
         self.writer: pq.ParquetWriter | pa_csv.CSVWriter | None = None
         self.schema: pa.Schema | None = None
+        self.waiting: list[pa.Table] = []  # Parquet rows short of a whole row group
+        self.rows_waiting = 0
+        self.row_groups = 0
 
-    def write(self, df: pd.DataFrame) -> None:
-        table = to_arrow(spreadsheet_safe(df) if self.fmt == "csv" else df)
+    def write(self, rows: pd.DataFrame | pa.Table) -> None:
+        if isinstance(rows, pd.DataFrame):
+            rows = to_arrow(spreadsheet_safe(rows) if self.fmt == "csv" else rows)
+        table = rows
         if self.writer is None:
             self.schema = table.schema
             if self.fmt == "parquet":
                 self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
             else:
                 self.writer = pa_csv.CSVWriter(self.path, table.schema)
-        self.writer.write_table(table.cast(self.schema))
+        table = table.cast(self.schema)
+        if self.fmt == "csv" or self.spool:
+            self.writer.write_table(table)
+            return
+        self.waiting.append(table)
+        self.rows_waiting += table.num_rows
+        if self.rows_waiting >= ROW_GROUP_ROWS:
+            self._write_row_groups(final=False)
+
+    def _write_row_groups(self, final: bool) -> None:
+        rows = pa.concat_tables(self.waiting)
+        whole = rows.num_rows if final else rows.num_rows - rows.num_rows % ROW_GROUP_ROWS
+        # no rows at all: one empty row group, as `pq.write_table` writes
+        for start in range(0, whole, ROW_GROUP_ROWS) or range(1):
+            group = rows.slice(start, min(ROW_GROUP_ROWS, whole - start)).combine_chunks()
+            self.writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+            self.row_groups += 1
+        self.waiting = [rows.slice(whole)] if whole < rows.num_rows else []
+        self.rows_waiting = rows.num_rows - whole
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.writer is None:
+            return
+        if self.fmt == "parquet" and not self.spool and (self.rows_waiting or not self.row_groups):
+            self._write_row_groups(final=True)
+        self.writer.close()
+
+
+def write_in_order(
+    rows: Path, order: np.ndarray, beside: pd.DataFrame, path: Path, block_rows: int
+) -> None:
+    """Write the rows of Parquet file `rows` taken in `order` (their positions), with the
+    columns of `beside` (already in that order) to their right, to `path`.
+
+    An external sort: memory holds one block of `block_rows` output rows and one row group
+    of `rows`. Rows are first dealt to a file per output block (next to `rows`, removed
+    after), then each block is put in order and written."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    source = pq.ParquetFile(rows)
+    blocks = [rows.with_name(f"{rows.stem}.block{b}.parquet")
+              for b in range(max(1, -(-len(order) // block_rows)))]  # fmt: skip
+    dealt = [TableChunks(b, spool=True) for b in blocks]
+    first = 0
+    for g in range(source.num_row_groups):
+        group = source.read_row_group(g)
+        ranks = rank[first : first + group.num_rows]
+        first += group.num_rows
+        block_of = ranks // block_rows
+        for b in np.unique(block_of):
+            mine = np.flatnonzero(block_of == b)
+            dealt[b].write(group.take(mine).append_column("rank", pa.array(ranks[mine])))
+    for writer in dealt:
+        writer.close()
+    with atomic_path(path) as tmp:
+        out = TableChunks(tmp)
+        for b, block_file in enumerate(blocks):
+            block = pq.read_table(block_file)
+            block_file.unlink()
+            block = block.take(np.argsort(block["rank"].to_numpy())).drop_columns(["rank"])
+            added = to_arrow(beside.iloc[b * block_rows : (b + 1) * block_rows])
+            for name in added.column_names:
+                block = block.append_column(added.field(name), added[name])
+            out.write(block)
+        out.close()
 
 
 @dataclass
@@ -327,6 +413,37 @@ def read_parquet(
         if skip:
             columns = [c for c in pq.read_schema(path).names if c not in skip]
         return to_pandas(pq.read_table(path, columns=columns))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ValueError(f"{path}: not a readable Parquet file ({err})") from err
+
+
+def parquet_chunks(
+    path: str | Path,
+    rows: int,
+    skip: tuple[str, ...] = (),
+    on_rows: Callable[[int], None] = lambda done: None,
+) -> Iterator[pd.DataFrame]:
+    """A Parquet file `rows` at a time, read as `read_parquet` reads (`skip` leaves columns
+    unread); `on_rows` gets the rows read so far after each chunk."""
+    done = 0
+    file = _parquet_file(path)
+    columns = [c for c in file.schema_arrow.names if c not in skip]
+    for batch in file.iter_batches(batch_size=rows, columns=columns):
+        yield to_pandas(pa.Table.from_batches([batch]))
+        done += batch.num_rows
+        on_rows(done)
+
+
+def parquet_rows(path: str | Path) -> int:
+    return _parquet_file(path).metadata.num_rows
+
+
+def _parquet_file(path: str | Path) -> pq.ParquetFile:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: input file does not exist (run the stage that makes it)")
+    try:
+        return pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise ValueError(f"{path}: not a readable Parquet file ({err})") from err
 

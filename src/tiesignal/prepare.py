@@ -6,13 +6,14 @@ in exactly one of train / valid / test / excluded, the last with its reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from tiesignal.config import ASSIGNMENT_ARMS, PrepareConfig
-from tiesignal.schema import LABEL, SPLITS, InputError, validate_requests
+from tiesignal.schema import LABEL, SPLITS, EarlierRows, InputError, validate_requests
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,14 @@ def _recipients_in_two_splits(df: pd.DataFrame) -> int:
     return int((used.groupby("recipient_id")["split"].nunique() > 1).sum())
 
 
+# What labelling and splitting read: all that `prepare_chunks` holds of the whole table
+LABELLING_COLUMNS = (
+    "request_id", "sent_at", "recipient_id", "source", "accepted", "accepted_at",
+    "opportunity", "opportunity_at", "opportunity_unclear", "observed_until",
+)  # fmt: skip
+KEPT_ROW = "kept_row"  # a kept row's position among the kept rows, in arrival order
+
+
 def prepare_requests(
     raw: pd.DataFrame,
     file: str,
@@ -234,21 +243,52 @@ def prepare_requests(
     target: str = "opportunity",
     arms: tuple[str, ...] = tuple(ASSIGNMENT_ARMS.values()),
 ) -> Prepared:
-    """Validate, then label and split; `report` counts every row in exactly one place.
-    Every row rejected is a clear error naming the columns most often at fault. `arms`:
-    the values an `assignment` may take."""
-    checked = validate_requests(raw, file, cfg.min_sent_at, cfg.max_sent_at, arms=arms)
-    rejects = checked.rejects
-    if checked.kept.empty:
+    """`prepare_chunks` over one table in memory: `requests` is every kept row, sorted,
+    with the columns prepare adds."""
+    kept: list[pd.DataFrame] = []
+    prepared = prepare_chunks([raw], file, cfg, target, arms, keep=kept.append)
+    return Prepared(with_labels(kept[0], prepared.requests), prepared.report, prepared.rejects)
+
+
+def prepare_chunks(
+    chunks: Iterable[pd.DataFrame],
+    file: str,
+    cfg: PrepareConfig,
+    target: str,
+    arms: tuple[str, ...],
+    keep: Callable[[pd.DataFrame], None],
+) -> Prepared:
+    """Validate chunk by chunk, then label and split; `report` counts every row in exactly
+    one place. Every row rejected is a clear error naming the columns most often at fault.
+    `arms`: the values an `assignment` may take.
+
+    Each chunk's kept rows go to `keep`, in arrival order; memory holds only the
+    `LABELLING_COLUMNS` of the whole table. `requests` is those, sorted, with `KEPT_ROW`
+    and the columns prepare adds (`with_labels` puts them beside the kept rows)."""
+    earlier = EarlierRows()
+    labelling, rejected = [], []
+    for chunk in chunks:
+        checked = validate_requests(
+            chunk, file, cfg.min_sent_at, cfg.max_sent_at, earlier=earlier, arms=arms
+        )
+        kept = checked.kept
+        keys = kept[list(LABELLING_COLUMNS)].copy()
+        keys[KEPT_ROW] = np.arange(len(kept)) + sum(len(k) for k in labelling)
+        labelling.append(keys)
+        rejected.append(checked.rejects)
+        keep(kept)
+    rejects = pd.concat(rejected, ignore_index=True)
+    rows_in = earlier.rows
+    if len(rejects) == rows_in:
         top = rejects.groupby(["reject_column"]).size().nlargest(3)
         raise AllRejected(
             rejects,
-            f"{file}: all {len(raw)} rows rejected (see the prepare stage's rejects); most "
+            f"{file}: all {rows_in} rows rejected (see the prepare stage's rejects); most "
             f"often in column(s) {', '.join(f'{c} ({n} rows)' for c, n in top.items())}",
         )
-    prepared = label_and_split(checked.kept, cfg, target)
+    prepared = label_and_split(pd.concat(labelling, ignore_index=True), cfg, target)
     report = {
-        "rows_in": len(raw),
+        "rows_in": rows_in,
         "rows_kept": len(prepared.requests),
         "rows_rejected": len(rejects),
         "rejected_by_column": rejects["reject_column"].value_counts().sort_index().to_dict(),
@@ -256,6 +296,17 @@ def prepare_requests(
     }
     assert report["rows_in"] == report["rows_kept"] + report["rows_rejected"]
     return Prepared(prepared.requests, report, rejects)
+
+
+def added_columns(labelled: pd.DataFrame) -> list[str]:
+    """The columns prepare adds to the kept rows: the label, the split and its reasons."""
+    return [c for c in labelled.columns if c not in LABELLING_COLUMNS and c != KEPT_ROW]
+
+
+def with_labels(kept: pd.DataFrame, labelled: pd.DataFrame) -> pd.DataFrame:
+    """The kept rows in `labelled`'s order, with the columns prepare added."""
+    rows = kept.take(labelled[KEPT_ROW].to_numpy()).reset_index(drop=True)
+    return pd.concat([rows, labelled[added_columns(labelled)].reset_index(drop=True)], axis=1)
 
 
 class AllRejected(InputError):

@@ -218,31 +218,62 @@ def _arrow(lists: pd.Series) -> pa.Array:
     return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
 
 
-def feature_tables(
+# what the track records' prior reads of every request
+PRIOR_COLUMNS = ["split", "sent_at", "accepted", "opportunity", "opportunity_at"]
+
+
+def track_record_prior(
     requests: pd.DataFrame, label_window_days: int, prior_weight: float
-) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Per split: `request_id`, `sent_at`, every registry feature and the label; and the
-    feature spec (category levels fixed from train, the track records' prior). History
-    features count over every earlier request, excluded ones included. Under
-    cross-validation over participants, also each row's `fold` and the `recipient_id` the
-    folds group by."""
-    outcomes = ["sent_at", "accepted", "opportunity", "opportunity_at"]
-    train = requests.loc[requests["split"] == "train", outcomes]  # not the list columns
-    prior = TrackRecordPrior(
+) -> TrackRecordPrior:
+    """The rates a track record starts from: the training split's."""
+    train = requests.loc[requests["split"] == "train", PRIOR_COLUMNS[1:]]
+    return TrackRecordPrior(
         label_window_days=label_window_days,
         prior_weight=prior_weight,
         acceptance_rate=_rate(train["accepted"]),
         opportunity_rate=_rate(within_window(train, "opportunity", label_window_days)),
     )
-    features = build_features(requests, History(prior))
-    levels = category_levels(features[requests["split"] == "train"], list(FEATURES))
-    folds = ["recipient_id", "fold"] if "fold" in requests else []
-    keys = requests[["request_id", "sent_at", *folds]]
-    tables = {}
-    for split in SPLITS:
-        rows = requests["split"] == split
-        table = keys[rows].join(features[rows])
-        table[LABEL] = requests.loc[rows, LABEL].astype(bool)
-        tables[split] = table.reset_index(drop=True)
-    spec = {**describe(list(FEATURES), levels), "label": LABEL, "track_record_prior": asdict(prior)}
-    return tables, spec
+
+
+class FeatureTables:
+    """The feature tables of a stream of prepared requests, chunk by chunk in time order:
+    the history carries over, and the category levels come from every chunk's training
+    rows, so any chunking gives the same tables and spec as the whole table at once."""
+
+    def __init__(self, prior: TrackRecordPrior) -> None:
+        self.prior = prior
+        self.history = History(prior)
+        self.categories: list[pd.DataFrame] = []  # distinct categorical values in train
+
+    def add(self, requests: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Per split: `request_id`, `sent_at`, every registry feature and the label. History
+        features count over every earlier request, excluded ones included. Under
+        cross-validation over participants, also each row's `fold` and the `recipient_id`
+        the folds group by."""
+        features = build_features(requests, self.history)
+        categorical = [f.name for f in FEATURES if f.kind == "categorical"]
+        train = requests["split"] == "train"
+        self.categories.append(features.loc[train, categorical].drop_duplicates())
+        folds = ["recipient_id", "fold"] if "fold" in requests else []
+        keys = requests[["request_id", "sent_at", *folds]]
+        tables = {}
+        for split in SPLITS:
+            rows = requests["split"] == split
+            table = keys[rows].join(features[rows])
+            table[LABEL] = requests.loc[rows, LABEL].astype(bool)
+            tables[split] = table.reset_index(drop=True)
+        return tables
+
+    def spec(self) -> dict:
+        """The feature spec: category levels fixed from train, the track records' prior."""
+        levels = category_levels(pd.concat(self.categories), list(FEATURES))
+        return {**describe(list(FEATURES), levels), "label": LABEL,
+                "track_record_prior": asdict(self.prior)}  # fmt: skip
+
+
+def feature_tables(
+    requests: pd.DataFrame, label_window_days: int, prior_weight: float
+) -> tuple[dict[str, pd.DataFrame], dict]:
+    """`FeatureTables` of a whole table in memory: the tables per split and the spec."""
+    tables = FeatureTables(track_record_prior(requests, label_window_days, prior_weight))
+    return tables.add(requests), tables.spec()

@@ -15,7 +15,7 @@ from tiesignal.config import ConfigError, DataConfig, PrepareConfig
 from tiesignal.ingest.exports import ingest_exports, rejects_frame
 from tiesignal.ingest.pseudonym import Pseudonymizer, load_salt
 from tiesignal.ingest.table import ingest_table
-from tiesignal.io import TableChunks, atomic_path, read_parquet, write_csv, write_parquet
+from tiesignal.io import TableChunks, atomic_path, parquet_chunks, write_csv, write_parquet
 from tiesignal.schema import NOTE_TEXT
 
 SOURCES = ("simulated", "member_exports", "table")
@@ -29,13 +29,15 @@ def ingest_source(
     environ: Mapping[str, str],
     root: Path,
     progress: Callable[[str], None],
+    chunk_rows: int,
 ) -> dict:
     """The source `data.source` names into `out`; real sources need the secret salt (from
-    `environ` or the salt file, never inside `root`). Returns the ingest report."""
+    `environ` or the salt file, never inside `root`). Returns the ingest report. Tables
+    (simulated or not) stream through `chunk_rows` rows at a time."""
     if data.source not in SOURCES:
         raise ConfigError(f"data.source: {data.source!r} is not one of {SOURCES}")
     if data.source == "simulated":
-        return ingest_simulated(source, out)
+        return ingest_simulated(source, out, chunk_rows)
     pseudonymize = Pseudonymizer(load_salt(environ, data.salt_env, data.salt_file, root))
     if data.source == "member_exports":
         noted: Counter = Counter()  # kinds of note, digits left out, by exports that have them
@@ -52,18 +54,23 @@ def ingest_source(
 
         return ingest_member_exports(source, data, pseudonymize, out, on_export)
     return ingest_canonical_table(
-        source, split, data.observed_until, pseudonymize, out,
+        source, split, data.observed_until, pseudonymize, out, chunk_rows,
         on_chunk=lambda kept, bad: progress(f"  {kept} rows kept, {bad} rejected"),
         on_note=progress,
     )  # fmt: skip
 
 
-def ingest_simulated(source: Path, out: Path) -> dict:
+def ingest_simulated(source: Path, out: Path, chunk_rows: int) -> dict:
     """The simulator's requests as they are: its `note_*` are computed already."""
-    requests = read_parquet(source, skip=(NOTE_TEXT,))
-    write_parquet(requests, out / "requests.parquet")
+    rows = 0
+    with atomic_path(out / "requests.parquet") as tmp:
+        requests = TableChunks(tmp)
+        for chunk in parquet_chunks(source, chunk_rows, skip=(NOTE_TEXT,)):
+            requests.write(chunk)
+            rows += len(chunk)
+        requests.close()
     write_parquet(rejects_frame([]), out / "rejects.parquet")
-    return {"source": "simulated", "requests": len(requests)}
+    return {"source": "simulated", "requests": rows}
 
 
 def ingest_member_exports(
@@ -104,6 +111,7 @@ def ingest_canonical_table(
     observed_until: str,
     pseudonymize: Pseudonymizer,
     out: Path,
+    chunk_rows: int,
     on_chunk: Callable[[int, int], None],
     on_note: Callable[[str], None],
 ) -> dict:
@@ -121,8 +129,8 @@ def ingest_canonical_table(
     ):
         kept_out, rejects_out = TableChunks(kept_tmp), TableChunks(rejects_tmp)
         for kept, rejects in ingest_table(
-            path, pseudonymize, split.min_sent_at, split.max_sent_at, on_note=note,
-            observed_until=observed_until,
+            path, pseudonymize, split.min_sent_at, split.max_sent_at, chunk_rows,
+            on_note=note, observed_until=observed_until,
         ):  # fmt: skip
             kept_out.write(kept)
             rejects_out.write(rejects)

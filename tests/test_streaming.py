@@ -1,0 +1,108 @@
+"""Tables stream through `ingest`, `prepare` and `featurize` in `compute.chunk_rows`
+chunks: any chunk size gives the same bytes, and memory holds a chunk, not the table."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from conftest import run_stages, tiny_params
+
+from tiesignal import io
+from tiesignal.config import ASSIGNMENT_ARMS
+from tiesignal.io import TableChunks, atomic_path, write_in_order, write_parquet
+from tiesignal.prepare import prepare_chunks, prepare_requests, with_labels
+
+RANGE = ("2000-01-01", "2100-01-01")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_in_chunks(frame: pd.DataFrame, path: Path, size: int) -> None:
+    with atomic_path(path) as tmp:
+        out = TableChunks(tmp)
+        for start in range(0, len(frame), size):
+            out.write(frame.iloc[start : start + size])
+        out.close()
+
+
+def test_a_table_written_in_chunks_is_the_bytes_of_the_whole(tmp_path, monkeypatch, tiny_world):
+    monkeypatch.setattr(io, "ROW_GROUP_ROWS", 1000)
+    frame = tiny_world[1].drop(columns=["note"])
+    write_parquet(frame, tmp_path / "whole.parquet")
+    for size in (1, 333, 1000, 2500):
+        _write_in_chunks(frame.head(2 * size + 1001), tmp_path / f"{size}.parquet", size)
+        write_parquet(frame.head(2 * size + 1001), tmp_path / f"{size}_whole.parquet")
+        assert _digest(tmp_path / f"{size}.parquet") == _digest(tmp_path / f"{size}_whole.parquet")
+    _write_in_chunks(frame, tmp_path / "chunked.parquet", 777)
+    assert _digest(tmp_path / "chunked.parquet") == _digest(tmp_path / "whole.parquet")
+    groups = pq.ParquetFile(tmp_path / "whole.parquet").metadata
+    assert [groups.row_group(g).num_rows for g in range(groups.num_row_groups)][:2] == [1000] * 2
+    # no rows: the schema and one empty row group, as Arrow writes an empty table
+    write_parquet(frame.head(0), tmp_path / "empty.parquet")
+    assert pq.read_table(tmp_path / "empty.parquet").schema.names == list(frame.columns)
+
+
+def test_rows_are_written_in_any_order_a_block_at_a_time(tmp_path):
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame({"request_id": [f"r{i}" for i in range(103)], "n": np.arange(103)})
+    spool = TableChunks(tmp_path / "spool.parquet", spool=True)
+    for start in range(0, 103, 17):  # row groups of 17, blocks of 10: every block spans several
+        spool.write(rows.iloc[start : start + 17])
+    spool.close()
+    order = rng.permutation(103)
+    beside = pd.DataFrame({"split": np.where(np.arange(103) % 2, "train", "test")})
+    write_in_order(spool.path, order, beside, tmp_path / "out.parquet", block_rows=10)
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert out["n"].tolist() == order.tolist()
+    assert out["split"].tolist() == beside["split"].tolist()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet", "spool.parquet"]
+
+
+def test_prepare_in_chunks_finds_what_it_finds_in_the_whole_table(tiny_world, split_config):
+    """Duplicates across chunks and bad rows are found, numbered and reported the same."""
+    raw = tiny_world[1].drop(columns=["note"]).copy()
+    raw.loc[4000, "request_id"] = raw.loc[10, "request_id"]  # a duplicate two chunks later
+    raw.loc[2600, "mutual_connections"] = -3
+    whole = prepare_requests(raw, "requests.parquet", split_config)
+
+    kept: list[pd.DataFrame] = []
+    chunks = [raw.iloc[:1000], raw.iloc[1000:2600], raw.iloc[2600:]]
+    arms = tuple(ASSIGNMENT_ARMS.values())
+    streamed = prepare_chunks(
+        chunks, "requests.parquet", split_config, "opportunity", arms, keep=kept.append
+    )
+    pd.testing.assert_frame_equal(
+        with_labels(pd.concat(kept, ignore_index=True), streamed.requests), whole.requests
+    )
+    pd.testing.assert_frame_equal(streamed.rejects, whole.rejects)
+    assert streamed.report == whole.report
+    assert whole.report["rows_rejected"] == 2
+    assert "first at row 10" in " ".join(whole.rejects["reject_reason"])
+    assert set(whole.rejects["reject_row"]) == {4000, 2600}
+
+
+def test_two_chunk_sizes_give_the_same_stage_outputs(tmp_path, monkeypatch):
+    """6,000 requests in row groups of 1,000: one chunk, or chunks of 700 (which straddle
+    the row groups and split the external sort into blocks)."""
+    monkeypatch.setattr(io, "ROW_GROUP_ROWS", 1000)
+    outputs = {}
+    for rows in (1_000_000, 700):
+        root = tmp_path / str(rows)
+        stages = ("simulate", "ingest", "prepare", "featurize")
+        run_stages(root, tiny_params(f"compute.chunk_rows={rows}"), stages)
+        outputs[rows] = {
+            p.relative_to(root).as_posix(): _digest(p)
+            for folder in ("data", "reports")
+            for p in sorted((root / folder).rglob("*"))
+            if p.is_file()
+        }
+    assert outputs[700] == outputs[1_000_000]
+    assert "data/features/train.parquet" in outputs[700]
+    groups = pq.ParquetFile(tmp_path / "700/data/prepared/requests.parquet").metadata
+    assert groups.num_row_groups == 6
