@@ -9,9 +9,23 @@ import pandas as pd
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.config import DataConfig, EvaluateConfig, TargetConfig, TrackingConfig
-from tiesignal.evaluation.evaluate import evaluate_model, write_plots
-from tiesignal.io import file_sha256, read_json, read_parquet, write_json, write_parquet, write_text
+from tiesignal.config import (
+    ComputeConfig,
+    DataConfig,
+    EvaluateConfig,
+    TargetConfig,
+    TrackingConfig,
+)
+from tiesignal.evaluation.evaluate import evaluate_model, scored_requests, write_plots
+from tiesignal.io import (
+    file_sha256,
+    parquet_chunks,
+    read_json,
+    read_parquet,
+    write_json,
+    write_parquet,
+    write_text,
+)
 from tiesignal.models.train import load_model
 from tiesignal.schema import SPLITS
 
@@ -30,14 +44,21 @@ class Params:
     target: TargetConfig
     evaluate: EvaluateConfig
     tracking: TrackingConfig
+    compute: ComputeConfig  # only compute.chunk_rows, as dvc.yaml declares
 
 
 def run(cfg: Params, paths: Paths) -> str:
     """Returns the metrics in one line."""
     tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     model = load_model(paths.model)
-    tables = {s: read_parquet(paths.features / f"{s}.parquet") for s in SPLITS}
-    test = tables["test"]
+    levels = read_json(paths.feature_spec)["category_levels"]
+    scored = {
+        s: scored_requests(
+            model, parquet_chunks(paths.features / f"{s}.parquet", cfg.compute.chunk_rows), levels
+        )
+        for s in SPLITS
+    }
+    test = scored["test"]
     p_true = p_intent_unknown = None
     if cfg.data.source == "simulated":  # how far from the Bayes-optimal model?
         columns = [TRUE_PROBABILITY[cfg.target.name]]
@@ -47,10 +68,9 @@ def run(cfg: Params, paths: Paths) -> str:
         p_true = truth[columns[0]].to_numpy()
         if len(columns) > 1:
             p_intent_unknown = truth[columns[1]].to_numpy()
-    levels = read_json(paths.feature_spec)["category_levels"]
     cv = paths.cross_validation
     out_of_fold = read_parquet(cv) if cv.exists() else None
-    ev = evaluate_model(model, tables, levels, cfg.evaluate, p_true, out_of_fold, cfg.target.name,
+    ev = evaluate_model(model, scored, cfg.evaluate, p_true, out_of_fold, cfg.target.name,
                         p_intent_unknown)  # fmt: skip
     write_parquet(ev.predictions, paths.predictions)
     write_text(ev.report(), paths.evaluate_report)

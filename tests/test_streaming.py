@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 from conftest import run_stages, tiny_params
 
 from tiesignal import io
 from tiesignal.config import ASSIGNMENT_ARMS
 from tiesignal.io import TableChunks, atomic_path, write_in_order, write_parquet
 from tiesignal.prepare import prepare_chunks, prepare_requests, with_labels
+from tiesignal.schema import InputError
 
 RANGE = ("2000-01-01", "2100-01-01")
 
@@ -106,3 +108,9 @@ def test_two_chunk_sizes_give_the_same_stage_outputs(tmp_path, monkeypatch):
     assert "data/features/train.parquet" in outputs[700]
     groups = pq.ParquetFile(tmp_path / "700/data/prepared/requests.parquet").metadata
     assert groups.num_row_groups == 6
+
+
+def test_an_empty_table_is_one_clear_error(tiny_world, split_config):
+    with pytest.raises(InputError, match=r"requests\.parquet: no rows"):
+        prepare_chunks([], "requests.parquet", split_config, "opportunity",
+                       tuple(ASSIGNMENT_ARMS.values()), keep=lambda kept: None)  # fmt: skip

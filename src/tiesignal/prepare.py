@@ -277,6 +277,8 @@ def prepare_chunks(
         labelling.append(keys)
         rejected.append(checked.rejects)
         keep(kept)
+    if not labelling:
+        raise InputError(f"{file}: no rows")
     rejects = pd.concat(rejected, ignore_index=True)
     rows_in = earlier.rows
     if len(rejects) == rows_in:

@@ -3,6 +3,7 @@ and, on simulated data, the distance to the oracle that knows the true probabili
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,27 +89,43 @@ class Evaluation:
         return text
 
 
+def scored_requests(
+    model: TrainedModel, chunks: Iterable[pd.DataFrame], levels: dict[str, list[str]]
+) -> pd.DataFrame:
+    """A split's requests as the model scores them, a feature table chunk at a time:
+    `request_id`, `sent_at`, `label` and `p_opportunity`, all evaluation needs of it."""
+    chosen = features_named(model.features)
+    parts = []
+    for table in chunks:
+        X, y = model_matrix(table, chosen, levels)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "request_id": table["request_id"],
+                    "sent_at": table["sent_at"],
+                    "label": y,
+                    "p_opportunity": model.predict(X),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
 def evaluate_model(
     model: TrainedModel,
-    tables: dict[str, pd.DataFrame],
-    levels: dict[str, list[str]],
+    scored: dict[str, pd.DataFrame],
     cfg: EvaluateConfig,
     p_true: np.ndarray | None,
     out_of_fold: pd.DataFrame | None = None,
     target: str = "opportunity",
     p_intent_unknown: np.ndarray | None = None,
 ) -> Evaluation:
-    """`tables`: the feature tables by split; `p_true`: each test request's true
+    """`scored`: each split's `scored_requests`; `p_true`: each test request's true
     P(opportunity), on simulated data, and `p_intent_unknown` the same to an oracle that
     does not know the sender's intent (the latent no field records); `out_of_fold`: the
     scores of a cross-validation over participants, where there was one."""
-    chosen = features_named(model.features)
-    scored = {}
-    for split, table in tables.items():
-        X, y = model_matrix(table, chosen, levels)
-        scored[split] = (y, model.predict(X))
-    test = tables["test"]
-    y, p = scored["test"]
+    test = scored["test"]
+    y, p = test["label"].to_numpy(), test["p_opportunity"].to_numpy()
     predictions = pd.DataFrame(
         {"request_id": test["request_id"], "p_opportunity": p, "label": y.astype(bool)}
     )
@@ -123,9 +140,9 @@ def evaluate_model(
     shift = cv = None
     if out_of_fold is None:
         shift = drift(
-            {s: t["sent_at"] for s, t in tables.items()},
-            {s: scored[s][0] for s in tables},
-            {s: scored[s][1] for s in tables},
+            {s: t["sent_at"] for s, t in scored.items()},
+            {s: t["label"].to_numpy() for s, t in scored.items()},
+            {s: t["p_opportunity"].to_numpy() for s, t in scored.items()},
             cfg.calibration_bins,
             min_relative_change=cfg.drift_min_relative_change,
         )
