@@ -9,12 +9,27 @@ from dataclasses import dataclass
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.config import FeaturesConfig, ModelConfig, TargetConfig, TrackingConfig
+from tiesignal.config import (
+    ComputeConfig,
+    FeaturesConfig,
+    ModelConfig,
+    TargetConfig,
+    TrackingConfig,
+)
 from tiesignal.features.registry import select
-from tiesignal.io import file_sha256, read_json, read_parquet, write_parquet
+from tiesignal.io import (
+    file_sha256,
+    parquet_chunks,
+    parquet_columns,
+    parquet_rows,
+    read_json,
+    read_parquet,
+    write_parquet,
+)
 from tiesignal.models.cross_validation import out_of_fold_scores
-from tiesignal.models.data import model_matrix
+from tiesignal.models.data import model_matrix_in_chunks
 from tiesignal.models.train import save_model, train
+from tiesignal.schema import SPLITS
 
 log = logging.getLogger("tiesignal.train")
 
@@ -25,6 +40,7 @@ class Params:
     features: FeaturesConfig
     model: ModelConfig
     tracking: TrackingConfig
+    compute: ComputeConfig  # only compute.chunk_rows, as dvc.yaml declares
 
 
 @dataclass(frozen=True)
@@ -38,24 +54,26 @@ def run(cfg: Params, paths: Paths) -> Summary:
     tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     levels = read_json(paths.feature_spec)["category_levels"]
     chosen = select(cfg.features.groups)
-    tables = {s: read_parquet(paths.features / f"{s}.parquet") for s in ("train", "valid")}
+    files = {s: paths.features / f"{s}.parquet" for s in SPLITS}
     (X_train, y_train), (X_valid, y_valid) = (
-        model_matrix(tables[s], chosen, levels) for s in ("train", "valid")
-    )
+        model_matrix_in_chunks(parquet_chunks(files[s], cfg.compute.chunk_rows),
+                               parquet_rows(files[s]), chosen, levels)
+        for s in ("train", "valid")
+    )  # fmt: skip
     categorical = [f.name for f in chosen if f.kind == "categorical"]
     log.info("training %s on %d rows x %d features (groups: %s)", cfg.model.kind, len(X_train),
              X_train.shape[1], ", ".join(cfg.features.groups))  # fmt: skip
     model = train(cfg.model, X_train, y_train, X_valid, y_valid, categorical, progress=log.info)
     model_file = save_model(model, paths.model)
     paths.cross_validation.unlink(missing_ok=True)
-    if "fold" in tables["train"]:  # the only time train reads the test split
+    if "fold" in parquet_columns(files["train"]):  # the only time train reads the test split
         log.info("cross-validating over participants")
-        tables["test"] = read_parquet(paths.features / "test.parquet")
+        tables = {s: read_parquet(files[s]) for s in SPLITS}  # a small study: whole tables
         oof = out_of_fold_scores(cfg.model, tables, chosen, levels, progress=log.info)
         write_parquet(oof, paths.cross_validation)
     run_id = tracking.log_training(
         cfg.tracking, paths.root, model, file_sha256(model_file),
-        data={s: paths.features / f"{s}.parquet" for s in ("train", "valid")},
+        data={s: files[s] for s in ("train", "valid")},
         params=tracking.config_params(target=cfg.target, features=cfg.features, model=cfg.model),
         run_name=f"{model.kind}-{cfg.features.name}",
         tags={"feature_set": cfg.features.name, "target": cfg.target.name},

@@ -438,6 +438,10 @@ def parquet_rows(path: str | Path) -> int:
     return _parquet_file(path).metadata.num_rows
 
 
+def parquet_columns(path: str | Path) -> list[str]:
+    return _parquet_file(path).schema_arrow.names
+
+
 def _parquet_file(path: str | Path) -> pq.ParquetFile:
     path = Path(path)
     if not path.exists():
