@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -14,7 +15,12 @@ from conftest import run_stages, tiny_params
 
 from tiesignal import io
 from tiesignal.config import ASSIGNMENT_ARMS
+from tiesignal.evaluation.evaluate import scored_requests
+from tiesignal.features.build import feature_tables
+from tiesignal.features.registry import FEATURES
 from tiesignal.io import TableChunks, atomic_path, write_in_order, write_parquet
+from tiesignal.models.boosted import LightGBMModel
+from tiesignal.models.data import model_matrix, model_matrix_in_chunks
 from tiesignal.prepare import prepare_chunks, prepare_requests, with_labels
 from tiesignal.schema import InputError
 
@@ -114,3 +120,30 @@ def test_an_empty_table_is_one_clear_error(tiny_world, split_config):
     with pytest.raises(InputError, match=r"requests\.parquet: no rows"):
         prepare_chunks([], "requests.parquet", split_config, "opportunity",
                        tuple(ASSIGNMENT_ARMS.values()), keep=lambda kept: None)  # fmt: skip
+
+
+def _in_chunks(table: pd.DataFrame, size: int):
+    return (table.iloc[start : start + size] for start in range(0, len(table), size))
+
+
+def test_train_and_evaluate_read_their_tables_in_chunks(tiny_requests, split_config, trained):
+    """The model matrix and the scores are those of the whole table, and the matrix is one
+    C-ordered block that LightGBM reads in place."""
+    tables, spec = feature_tables(tiny_requests, split_config.label_window_days, 20.0)
+    chosen, levels = list(FEATURES), spec["category_levels"]
+    train = tables["train"]
+    X_whole, y_whole = model_matrix(train, chosen, levels)
+    X, y = model_matrix_in_chunks(_in_chunks(train, 333), len(train), chosen, levels)
+    pd.testing.assert_frame_equal(X, X_whole)
+    assert (y == y_whole).all()
+    values = X.to_numpy()
+    assert values.flags.c_contiguous and np.shares_memory(values, X.to_numpy())
+
+    categorical = [f.name for f in chosen if f.kind == "categorical"]
+    booster = lgb.Booster(model_str=trained["text"])
+    model = LightGBMModel([f.name for f in chosen], categorical, booster)
+    test = tables["test"]
+    whole = scored_requests(model, [test], levels)
+    pd.testing.assert_frame_equal(scored_requests(model, _in_chunks(test, 97), levels), whole)
+    expected = model.predict(model_matrix(test, chosen, levels)[0])
+    assert whole["p_opportunity"].tolist() == expected.tolist()

@@ -423,8 +423,8 @@ def _at_least(cfg, name: str, low: float) -> None:
 @dataclass(frozen=True)
 class ComputeConfig:
     """Where the heavy stages run. `local`: this machine, `simulate` over `workers`
-    processes (0: one per core); `ingest`, `prepare` and `featurize` hold `chunk_rows`
-    rows of the table at a time. The outputs are the same bytes whatever either."""
+    processes (0: one per core); the stages after it read `chunk_rows` rows of a table at a
+    time. The outputs are the same bytes whatever either."""
 
     kind: str  # "local"
     workers: int
