@@ -140,9 +140,9 @@ class TableChunks:
         self.row_groups = 0
 
     def write(self, rows: pd.DataFrame | pa.Table) -> None:
-        if isinstance(rows, pd.DataFrame):
-            rows = to_arrow(spreadsheet_safe(rows) if self.fmt == "csv" else rows)
         table = rows
+        if isinstance(table, pd.DataFrame):
+            table = to_arrow(spreadsheet_safe(table) if self.fmt == "csv" else table)
         if self.writer is None:
             self.schema = table.schema
             if self.fmt == "parquet":
@@ -177,6 +177,9 @@ class TableChunks:
         self.writer.close()
 
 
+RANK = "__rank"  # a row's place in the output, while `write_in_order` deals rows to blocks
+
+
 def write_in_order(
     rows: Path, order: np.ndarray, beside: pd.DataFrame, path: Path, block_rows: int
 ) -> None:
@@ -200,7 +203,7 @@ def write_in_order(
         block_of = ranks // block_rows
         for b in np.unique(block_of):
             mine = np.flatnonzero(block_of == b)
-            dealt[b].write(group.take(mine).append_column("rank", pa.array(ranks[mine])))
+            dealt[b].write(group.take(mine).append_column(RANK, pa.array(ranks[mine])))
     for writer in dealt:
         writer.close()
     with atomic_path(path) as tmp:
@@ -208,7 +211,7 @@ def write_in_order(
         for b, block_file in enumerate(blocks):
             block = pq.read_table(block_file)
             block_file.unlink()
-            block = block.take(np.argsort(block["rank"].to_numpy())).drop_columns(["rank"])
+            block = block.take(np.argsort(block[RANK].to_numpy())).drop_columns([RANK])
             added = to_arrow(beside.iloc[b * block_rows : (b + 1) * block_rows])
             for name in added.column_names:
                 block = block.append_column(added.field(name), added[name])
