@@ -420,23 +420,31 @@ def _at_least(cfg, name: str, low: float) -> None:
         raise ConfigError(f"model.{name}: must be at least {low:g}, got {value!r}")
 
 
+COMPUTE_KINDS = ("local", "dask")
+
+
 @dataclass(frozen=True)
 class ComputeConfig:
     """Where the heavy stages run. `local`: this machine, `simulate` over `workers`
     processes (0: one per core); the stages after it read `chunk_rows` rows of a table at a
-    time. The outputs are the same bytes whatever either."""
+    time. The outputs are the same bytes whatever either. `dask`: `train` fits LightGBM
+    over a Dask cluster, the scheduler at `address`, or else a cluster of `workers`
+    processes on this machine that the stage starts and stops."""
 
-    kind: str  # "local"
+    kind: str  # "local" or "dask"
     workers: int
     chunk_rows: int
+    address: str = ""  # dask only: an existing scheduler, e.g. tcp://10.0.0.5:8786
 
     def __post_init__(self) -> None:
-        if self.kind != "local":
-            raise ConfigError(f"compute.kind: {self.kind!r} is not one of ['local']")
+        if self.kind not in COMPUTE_KINDS:
+            raise ConfigError(f"compute.kind: {self.kind!r} is not one of {list(COMPUTE_KINDS)}")
         if self.workers < 0:
             raise ConfigError(f"compute.workers: must be at least 0, got {self.workers!r}")
         if self.chunk_rows < 1:
             raise ConfigError(f"compute.chunk_rows: must be at least 1, got {self.chunk_rows!r}")
+        if self.address and self.kind != "dask":
+            raise ConfigError("compute.address: only compute=dask connects to a scheduler")
 
     @property
     def processes(self) -> int:

@@ -72,6 +72,48 @@ class LightGBMModel:
                  + ", ".join(f"{k} {v:.4f}" for k, v in at_best.items()))  # fmt: skip
         return cls(list(X_train.columns), categorical, booster, best, flat, at_best)
 
+    @classmethod
+    def fit_on_dask(
+        cls,
+        cfg: LightGBMConfig,
+        client,
+        X_train: pd.DataFrame,
+        y_train: np.ndarray,
+        X_valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        categorical: list[str],
+        progress: Callable[[str], None],
+    ) -> LightGBMModel:
+        """`fit` over a Dask cluster (`lightgbm.dask`): the training rows are split among
+        the workers, which grow each tree together. LightGBM's Dask interface has no early
+        stopping, so each worker scores the same whole valid set after every round and
+        stops by the same rule (`StopAlike`); they agree, as their trees are the same."""
+        import dask.array as da
+        from lightgbm import DaskLGBMClassifier
+
+        from tiesignal.cluster import worker_threads
+
+        workers, threads = worker_threads(client)
+        rows = -(-len(X_train) // workers)
+        X = da.from_array(X_train.to_numpy(), chunks=(rows, X_train.shape[1]))
+        y = da.from_array(y_train, chunks=rows)
+        params = booster_params(cfg) | {"num_threads": min(cfg.num_threads, threads)}
+        progress(f"  on {workers} Dask worker(s) of {params['num_threads']} thread(s)")
+        stop = StopAlike(X_valid.to_numpy(), y_valid, cfg)
+        fitted = DaskLGBMClassifier(client=client, n_estimators=cfg.max_rounds, **params).fit(
+            X, y, feature_name=list(X_train.columns), categorical_feature=categorical,
+            callbacks=[stop],
+        )  # fmt: skip
+        booster = fitted.booster_
+        best = booster.best_iteration
+        scores = StopAlike(X_valid.to_numpy(), y_valid, cfg).replay(booster)
+        p_valid = booster.predict(X_valid, num_iteration=best)
+        at_best = {f"best_valid_{m}": float(score(y_valid, p_valid)) for m, score in SCORES.items()}
+        progress(f"  best round {best} (early stopping on valid {cfg.stopping_metric}): "
+                 + ", ".join(f"{k} {v:.4f}" for k, v in at_best.items()))  # fmt: skip
+        history = {f"valid_{cfg.stopping_metric}": scores}
+        return cls(list(X_train.columns), categorical, booster, best, history, at_best)
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """P(opportunity) for each row of a model matrix with these feature columns."""
         return self.booster.predict(X[self.features], num_iteration=self.best_iteration or None)
@@ -122,3 +164,37 @@ def booster_params(cfg: LightGBMConfig) -> dict:
         "num_threads": cfg.num_threads,
         "verbosity": -1,
     }
+
+
+class StopAlike:
+    """Early stopping as `lgb.early_stopping` decides it, from the whole valid set: a
+    callback each Dask worker runs on its own copy, so all stop at the same round."""
+
+    def __init__(self, X_valid: np.ndarray, y_valid: np.ndarray, cfg: LightGBMConfig) -> None:
+        self.X, self.y = X_valid, y_valid
+        self.metric, self.patience = cfg.stopping_metric, cfg.early_stopping_rounds
+        self.raw = np.zeros(len(y_valid))
+        self.best = (-np.inf, -1)  # (score, higher is better; 0-based round)
+
+    def score(self, booster: lgb.Booster, round_: int) -> float:
+        """The valid metric after `round_`, adding that round's trees to the sum so far."""
+        self.raw += booster.predict(self.X, start_iteration=round_, num_iteration=1,
+                                    raw_score=True)  # fmt: skip
+        p = 1.0 / (1.0 + np.exp(-self.raw))
+        return float(SCORES[self.metric](self.y, p))
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        value = self.score(env.model, env.iteration)
+        better = -value if self.metric == "binary_logloss" else value
+        if better > self.best[0]:
+            self.best = (better, env.iteration)
+        last = env.iteration == env.end_iteration - 1
+        if env.iteration - self.best[1] >= self.patience or last:
+            best = abs(self.best[0])
+            raise lgb.callback.EarlyStopException(
+                self.best[1], [("valid", self.metric, best, self.metric == "auc")]
+            )
+
+    def replay(self, booster: lgb.Booster) -> list[float]:
+        """The metric after every round of a fitted booster (its history for MLflow)."""
+        return [self.score(booster, r) for r in range(booster.current_iteration())]
