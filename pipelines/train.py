@@ -96,8 +96,8 @@ def train_on_dask(cfg: Params, X_train, y_train, X_valid, y_valid, categorical) 
     if not isinstance(cfg.model, LightGBMConfig):
         raise ConfigError(f"compute=dask trains model=lightgbm only, not {cfg.model.kind}")
     with dask_client(cfg.compute) as client:
-        return LightGBMModel.fit_on_dask(cfg.model, client, X_train, y_train, X_valid, y_valid,
-                                         categorical, log.info)  # fmt: skip
+        return LightGBMModel.fit(cfg.model, X_train, y_train, X_valid, y_valid, categorical,
+                                 log.info, client)  # fmt: skip
 
 
 if __name__ == "__main__":

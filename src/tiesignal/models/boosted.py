@@ -39,79 +39,19 @@ class LightGBMModel:
         y_valid: np.ndarray,
         categorical: list[str],
         progress: Callable[[str], None],
+        client=None,
     ) -> LightGBMModel:
-        dtrain = lgb.Dataset(X_train, y_train, categorical_feature=categorical, free_raw_data=False)
-        dvalid = lgb.Dataset(X_valid, y_valid, reference=dtrain, categorical_feature=categorical)
-        history: dict = {}
-
-        def report(env: lgb.callback.CallbackEnv) -> None:
-            if (env.iteration + 1) % 100 == 0:
-                scores = ", ".join(f"{d} {m} {v:.4f}" for d, m, v, _ in env.evaluation_result_list)
-                progress(f"  round {env.iteration + 1}: {scores}")
-
-        booster = lgb.train(
-            booster_params(cfg),
-            dtrain,
-            num_boost_round=cfg.max_rounds,
-            # valid only: scoring train every round (AUC sorts 100k+ rows) doubled the fit
-            valid_sets=[dvalid],
-            valid_names=["valid"],
-            callbacks=[
-                lgb.early_stopping(
-                    cfg.early_stopping_rounds, first_metric_only=True, verbose=False
-                ),
-                lgb.record_evaluation(history),
-                report,
-            ],
-        )
-        flat = {f"{split}_{metric}": v for split, m in history.items() for metric, v in m.items()}
+        """Boost on this machine, or with a Dask `client` over its cluster."""
+        data = (X_train, y_train, X_valid, y_valid, categorical)
+        if client is None:
+            booster, history = _boost(cfg, *data, progress)
+        else:
+            booster, history = _boost_on_dask(cfg, client, *data, progress)
         best = booster.best_iteration
         p_valid = booster.predict(X_valid, num_iteration=best)
         at_best = {f"best_valid_{m}": float(score(y_valid, p_valid)) for m, score in SCORES.items()}
         progress(f"  best round {best} (early stopping on valid {cfg.stopping_metric}): "
                  + ", ".join(f"{k} {v:.4f}" for k, v in at_best.items()))  # fmt: skip
-        return cls(list(X_train.columns), categorical, booster, best, flat, at_best)
-
-    @classmethod
-    def fit_on_dask(
-        cls,
-        cfg: LightGBMConfig,
-        client,
-        X_train: pd.DataFrame,
-        y_train: np.ndarray,
-        X_valid: pd.DataFrame,
-        y_valid: np.ndarray,
-        categorical: list[str],
-        progress: Callable[[str], None],
-    ) -> LightGBMModel:
-        """`fit` over a Dask cluster (`lightgbm.dask`): the training rows are split among
-        the workers, which grow each tree together. LightGBM's Dask interface has no early
-        stopping, so each worker scores the same whole valid set after every round and
-        stops by the same rule (`StopAlike`); they agree, as their trees are the same."""
-        import dask.array as da
-        from lightgbm import DaskLGBMClassifier
-
-        from tiesignal.cluster import worker_threads
-
-        workers, threads = worker_threads(client)
-        rows = -(-len(X_train) // workers)
-        X = da.from_array(X_train.to_numpy(), chunks=(rows, X_train.shape[1]))
-        y = da.from_array(y_train, chunks=rows)
-        params = booster_params(cfg) | {"num_threads": min(cfg.num_threads, threads)}
-        progress(f"  on {workers} Dask worker(s) of {params['num_threads']} thread(s)")
-        stop = StopAlike(X_valid.to_numpy(), y_valid, cfg)
-        fitted = DaskLGBMClassifier(client=client, n_estimators=cfg.max_rounds, **params).fit(
-            X, y, feature_name=list(X_train.columns), categorical_feature=categorical,
-            callbacks=[stop],
-        )  # fmt: skip
-        booster = fitted.booster_
-        best = booster.best_iteration
-        scores = StopAlike(X_valid.to_numpy(), y_valid, cfg).replay(booster)
-        p_valid = booster.predict(X_valid, num_iteration=best)
-        at_best = {f"best_valid_{m}": float(score(y_valid, p_valid)) for m, score in SCORES.items()}
-        progress(f"  best round {best} (early stopping on valid {cfg.stopping_metric}): "
-                 + ", ".join(f"{k} {v:.4f}" for k, v in at_best.items()))  # fmt: skip
-        history = {f"valid_{cfg.stopping_metric}": scores}
         return cls(list(X_train.columns), categorical, booster, best, history, at_best)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -136,6 +76,59 @@ class LightGBMModel:
         import mlflow.lightgbm
 
         return mlflow.lightgbm.log_model(self.booster, name=name, **description)
+
+
+def _boost(cfg, X_train, y_train, X_valid, y_valid, categorical, progress):
+    """LightGBM with early stopping on valid; the booster and its per-round metrics."""
+    dtrain = lgb.Dataset(X_train, y_train, categorical_feature=categorical, free_raw_data=False)
+    dvalid = lgb.Dataset(X_valid, y_valid, reference=dtrain, categorical_feature=categorical)
+    history: dict = {}
+
+    def report(env: lgb.callback.CallbackEnv) -> None:
+        if (env.iteration + 1) % 100 == 0:
+            scores = ", ".join(f"{d} {m} {v:.4f}" for d, m, v, _ in env.evaluation_result_list)
+            progress(f"  round {env.iteration + 1}: {scores}")
+
+    booster = lgb.train(
+        booster_params(cfg),
+        dtrain,
+        num_boost_round=cfg.max_rounds,
+        # valid only: scoring train every round (AUC sorts 100k+ rows) doubled the fit
+        valid_sets=[dvalid],
+        valid_names=["valid"],
+        callbacks=[
+            lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False),
+            lgb.record_evaluation(history),
+            report,
+        ],
+    )
+    flat = {f"{split}_{metric}": v for split, m in history.items() for metric, v in m.items()}
+    return booster, flat
+
+
+def _boost_on_dask(cfg, client, X_train, y_train, X_valid, y_valid, categorical, progress):
+    """`_boost` over a Dask cluster (`lightgbm.dask`): the training rows are split among
+    the workers, which grow each tree together. LightGBM's Dask interface has no early
+    stopping, so each worker scores the same whole valid set after every round and stops
+    by the same rule (`StopAlike`); they agree, as their trees are the same."""
+    import dask.array as da
+    from lightgbm import DaskLGBMClassifier
+
+    from tiesignal.cluster import worker_threads
+
+    workers, threads = worker_threads(client)
+    rows = -(-len(X_train) // workers)
+    X = da.from_array(X_train.to_numpy(), chunks=(rows, X_train.shape[1]))
+    y = da.from_array(y_train, chunks=rows)
+    params = booster_params(cfg) | {"num_threads": min(cfg.num_threads, threads)}
+    progress(f"  on {workers} Dask worker(s) of {params['num_threads']} thread(s)")
+    fitted = DaskLGBMClassifier(client=client, n_estimators=cfg.max_rounds, **params).fit(
+        X, y, feature_name=list(X_train.columns), categorical_feature=categorical,
+        callbacks=[StopAlike(X_valid.to_numpy(), y_valid, cfg)],
+    )  # fmt: skip
+    booster = fitted.booster_
+    history = StopAlike(X_valid.to_numpy(), y_valid, cfg).replay(booster)
+    return booster, {f"valid_{cfg.stopping_metric}": history}
 
 
 # LightGBM's metric names -> the same scores computed once, at the best round
