@@ -56,6 +56,8 @@ class Summary:
 
 def run(cfg: Params, paths: Paths) -> Summary:
     tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
+    if cfg.compute.kind == "dask" and not isinstance(cfg.model, LightGBMConfig):
+        raise ConfigError(f"compute=dask trains model=lightgbm only, not {cfg.model.kind}")
     levels = read_json(paths.feature_spec)["category_levels"]
     chosen = select(cfg.features.groups)
     files = {s: paths.features / f"{s}.parquet" for s in SPLITS}
@@ -92,9 +94,7 @@ def run(cfg: Params, paths: Paths) -> Summary:
 
 def train_on_dask(cfg: Params, X_train, y_train, X_valid, y_valid, categorical) -> LightGBMModel:
     """LightGBM over the Dask cluster `compute` names: the same model within noise, not the
-    same bytes (the workers sum their histograms in another order)."""
-    if not isinstance(cfg.model, LightGBMConfig):
-        raise ConfigError(f"compute=dask trains model=lightgbm only, not {cfg.model.kind}")
+    same bytes (each worker bags its own rows and sums its own histograms)."""
     with dask_client(cfg.compute) as client:
         return LightGBMModel.fit(cfg.model, X_train, y_train, X_valid, y_valid, categorical,
                                  log.info, client)  # fmt: skip

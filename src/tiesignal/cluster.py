@@ -3,7 +3,6 @@ stage starts on this machine and stops when it ends."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -35,12 +34,11 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
         with client:
             yield client
         return
-    cores = len(os.sched_getaffinity(0))
     workers = cfg.processes
     with (
         LocalCluster(
             n_workers=workers,
-            threads_per_worker=max(1, cores // workers),
+            threads_per_worker=max(1, cfg.cores() // workers),
             host="127.0.0.1",
             dashboard_address=None,
             processes=True,

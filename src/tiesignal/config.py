@@ -448,7 +448,12 @@ class ComputeConfig:
 
     @property
     def processes(self) -> int:
-        return self.workers or len(os.sched_getaffinity(0))  # the cores this process may use
+        return self.workers or self.cores()
+
+    @staticmethod
+    def cores() -> int:
+        """The cores this process may use."""
+        return len(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True)

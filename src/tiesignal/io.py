@@ -262,9 +262,9 @@ class TableReader:
 
     def __iter__(self) -> Iterator[Chunk]:
         if self.format == "parquet":
-            present = [c for c in self._parquet.schema_arrow.names if c in self.columns]
-            for batch in self._parquet.iter_batches(batch_size=self.chunk_size, columns=present):
-                yield Chunk(to_pandas(pa.Table.from_batches([batch])))
+            unread = tuple(c for c in self._parquet.schema_arrow.names if c not in self.columns)
+            for rows in parquet_chunks(self.path, self.chunk_size, unread):
+                yield Chunk(rows)
             return
         with open(self.path, encoding=self.encoding, errors="replace", newline="") as fh:
             yield from self._csv_chunks(csv.reader(fh, delimiter=self.delimiter, strict=True))
@@ -409,13 +409,11 @@ def read_parquet(
 ) -> pd.DataFrame:
     """A Parquet file as a DataFrame; list columns stay in Arrow memory (one Python object
     per row would cost gigabytes at ten million rows). `skip` leaves columns unread."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: input file does not exist (run the stage that makes it)")
+    file = _parquet_file(path)
+    if skip:
+        columns = [c for c in file.schema_arrow.names if c not in skip]
     try:
-        if skip:
-            columns = [c for c in pq.read_schema(path).names if c not in skip]
-        return to_pandas(pq.read_table(path, columns=columns))
+        return to_pandas(file.read(columns=columns))
     except (pa.ArrowInvalid, OSError) as err:
         raise ValueError(f"{path}: not a readable Parquet file ({err})") from err
 
