@@ -3,7 +3,11 @@
     .venv/bin/python benchmarks/stages.py 200000 1000000
     .venv/bin/python benchmarks/stages.py --only simulate 10000000
     .venv/bin/python benchmarks/stages.py --set experiment=large --set compute.workers=1 10000000
+    .venv/bin/python benchmarks/stages.py --only simulate,ingest,prepare,featurize,train \\
+        --then compute=dask,compute.workers=1 1000000
 
+`--then` runs the last stage again on the same data with more overrides (comma-separated),
+one variant after another, so that engines are compared side by side in one run.
 Each size runs in a fresh copy of the repo under benchmarks/work/ with the default world
 scaled (members grow with requests, senders with their square root). Results are appended
 to benchmarks/results/stages.json, keyed by size and date. Seconds include interpreter
@@ -37,7 +41,8 @@ def copy_repo(dest: Path) -> None:
         shutil.copy2(ROOT / name, dest / name)
 
 
-def bench(n_requests: int, stages: tuple[str, ...], settings: list[str]) -> dict:
+def bench(n_requests: int, stages: tuple[str, ...], settings: list[str],
+          variants: list[str] = ()) -> dict:  # fmt: skip
     repo = WORK / f"n{n_requests}"
     shutil.rmtree(repo, ignore_errors=True)
     copy_repo(repo)
@@ -48,10 +53,14 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str]) -> dict
         f"world.n_senders={int(4_000 * math.sqrt(scale))}",
         *settings,  # Hydra overrides, after the size
     ]
-    subprocess.run([sys.executable, "scripts/compose_params.py", *overrides], cwd=repo, check=True)
     result = repo / "stages.jsonl"
-    for stage in stages:
-        print(f"[bench] {n_requests:,} requests: {stage}", flush=True)
+    runs = [(stage, overrides, stage) for stage in stages]
+    # the last stage again on the same data, under each variant's extra overrides
+    runs += [(stages[-1], [*overrides, *v.split(",")], f"{stages[-1]} {v}") for v in variants]
+    for stage, composed, name in runs:
+        print(f"[bench] {n_requests:,} requests: {name}", flush=True)
+        subprocess.run([sys.executable, "scripts/compose_params.py", *composed], cwd=repo,
+                       check=True)  # fmt: skip
         subprocess.run(
             [
                 sys.executable,
@@ -67,10 +76,12 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str]) -> dict
             },
         )
     rows = [json.loads(line) for line in result.read_text().splitlines()]
-    stages = {
-        Path(r["script"]).stem: {k: r[k] for k in ("seconds", "peak_mib", "worker_peak_mib")}
-        for r in rows
-    }
+    measured = [
+        (name, {k: r[k] for k in ("seconds", "peak_mib", "worker_peak_mib")})
+        for (_, _, name), r in zip(runs, rows, strict=True)
+    ]
+    variant_stages = dict(measured[len(stages) :])
+    stages = dict(measured[: len(stages)])
     metrics_file = repo / "metrics" / "evaluate.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     shutil.rmtree(repo)
@@ -78,6 +89,7 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str]) -> dict
         "n_requests": n_requests,
         "date": time.strftime("%Y-%m-%d"),
         "stages": stages,
+        **({"variants": variant_stages} if variant_stages else {}),
         "total_seconds": round(sum(s["seconds"] for s in stages.values()), 1),
         "max_peak_mib": max(s["peak_mib"] for s in stages.values()),
         "test_roc_auc": metrics.get("roc_auc"),
@@ -87,16 +99,20 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str]) -> dict
     }
 
 
-def main(sizes: list[int], stages: tuple[str, ...], settings: list[str]) -> None:
+def main(
+    sizes: list[int], stages: tuple[str, ...], settings: list[str], variants: list[str]
+) -> None:
     out = ROOT / "benchmarks" / "results" / "stages.json"
     recorded = json.loads(out.read_text()) if out.exists() else {}
     for n in sizes:
-        row = bench(n, stages, settings)
+        row = bench(n, stages, settings, variants)
         key = f"{n}" if stages == STAGES else f"{n}:{'+'.join(stages)}"
-        recorded[" ".join([key, *settings])] = row | {"settings": settings}
+        key = " ".join([key, *settings, *(f"then:{v}" for v in variants)])
+        recorded[key] = row | {"settings": settings}
         out.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
         cells = "  ".join(
-            f"{k} {v['seconds']:.1f}s/{v['peak_mib']}MiB" for k, v in row["stages"].items()
+            f"{k} {v['seconds']:.1f}s/{v['peak_mib']}MiB"
+            for k, v in (row["stages"] | row.get("variants", {})).items()
         )
         print(f"[bench] {n:,}: {cells}  total {row['total_seconds']}s", flush=True)
         if row["test_roc_auc"] is not None:
@@ -108,13 +124,17 @@ def main(sizes: list[int], stages: tuple[str, ...], settings: list[str]) -> None
 
 
 if __name__ == "__main__":
-    args, settings, only = sys.argv[1:], [], STAGES
+    args, settings, variants, only = sys.argv[1:], [], [], STAGES
     while "--set" in args:  # a Hydra override for every size, e.g. experiment=large
         at = args.index("--set")
         settings.append(args[at + 1])
+        del args[at : at + 2]
+    while "--then" in args:  # the last stage again with more overrides, comma-separated
+        at = args.index("--then")
+        variants.append(args[at + 1])
         del args[at : at + 2]
     if "--only" in args:
         at = args.index("--only")
         only = tuple(args[at + 1].split(","))
         del args[at : at + 2]
-    main([int(a) for a in args] or [200_000, 1_000_000], only, settings)
+    main([int(a) for a in args] or [200_000, 1_000_000], only, settings, variants)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 
 from tiesignal.config import STOPPING_METRICS, LightGBMConfig
-from tiesignal.io import atomic_path, read_json, write_json
+from tiesignal.io import atomic_path
 
 
 @dataclass
@@ -120,15 +121,17 @@ def _boost_on_dask(cfg, client, X_train, y_train, X_valid, y_valid, categorical,
     rows = -(-len(X_train) // workers)
     X = da.from_array(X_train.to_numpy(), chunks=(rows, X_train.shape[1]))
     y = da.from_array(y_train, chunks=rows)
-    params = booster_params(cfg) | {"num_threads": min(cfg.num_threads, threads)}
-    progress(f"  on {workers} Dask worker(s) of {params['num_threads']} thread(s)")
-    fitted = DaskLGBMClassifier(client=client, n_estimators=cfg.max_rounds, **params).fit(
-        X, y, feature_name=list(X_train.columns), categorical_feature=categorical,
-        callbacks=[StopAlike(X_valid.to_numpy(), y_valid, cfg)],
-    )  # fmt: skip
-    booster = fitted.booster_
-    history = StopAlike(X_valid.to_numpy(), y_valid, cfg).replay(booster)
-    return booster, {f"valid_{cfg.stopping_metric}": history}
+    # lightgbm.dask gives each worker as many threads as Dask does (and warns of any other)
+    params = {k: v for k, v in booster_params(cfg).items() if k != "num_threads"}
+    progress(f"  on {workers} Dask worker(s) of {threads} thread(s)")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored")  # its own default
+        fitted = DaskLGBMClassifier(client=client, n_estimators=cfg.max_rounds, **params).fit(
+            X, y, feature_name=list(X_train.columns), categorical_feature=categorical,
+            callbacks=StopAlike(X_valid, y_valid, categorical, cfg).callbacks(),
+        )  # fmt: skip
+    history = fitted.evals_result_[StopAlike.name][cfg.stopping_metric]  # as the workers scored
+    return fitted.booster_, {f"valid_{cfg.stopping_metric}": history}
 
 
 # LightGBM's metric names -> the same scores computed once, at the best round
@@ -160,34 +163,55 @@ def booster_params(cfg: LightGBMConfig) -> dict:
 
 
 class StopAlike:
-    """Early stopping as `lgb.early_stopping` decides it, from the whole valid set: a
-    callback each Dask worker runs on its own copy, so all stop at the same round."""
+    """Early stopping as `lgb.early_stopping` decides it, on the whole valid set: a callback
+    each Dask worker runs on its own copy, so all stop at the same round. The valid set
+    joins the worker's booster, so LightGBM adds each new tree to its scores in C++."""
 
-    def __init__(self, X_valid: np.ndarray, y_valid: np.ndarray, cfg: LightGBMConfig) -> None:
-        self.X, self.y = X_valid, y_valid
+    name: ClassVar[str] = "whole_valid"
+    # after the sklearn interface's record_evaluation, as lgb.early_stopping
+    order: ClassVar[int] = 30
+    before_iteration: ClassVar[bool] = False
+
+    def __init__(self, X_valid: pd.DataFrame, y_valid: np.ndarray, categorical: list[str],
+                 cfg: LightGBMConfig) -> None:  # fmt: skip
+        self.valid = (X_valid, y_valid, categorical)
         self.metric, self.patience = cfg.stopping_metric, cfg.early_stopping_rounds
-        self.raw = np.zeros(len(y_valid))
         self.best = (-np.inf, -1)  # (score, higher is better; 0-based round)
 
-    def score(self, booster: lgb.Booster, round_: int) -> float:
-        """The valid metric after `round_`, adding that round's trees to the sum so far."""
-        self.raw += booster.predict(self.X, start_iteration=round_, num_iteration=1,
-                                    raw_score=True)  # fmt: skip
-        p = 1.0 / (1.0 + np.exp(-self.raw))
-        return float(SCORES[self.metric](self.y, p))
+    def callbacks(self) -> list:
+        return [_JoinValid(self), self]
+
+    def join(self, booster: lgb.Booster) -> None:
+        """Add the valid set to the booster before its first round, binned as train is: from
+        then on LightGBM scores it with the worker's other evaluations."""
+        if self.name not in booster.name_valid_sets:
+            X, y, categorical = self.valid
+            train = booster.train_set
+            valid = lgb.Dataset(X, y, reference=train, categorical_feature=categorical,
+                                params=train.get_params())  # fmt: skip
+            booster.add_valid(valid, self.name)
 
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
-        value = self.score(env.model, env.iteration)
+        value = next(v for data, metric, v, _ in env.evaluation_result_list
+                     if data == self.name and metric == self.metric)  # fmt: skip
         better = -value if self.metric == "binary_logloss" else value
         if better > self.best[0]:
             self.best = (better, env.iteration)
         last = env.iteration == env.end_iteration - 1
         if env.iteration - self.best[1] >= self.patience or last:
-            best = abs(self.best[0])
             raise lgb.callback.EarlyStopException(
-                self.best[1], [("valid", self.metric, best, self.metric == "auc")]
+                self.best[1], [("valid", self.metric, abs(self.best[0]), self.metric == "auc")]
             )
 
-    def replay(self, booster: lgb.Booster) -> list[float]:
-        """The metric after every round of a fitted booster (its history for MLflow)."""
-        return [self.score(booster, r) for r in range(booster.current_iteration())]
+
+class _JoinValid:
+    """`StopAlike.join` before the first round (LightGBM runs these before each round)."""
+
+    order: ClassVar[int] = 0
+    before_iteration: ClassVar[bool] = True
+
+    def __init__(self, stop: StopAlike) -> None:
+        self.stop = stop
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        self.stop.join(env.model)
