@@ -57,10 +57,13 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str],
     runs = [(stage, overrides, stage) for stage in stages]
     # the last stage again on the same data, under each variant's extra overrides
     runs += [(stages[-1], [*overrides, *v.split(",")], f"{stages[-1]} {v}") for v in variants]
+    in_params = None
     for stage, composed, name in runs:
         print(f"[bench] {n_requests:,} requests: {name}", flush=True)
-        subprocess.run([sys.executable, "scripts/compose_params.py", *composed], cwd=repo,
-                       check=True)  # fmt: skip
+        if composed != in_params:  # params.yaml for the stages' own settings, once each
+            subprocess.run([sys.executable, "scripts/compose_params.py", *composed], cwd=repo,
+                           check=True)  # fmt: skip
+            in_params = composed
         subprocess.run(
             [
                 sys.executable,

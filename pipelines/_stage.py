@@ -133,6 +133,6 @@ def logger(stage: str) -> logging.Logger:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("mlflow", "alembic", "urllib3", "git", "distributed"):
+    for noisy in ("mlflow", "alembic", "urllib3", "git"):  # distributed: tiesignal.cluster
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return logging.getLogger(f"tiesignal.{stage}")

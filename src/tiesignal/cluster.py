@@ -27,6 +27,8 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
     shares the cores among its workers."""
     from distributed import Client, LocalCluster
 
+    # not each worker's comings and goings; set here, as importing distributed resets it
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     if cfg.address:
         try:
             client = Client(cfg.address, timeout=CONNECT_SECONDS)
@@ -42,7 +44,6 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
         return
     workers = cfg.processes
     threads = max(1, cfg.cores() // workers)
-    logging.getLogger("distributed").setLevel(logging.WARNING)  # not each worker's comings
     with (
         _workers_environ(OMP_NUM_THREADS=str(threads)),
         LocalCluster(

@@ -176,7 +176,7 @@ class StopAlike:
                  cfg: LightGBMConfig) -> None:  # fmt: skip
         self.valid = (X_valid, y_valid, categorical)
         self.metric, self.patience = cfg.stopping_metric, cfg.early_stopping_rounds
-        self.best = (-np.inf, -1)  # (score, higher is better; 0-based round)
+        self.best = (-np.inf, -1)  # (score signed so higher is better; 0-based round)
 
     def callbacks(self) -> list:
         return [_JoinValid(self), self]
@@ -192,15 +192,16 @@ class StopAlike:
             booster.add_valid(valid, self.name)
 
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
-        value = next(v for data, metric, v, _ in env.evaluation_result_list
-                     if data == self.name and metric == self.metric)  # fmt: skip
-        better = -value if self.metric == "binary_logloss" else value
+        value, higher = next((v, higher) for data, metric, v, higher
+                             in env.evaluation_result_list
+                             if data == self.name and metric == self.metric)  # fmt: skip
+        better = value if higher else -value
         if better > self.best[0]:
             self.best = (better, env.iteration)
         last = env.iteration == env.end_iteration - 1
         if env.iteration - self.best[1] >= self.patience or last:
             raise lgb.callback.EarlyStopException(
-                self.best[1], [("valid", self.metric, abs(self.best[0]), self.metric == "auc")]
+                self.best[1], [("valid", self.metric, abs(self.best[0]), higher)]
             )
 
 
