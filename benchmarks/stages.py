@@ -64,6 +64,7 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str],
             subprocess.run([sys.executable, "scripts/compose_params.py", *composed], cwd=repo,
                            check=True)  # fmt: skip
             in_params = composed
+        shutil.rmtree(repo / ".tiesignal", ignore_errors=True)  # the study's fits, not its cache
         subprocess.run(
             [
                 sys.executable,

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.config import DataConfig, StudyConfig, TrackingConfig, WorldConfig, load
+from tiesignal.cluster import task_map
+from tiesignal.config import (
+    ComputeConfig,
+    DataConfig,
+    StudyConfig,
+    TrackingConfig,
+    WorldConfig,
+    load,
+)
 from tiesignal.io import atomic_dir, read_json, read_parquet, write_json, write_parquet
 from tiesignal.schema import SPLITS
 from tiesignal.study.run import (
@@ -28,6 +36,7 @@ class Params:
     data: DataConfig  # only data.source (is there a truth?) and data.assignment_arms
     study: StudyConfig
     tracking: TrackingConfig
+    compute: ComputeConfig  # where the study's fits run (the same bytes wherever)
 
 
 def run(cfg: Params, paths: Paths) -> str:
@@ -47,8 +56,9 @@ def run(cfg: Params, paths: Paths) -> str:
         world = load(WorldConfig, summary["coefficients"], f"{paths.truth_summary}: coefficients")
         truth = Truth(read_parquet(paths.truth), world, summary)
     levels = read_json(paths.feature_spec)["category_levels"]
-    result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info,
-                       paths.study_cache)  # fmt: skip
+    with task_map(cfg.compute) as fit_map:
+        result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info,
+                           paths.study_cache, fit_map)  # fmt: skip
     requests = read_parquet(paths.prepared / "requests.parquet",
                             columns=["request_id", "sender_id", "assignment"])  # fmt: skip
     causal_effects(result, cfg.study, tables, levels, requests, cfg.data.assignment_arms, truth,

@@ -117,7 +117,7 @@ def test_mass_senders_reuse_templates(tiny_world):
 
 
 def test_counterfactual_note_lengths_match_the_rendered_notes():
-    from tiesignal.simulate.notes import note_lengths, render_notes
+    from tiesignal.simulate.notes import field_lengths, note_lengths, render_notes
 
     rng = np.random.default_rng(3)
     n = 400
@@ -128,7 +128,7 @@ def test_counterfactual_note_lengths_match_the_rendered_notes():
     level, variant, extra = rng.integers(0, 5, n), rng.integers(0, 3, n), rng.random(n) < 0.5
     rendered = render_notes(level, variant, extra, **fields)
     expected = [0 if t is None else len(t) for t in rendered]
-    assert note_lengths(level, variant, extra, **fields).tolist() == expected
+    assert note_lengths(level, variant, extra, field_lengths(**fields)).tolist() == expected
 
 
 def test_an_oracle_that_does_not_know_the_intent_ranks_worse_unless_intent_changes_nothing(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sqlite3
 
 import numpy as np
@@ -13,7 +14,7 @@ from conftest import composed, simulate, world_config
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tiesignal import tracking
-from tiesignal.config import ModelConfig, StudyConfig, TrackingConfig, load
+from tiesignal.config import ComputeConfig, ModelConfig, StudyConfig, TrackingConfig, load
 from tiesignal.features.build import feature_tables
 from tiesignal.features.registry import GROUPS
 from tiesignal.prepare import label_and_split
@@ -218,3 +219,37 @@ def test_the_study_cache_refits_only_what_changed_and_never_changes_a_byte(split
     repaired = study_run("repaired")
     assert list(repaired.values()).count(False) == 1
     assert _files(tmp_path / "repaired") == _files(tmp_path / "uncached")
+
+
+def test_fits_on_a_dask_cluster_are_the_same_bytes_as_fits_here(split_config, tmp_path):
+    """compute=dask runs the study's fits on the cluster's workers, each with its own config
+    (threads included) and rows: the same models, so the same files. Fits in the cache are
+    read, not sent. Loopback only, and no LightGBM sockets: no namespace needed."""
+    from distributed import get_task_stream
+
+    from tiesignal.cluster import dask_client, on_cluster
+
+    tables, levels, truth = study_inputs(world(), split_config)
+    study = study_config(kinds=["only"], seeds=[1, 2], bootstrap_resamples=50)
+    context = {"source": "simulated", "label_window_days": 30, "rows": {s: 1 for s in SPLITS},
+               "split": "consecutive periods", "target": "opportunity"}  # fmt: skip
+    cache = tmp_path / "cache"
+
+    def study_run(name, cfg=study, fit_map=None):
+        result = run_study(cfg, model_config(), tables, levels, truth, lambda _: None, cache,
+                           fit_map)  # fmt: skip
+        write_outputs(result, cfg, context, tmp_path / name)
+        return result
+
+    study_run("seed 1 here", dataclasses.replace(study, seeds=[1]))  # into the cache
+    compute = load(ComputeConfig, composed("compute=dask")["compute"], "compute")
+    with dask_client(compute) as client, get_task_stream(client) as tasks:
+        result = study_run("cluster", fit_map=on_cluster(client))
+    per_seed = 1 + len(GROUPS)
+    assert sorted(f.cached for f in result.fits) == [False] * per_seed + [True] * per_seed
+    fitted = [t for t in tasks.data if "fit_one" in str(t["key"])]
+    assert len(fitted) == per_seed
+    assert len({t["worker"] for t in fitted}) == compute.workers == 2
+    shutil.rmtree(cache)
+    study_run("here")
+    assert _files(tmp_path / "cluster") == _files(tmp_path / "here")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tiesignal.config import ComputeConfig, ConfigError
 
@@ -56,6 +56,35 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
         Client(cluster) as client,
     ):
         yield client
+
+
+@contextmanager
+def task_map(cfg: ComputeConfig) -> Iterator[Callable[..., Iterator[tuple[int, Any]]] | None]:
+    """Where a stage's independent tasks run: None (in the stage, one after another) under
+    compute=local; under compute=dask, `on_cluster` over the cluster `dask_client` gives."""
+    if cfg.kind != "dask":
+        yield None
+        return
+    with dask_client(cfg) as client:
+        yield on_cluster(client)
+
+
+def on_cluster(client: Client) -> Callable[..., Iterator[tuple[int, Any]]]:
+    """A map over the cluster's workers: `function(task, *shared)` for every task, with
+    `shared` sent to each worker once; yields (index, result) as each task finishes."""
+    from distributed import as_completed
+
+    def run(function: Callable, tasks: list, *shared) -> Iterator[tuple[int, Any]]:
+        if not tasks:
+            return
+        sent = client.scatter(list(shared), broadcast=True, hash=False)
+        futures = {
+            client.submit(function, task, *sent, pure=False): i for i, task in enumerate(tasks)
+        }
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    return run
 
 
 def worker_threads(client: Client) -> tuple[int, int]:

@@ -38,10 +38,11 @@ def note_features(
     The template id hashes the note with the recipient's name, company and skills masked
     out, so a mail-merged message sent to many people gets the same id each time.
     """
-    # Real outreach repeats itself (templates, mail merge), so the text work is cached by
-    # note, name and company, and the template id by masked text and the skills it names.
-    by_text: dict[tuple, tuple] = {}
-    by_mask: dict[tuple, str] = {}
+    # Real outreach repeats itself (templates, mail merge, the same names and skills), so
+    # lower-cased terms and template ids are cached; one pass, no call per row and term:
+    # simulate runs this on every request of the world.
+    lowered_terms = _LoweredTerms()
+    template_ids: dict[str, str] = {}
     rows = []
     for note, first, company, recipient_skills in zip(
         notes, first_names, companies, skills, strict=True
@@ -49,29 +50,33 @@ def note_features(
         if not isinstance(note, str) or not note.strip():
             rows.append(_NO_NOTE)
             continue
-        key = (note, first, company)
-        if key not in by_text:
-            by_text[key] = _mask_person(*key)
-        lowered, masked, mentions_name, mentions_company = by_text[key]
-        named = tuple(
-            skill
-            for skill in (() if recipient_skills is None else recipient_skills)
-            if mentions(skill, lowered)
-        )
-        if (masked, named) not in by_mask:
-            by_mask[masked, named] = _template_id(masked, named)
-        template_id = by_mask[masked, named]
-        rows.append((len(note), mentions_name, mentions_company, len(named), template_id))
-    lengths, names, comps, skill_counts, template_ids = (
-        zip(*rows, strict=True) if rows else ((),) * 5
-    )
+        lowered = masked = note.lower()
+        first = lowered_terms[first]
+        mentions_name = first is not None and first in lowered
+        if mentions_name:
+            masked = masked.replace(first, "<name>")
+        company = lowered_terms[company]
+        mentions_company = company is not None and company in lowered
+        if mentions_company:
+            masked = masked.replace(company, "<company>")
+        named = 0
+        for skill in () if recipient_skills is None else recipient_skills:
+            skill = lowered_terms[skill]
+            if skill is not None and skill in lowered:
+                named += 1
+                masked = masked.replace(skill, "<skill>")
+        template_id = template_ids.get(masked)
+        if template_id is None:
+            template_id = template_ids[masked] = _template_id(masked)
+        rows.append((len(note), mentions_name, mentions_company, named, template_id))
+    lengths, names, comps, skill_counts, ids = zip(*rows, strict=True) if rows else ((),) * 5
     return pd.DataFrame(
         {
             "note_length": np.asarray(lengths, dtype="int32"),
             "note_mentions_name": np.asarray(names, dtype=bool),
             "note_mentions_company": np.asarray(comps, dtype=bool),
             "note_skill_mentions": np.asarray(skill_counts, dtype="int16"),
-            "note_template_id": pd.array(template_ids, dtype="str"),
+            "note_template_id": pd.array(ids, dtype="str"),
         }
     )
 
@@ -79,28 +84,16 @@ def note_features(
 _NO_NOTE = (0, False, False, 0, None)
 
 
-def _mask_person(note: str, first, company) -> tuple[str, str, bool, bool]:
-    lowered = note.lower()
-    masked = lowered
-    mentions_name = mentions(first, lowered)
-    if mentions_name:
-        masked = masked.replace(first.lower(), "<name>")
-    mentions_company = mentions(company, lowered)
-    if mentions_company:
-        masked = masked.replace(company.lower(), "<company>")
-    return lowered, masked, mentions_name, mentions_company
+class _LoweredTerms(dict):
+    """term -> the term as it is searched for in lower-cased text, None for no term."""
+
+    def __missing__(self, term) -> str | None:
+        self[term] = term.lower() if isinstance(term, str) and term else None
+        return self[term]
 
 
-def _template_id(masked: str, named_skills: tuple[str, ...]) -> str:
-    for skill in named_skills:
-        masked = masked.replace(skill.lower(), "<skill>")
-    masked = _SPACES.sub(" ", masked).strip()
-    return hashlib.blake2b(masked.encode(), digest_size=8).hexdigest()
-
-
-def mentions(term: str | None, lowered_text: str) -> bool:
-    """The (already lower-cased) text names the term, ignoring case."""
-    return isinstance(term, str) and bool(term) and term.lower() in lowered_text
+def _template_id(masked: str) -> str:
+    return hashlib.blake2b(_SPACES.sub(" ", masked).strip().encode(), digest_size=8).hexdigest()
 
 
 def mentions_table(terms: list[str], texts: list[str]) -> np.ndarray:

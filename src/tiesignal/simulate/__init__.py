@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from tiesignal.config import ASSIGNMENT_ARMS, ConfigError, WorldConfig
-from tiesignal.io import TableChunks, atomic_path, write_json
+from tiesignal.io import TableChunks, atomic_path, to_arrow, write_json
 from tiesignal.simulate.requests import (
     TERM_GROUPS,
     Calendar,
@@ -27,21 +28,11 @@ __all__ = ["build_world", "chunk_count", "simulate_world", "write_world", "truth
            "tie_strength_curve"]  # fmt: skip
 
 
-def simulate_world(
-    cfg: WorldConfig, on_chunk: Callable[[int, int], None] | None = None, processes: int = 1
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Yield (records, truth) chunk by chunk, in order; the same config gives the same
-    bytes whatever `processes` simulate the chunks (each chunk draws from its own seed)."""
-    n_chunks = chunk_count(cfg)
-    if processes > 1 and n_chunks > 1:
-        chunks = _in_processes(cfg, n_chunks, processes)
-    else:
-        world = build_world(cfg)
-        chunks = (_simulate(cfg, world, chunk) for chunk in range(n_chunks))
-    for chunk, result in enumerate(chunks):
-        yield result
-        if on_chunk is not None:
-            on_chunk(min((chunk + 1) * cfg.chunk_size, cfg.n_requests), cfg.n_requests)
+def simulate_world(cfg: WorldConfig) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Yield (records, truth) chunk by chunk, in order, simulated in this process."""
+    world = build_world(cfg)
+    for chunk in range(chunk_count(cfg)):
+        yield _simulate(cfg, world, chunk)
 
 
 def chunk_count(cfg: WorldConfig) -> int:
@@ -80,8 +71,10 @@ def _start_worker(cfg: WorldConfig) -> None:
     _WORKER["cfg"], _WORKER["world"] = cfg, build_world(cfg)
 
 
-def _simulate_in_worker(chunk: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return _simulate(_WORKER["cfg"], _WORKER["world"], chunk)
+def _simulate_in_worker(chunk: int) -> tuple[pa.Table, pd.DataFrame]:
+    """The records go back as an Arrow table: it pickles about 3 times faster."""
+    records, truth = _simulate(_WORKER["cfg"], _WORKER["world"], chunk)
+    return to_arrow(records), truth
 
 
 def write_world(
@@ -93,14 +86,23 @@ def write_world(
     processes: int = 1,
 ) -> dict:
     """The world's observable requests and its truth, written chunk by chunk (each file
-    whole or not at all); returns the truth's summary, also written to `truth_json`."""
+    whole or not at all); returns the truth's summary, also written to `truth_json`.
+    The same config gives the same bytes whatever `processes` simulate the chunks (each
+    chunk draws from its own seed)."""
+    n_chunks = chunk_count(cfg)
+    if processes > 1 and n_chunks > 1:
+        chunks = _in_processes(cfg, n_chunks, processes)
+    else:
+        chunks = simulate_world(cfg)
     acc = TruthAccumulator()
     with atomic_path(requests) as records_tmp, atomic_path(truth) as truth_tmp:
         records_out, truth_out = TableChunks(records_tmp), TableChunks(truth_tmp)
-        for records, truth_rows in simulate_world(cfg, on_chunk, processes):
+        for chunk, (records, truth_rows) in enumerate(chunks):
             records_out.write(records)
             truth_out.write(truth_rows)
             acc.add(truth_rows)
+            if on_chunk is not None:
+                on_chunk(min((chunk + 1) * cfg.chunk_size, cfg.n_requests), cfg.n_requests)
         records_out.close()
         truth_out.close()
     summary = truth_summary(cfg, acc)

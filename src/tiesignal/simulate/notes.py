@@ -7,7 +7,6 @@ The model never sees the level a note was written at, only the text, through
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from tiesignal.simulate.vocab import NOTE_LEVELS
 
@@ -89,30 +88,41 @@ def render_notes(
 FIELDS = ("first", "company", "industry", "role", "skill1", "skill2")
 
 
+def field_lengths(**fields: np.ndarray) -> np.ndarray:
+    """(notes, FIELDS): the length of each word a note can use, for `note_lengths`."""
+    return np.stack(
+        [np.fromiter(map(len, fields[name]), np.int64, len(fields[name])) for name in FIELDS],
+        axis=1,
+    )
+
+
 def note_lengths(
-    level: np.ndarray,
-    variant: np.ndarray,
-    with_extra: np.ndarray,
-    **fields: np.ndarray,
+    level: np.ndarray, variant: np.ndarray, with_extra: np.ndarray, lengths_of_fields: np.ndarray
 ) -> np.ndarray:
     """len() of what `render_notes` would write, without writing it: a template's fixed
     characters plus the length of each field it uses, as many times as it uses it."""
-    field_len = {name: _str_len(fields[name]) for name in FIELDS}
-    lengths = np.zeros(len(level), dtype=np.int64)
+    template = variant % _VARIANTS[level]
+    return (
+        _FIXED[level, template]
+        + (_USES[level, template] * lengths_of_fields).sum(axis=1)
+        + np.where(_HAS_EXTRA[level, template] & with_extra, len(EXTRA), 0)
+    )
+
+
+def _template_table() -> tuple[np.ndarray, ...]:
+    """[level, template]: its number of templates, fixed characters, uses of each field,
+    and whether it can take the blurb."""
+    most = max(len(options) for options in TEMPLATES.values())
+    variants = np.array([len(TEMPLATES[name]) for name in NOTE_LEVELS])
+    fixed = np.zeros((len(NOTE_LEVELS), most), dtype=np.int64)
+    uses = np.zeros((len(NOTE_LEVELS), most, len(FIELDS)), dtype=np.int64)
+    has_extra = np.zeros((len(NOTE_LEVELS), most), dtype=bool)
     for lv, name in enumerate(NOTE_LEVELS):
         for v, template in enumerate(TEMPLATES[name]):
-            rows = (level == lv) & (variant % len(TEMPLATES[name]) == v)
-            if lv == 0 or not rows.any():
-                continue
-            fixed = len(template.format(**dict.fromkeys(FIELDS, ""), extra=""))
-            total = np.full(rows.sum(), fixed, dtype=np.int64)
-            for field in FIELDS:
-                total += template.count("{" + field + "}") * field_len[field][rows]
-            if "{extra}" in template:
-                total += np.where(with_extra[rows], len(EXTRA), 0)
-            lengths[rows] = total
-    return lengths
+            fixed[lv, v] = len(template.format(**dict.fromkeys(FIELDS, ""), extra=""))
+            uses[lv, v] = [template.count("{" + field + "}") for field in FIELDS]
+            has_extra[lv, v] = "{extra}" in template
+    return variants, fixed, uses, has_extra
 
 
-def _str_len(values: np.ndarray) -> np.ndarray:
-    return pd.Series(values, dtype="str").str.len().to_numpy(dtype=np.int64)
+_VARIANTS, _FIXED, _USES, _HAS_EXTRA = _template_table()

@@ -43,7 +43,9 @@ class Members:
     first_name: np.ndarray  # index into FIRST_NAMES
     company: np.ndarray  # index into COMPANIES
     latent_openness: np.ndarray  # unobserved: how readily this member accepts
-    contact_weight: np.ndarray  # how often recruiters find this member
+    # how often recruiters find each member, summed up to them (drawn by searchsorted):
+    found_by_anyone: np.ndarray  # openings, pipelines, growth
+    found_by_seekers: np.ndarray  # connection-seekers, who favour large networks
     bucket_start: np.ndarray  # (N_INDUSTRIES, 4 + 1) first member of each seniority slice
 
     @property
@@ -118,7 +120,10 @@ def make_members(cfg: WorldConfig, rng: np.random.Generator) -> Members:
         first_name=rng.integers(0, len(FIRST_NAMES), n),
         company=rng.integers(0, len(COMPANIES), n),
         latent_openness=rng.normal(0.0, cfg.acceptance.recipient_latent_sd, n),
-        contact_weight=contact_weight,
+        found_by_anyone=np.cumsum(contact_weight),
+        found_by_seekers=np.cumsum(
+            contact_weight * (connections / 200.0) ** cfg.outreach.network_seeking_exponent
+        ),
         bucket_start=bucket_start,
     )
 

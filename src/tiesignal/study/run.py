@@ -20,7 +20,7 @@ from tiesignal.study.causal import Effect, estimate_effects
 from tiesignal.study.report import report_markdown
 from tiesignal.study.summary import group_importance, markdown_table, summarize
 from tiesignal.study.truth import Truth, TruthRecovery, recover_truth
-from tiesignal.study.variants import Fit, fit_all
+from tiesignal.study.variants import Fit, FitMap, fit_all
 
 
 @dataclass
@@ -45,11 +45,13 @@ def run_study(
     truth_data: Truth | None,
     progress: Callable[[str], None],
     cache: Path | None = None,
+    fit_map: FitMap | None = None,
 ) -> StudyResult:
-    """`cache`: a folder of fits kept between runs (study/cache.py), or None."""
+    """`cache`: a folder of fits kept between runs (study/cache.py), or None; `fit_map`:
+    where the fits run (`fit_all`)."""
     X = {s: encode(tables[s], list(FEATURES), levels) for s in SPLITS}
     y = {s: tables[s][LABEL].to_numpy(dtype=bool).astype(np.int8) for s in SPLITS}
-    fits = fit_all(study, model_cfg, X, y, progress, FitCache(cache, data_digest(X, y)))
+    fits = fit_all(study, model_cfg, X, y, progress, FitCache(cache, data_digest(X, y)), fit_map)
     progress("bootstrap intervals and attribution")
     table = summarize(fits, y["test"], study)
     full_models = [f.model.booster for f in fits if f.variant.kind == "full"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,26 @@ def plan(kinds: list[str]) -> list[Variant]:
     return out
 
 
+# maps `function(job, *shared)` over jobs and yields (index, result) as each finishes:
+# `one_after_another` here, or `tiesignal.cluster.on_cluster` over a Dask cluster
+FitMap = Callable[..., Iterator[tuple[int, Any]]]
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One model of the study: a variant with one seed, fitted on that seed's rows."""
+
+    variant: Variant
+    cfg: LightGBMConfig
+    columns: list[str]
+    categorical: list[str]
+    rows: np.ndarray  # training rows: the seed's resample, or all of them
+    # LightGBM's threads: the config's here, one where a map runs fits side by side. In
+    # its deterministic mode it grows the same trees whatever the number (only the
+    # `num_threads` line of the model's text differs; tests/test_study.py).
+    threads: int
+
+
 def fit_all(
     study: StudyConfig,
     model_cfg: ModelConfig,
@@ -55,12 +76,14 @@ def fit_all(
     y: dict[str, np.ndarray],
     progress: Callable[[str], None],
     cache: FitCache,
+    fit_map: FitMap | None = None,
 ) -> list[Fit]:
     """Every variant with every seed. `X` holds the full encoded matrices per split; a
-    variant's model sees only its groups' columns. A fit in `cache` is read, not refitted."""
+    variant's model sees only its groups' columns. A fit in `cache` is read, not refitted;
+    the others are independent: one after another here, or `fit_map` runs them side by
+    side, each on one thread. Either way each is the same model."""
     if not isinstance(model_cfg, LightGBMConfig):
         raise ValueError("the study explains LightGBM models (SHAP, partial dependence)")
-    fits = []
     variants = plan(study.kinds)
     progress(
         f"fitting {len(variants) * len(study.seeds)} models ({', '.join(study.kinds)}; "
@@ -75,30 +98,57 @@ def fit_all(
         else np.arange(n_train)
         for seed in study.seeds
     }
-    for i, variant in enumerate(variants, start=1):
+    jobs, keys = [], []
+    for variant in variants:
         columns = [f.name for f in FEATURES if f.group in variant.groups]
         categorical = [f.name for f in FEATURES if f.name in columns and f.kind == "categorical"]
         for seed in study.seeds:
             cfg = dataclasses.replace(model_cfg, seed=seed)
             resample = f"{study.bootstrap_seed},{seed}" if study.resample_training else "all"
-            key = cache.key(cfg, columns, categorical, resample)
-            hit = cache.get(key, columns, categorical)
-            if hit is not None:
-                fits.append(Fit(variant, seed, hit.model, hit.test_scores, hit.seconds, True))
-            else:
-                start = time.perf_counter()
-                model = train(
-                    cfg, X["train"][columns].iloc[rows[seed]], y["train"][rows[seed]],
-                    X["valid"][columns], y["valid"], categorical, progress=lambda _: None,
-                )  # fmt: skip
-                scores = model.predict(X["test"][columns])
-                fits.append(Fit(variant, seed, model, scores, time.perf_counter() - start))
-                cache.put(key, model, scores, fits[-1].seconds)
-            how = "cached" if fits[-1].cached else f"{fits[-1].seconds:.1f}s"
-            progress(f"  [{i}/{len(variants)}] {variant.name} seed {seed}: "
-                     f"{fits[-1].model.best_iteration} rounds ({how})")  # fmt: skip
-    reused = sum(f.cached for f in fits)
-    if reused:
-        progress(f"{reused} of {len(fits)} fits read from the study cache (.tiesignal/), "
-                 f"{len(fits) - reused} fitted")  # fmt: skip
+            threads = cfg.num_threads if fit_map is None else 1
+            jobs.append(FitJob(variant, cfg, columns, categorical, rows[seed], threads))
+            keys.append(cache.key(cfg, columns, categorical, resample))
+    fits: list[Fit | None] = [None] * len(jobs)
+    for i, (job, key) in enumerate(zip(jobs, keys, strict=True)):
+        hit = cache.get(key, job.columns, job.categorical)
+        if hit is not None:
+            fits[i] = Fit(job.variant, job.cfg.seed, hit.model, hit.test_scores, hit.seconds, True)
+            _report(progress, i, jobs, fits[i])
+    todo = [i for i, fit in enumerate(fits) if fit is None]
+    for done, (model, scores, seconds) in (fit_map or one_after_another)(
+        fit_one, [jobs[i] for i in todo], X, y
+    ):
+        i = todo[done]
+        fits[i] = Fit(jobs[i].variant, jobs[i].cfg.seed, model, scores, seconds)
+        cache.put(keys[i], model, scores, seconds)
+        _report(progress, i, jobs, fits[i])
+    if len(todo) < len(jobs):
+        progress(f"{len(jobs) - len(todo)} of {len(jobs)} fits read from the study cache "
+                 f"(.tiesignal/), {len(todo)} fitted")  # fmt: skip
     return fits
+
+
+def fit_one(
+    job: FitJob, X: dict[str, pd.DataFrame], y: dict[str, np.ndarray]
+) -> tuple[LightGBMModel, np.ndarray, float]:
+    """One study model, and its scores of the test split: (model, scores, seconds)."""
+    start = time.perf_counter()
+    cfg = dataclasses.replace(job.cfg, num_threads=job.threads)
+    model = train(
+        cfg, X["train"][job.columns].iloc[job.rows], y["train"][job.rows],
+        X["valid"][job.columns], y["valid"], job.categorical, progress=lambda _: None,
+    )  # fmt: skip
+    scores = model.predict(X["test"][job.columns])
+    return model, scores, time.perf_counter() - start
+
+
+def one_after_another(function: Callable, jobs: list, *shared) -> Iterator[tuple[int, Any]]:
+    """The `FitMap` of this process."""
+    for i, job in enumerate(jobs):
+        yield i, function(job, *shared)
+
+
+def _report(progress: Callable[[str], None], i: int, jobs: list[FitJob], fit: Fit) -> None:
+    how = "cached" if fit.cached else f"{fit.seconds:.1f}s"
+    progress(f"  [{i + 1}/{len(jobs)}] {fit.variant.name} seed {fit.seed}: "
+             f"{fit.model.best_iteration} rounds ({how})")  # fmt: skip
