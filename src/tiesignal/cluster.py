@@ -19,6 +19,9 @@ OMP_SETTING = "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__OMP_NUM_THREADS"
 
 log = logging.getLogger(__name__)
 
+# maps `function(task, *shared)` over tasks and yields (index, result) as each finishes
+TaskMap = Callable[..., Iterator[tuple[int, Any]]]
+
 
 @contextmanager
 def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
@@ -59,7 +62,7 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
 
 
 @contextmanager
-def task_map(cfg: ComputeConfig) -> Iterator[Callable[..., Iterator[tuple[int, Any]]] | None]:
+def task_map(cfg: ComputeConfig) -> Iterator[TaskMap | None]:
     """Where a stage's independent tasks run: None (in the stage, one after another) under
     compute=local; under compute=dask, `on_cluster` over the cluster `dask_client` gives."""
     if cfg.kind != "dask":
@@ -69,7 +72,7 @@ def task_map(cfg: ComputeConfig) -> Iterator[Callable[..., Iterator[tuple[int, A
         yield on_cluster(client)
 
 
-def on_cluster(client: Client) -> Callable[..., Iterator[tuple[int, Any]]]:
+def on_cluster(client: Client) -> TaskMap:
     """A map over the cluster's workers: `function(task, *shared)` for every task, with
     `shared` sent to each worker once; yields (index, result) as each task finishes."""
     from distributed import as_completed

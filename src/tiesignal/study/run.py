@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tiesignal.cluster import TaskMap
 from tiesignal.config import ModelConfig, StudyConfig
 from tiesignal.features.build import encode
 from tiesignal.features.registry import FEATURES
@@ -20,7 +21,7 @@ from tiesignal.study.causal import Effect, estimate_effects
 from tiesignal.study.report import report_markdown
 from tiesignal.study.summary import group_importance, markdown_table, summarize
 from tiesignal.study.truth import Truth, TruthRecovery, recover_truth
-from tiesignal.study.variants import Fit, FitMap, fit_all
+from tiesignal.study.variants import Fit, fit_all
 
 
 @dataclass
@@ -45,7 +46,7 @@ def run_study(
     truth_data: Truth | None,
     progress: Callable[[str], None],
     cache: Path | None = None,
-    fit_map: FitMap | None = None,
+    fit_map: TaskMap | None = None,
 ) -> StudyResult:
     """`cache`: a folder of fits kept between runs (study/cache.py), or None; `fit_map`:
     where the fits run (`fit_all`)."""

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tiesignal.cluster import TaskMap
 from tiesignal.config import LightGBMConfig, ModelConfig, StudyConfig
 from tiesignal.features.registry import FEATURES, GROUPS
 from tiesignal.models.boosted import LightGBMModel
@@ -49,11 +50,6 @@ def plan(kinds: list[str]) -> list[Variant]:
     return out
 
 
-# maps `function(job, *shared)` over jobs and yields (index, result) as each finishes:
-# `one_after_another` here, or `tiesignal.cluster.on_cluster` over a Dask cluster
-FitMap = Callable[..., Iterator[tuple[int, Any]]]
-
-
 @dataclass(frozen=True)
 class FitJob:
     """One model of the study: a variant with one seed, fitted on that seed's rows."""
@@ -76,7 +72,7 @@ def fit_all(
     y: dict[str, np.ndarray],
     progress: Callable[[str], None],
     cache: FitCache,
-    fit_map: FitMap | None = None,
+    fit_map: TaskMap | None = None,
 ) -> list[Fit]:
     """Every variant with every seed. `X` holds the full encoded matrices per split; a
     variant's model sees only its groups' columns. A fit in `cache` is read, not refitted;
@@ -143,7 +139,7 @@ def fit_one(
 
 
 def one_after_another(function: Callable, jobs: list, *shared) -> Iterator[tuple[int, Any]]:
-    """The `FitMap` of this process."""
+    """The `TaskMap` of this process."""
     for i, job in enumerate(jobs):
         yield i, function(job, *shared)
 
