@@ -361,7 +361,7 @@ def _draw_mutuals(cfg, members, senders, t: Targets, recipient, specialized, rng
 
 def _draw_outcomes(cfg, draw: RequestDraw, note: Note, sent_at, rng) -> Outcomes:
     n = len(note.level)
-    lengths = np.array([0 if t is None else len(t) for t in note.text])
+    lengths = note_lengths(note.level, note.variant, note.with_extra, note.input_lengths)
     terms = logit_terms(cfg, draw, note.level, lengths)
     p_acc, p_opp = outcome_probabilities(terms)
     u_acc, u_opp = rng.random(n), rng.random(n)
@@ -422,7 +422,7 @@ def _records(
     features = note_features(
         note.text,
         note.inputs["first"],
-        COMPANIES_ARRAY[members.company[recipient]],
+        note.inputs["company"],
         skill_names.tolist(),  # rows of names and Nones: iterating Arrow lists is slow
     )
     return pd.concat([records, features], axis=1)

@@ -94,6 +94,7 @@ def fit_all(
         else np.arange(n_train)
         for seed in study.seeds
     }
+    threads = model_cfg.num_threads if fit_map is None else 1
     jobs, keys = [], []
     for variant in variants:
         columns = [f.name for f in FEATURES if f.group in variant.groups]
@@ -101,7 +102,6 @@ def fit_all(
         for seed in study.seeds:
             cfg = dataclasses.replace(model_cfg, seed=seed)
             resample = f"{study.bootstrap_seed},{seed}" if study.resample_training else "all"
-            threads = cfg.num_threads if fit_map is None else 1
             jobs.append(FitJob(variant, cfg, columns, categorical, rows[seed], threads))
             keys.append(cache.key(cfg, columns, categorical, resample))
     fits: list[Fit | None] = [None] * len(jobs)
