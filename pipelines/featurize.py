@@ -1,27 +1,46 @@
 """Stage `featurize`: observable fields -> every registry feature, per split.
 
 The prepared requests stream through in `compute.chunk_rows` chunks, in time order; the
-history features carry from chunk to chunk."""
+history features carry from chunk to chunk. Under compute=dask the Dask workers build the
+features of the file's row groups side by side, each from the history at its start, which
+this stage carries over the few columns the history reads: the same bytes either way."""
 
 from __future__ import annotations
 
 import logging
+from collections import deque
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from _stage import Paths, main
 
+from tiesignal.cluster import dask_client
 from tiesignal.config import ComputeConfig, FeaturizeConfig, PrepareConfig
-from tiesignal.features.build import PRIOR_COLUMNS, FeatureTables, track_record_prior
+from tiesignal.features.build import (
+    HISTORY_COLUMNS,
+    PRIOR_COLUMNS,
+    FeatureTables,
+    tables_from,
+    track_record_prior,
+)
 from tiesignal.io import (
     TableChunks,
     atomic_path,
     parquet_chunks,
+    parquet_row_groups,
     parquet_rows,
     read_parquet,
+    read_row_group,
+    to_arrow,
     write_json,
 )
 from tiesignal.schema import LABEL, SPLITS
+
+log = logging.getLogger("tiesignal.featurize")
 
 
 @dataclass(frozen=True)
@@ -30,14 +49,14 @@ class Params:
 
     featurize: FeaturizeConfig
     split: PrepareConfig  # only its label window, as dvc.yaml declares: when outcomes are known
-    compute: ComputeConfig  # only compute.chunk_rows, as dvc.yaml declares
+    compute: ComputeConfig  # kind, workers and chunk_rows, as dvc.yaml declares
 
 
 def run(cfg: Params, paths: Paths) -> dict[str, int]:
     """Returns the rows per split."""
-    log = logging.getLogger("tiesignal.featurize")
     source = paths.prepared / "requests.parquet"
-    log.info("building features for %d requests", parquet_rows(source))
+    total = parquet_rows(source)
+    log.info("building features for %d requests", total)
     prior = track_record_prior(
         read_parquet(source, columns=PRIOR_COLUMNS),
         cfg.split.label_window_days,
@@ -46,21 +65,63 @@ def run(cfg: Params, paths: Paths) -> dict[str, int]:
     builder = FeatureTables(prior)
     rows = dict.fromkeys(SPLITS, 0)
     positives = dict.fromkeys(SPLITS, 0)
-    with ExitStack() as files:
-        outs = {s: TableChunks(files.enter_context(atomic_path(paths.features / f"{s}.parquet")))
+    with ExitStack() as stack:
+        outs = {s: TableChunks(stack.enter_context(atomic_path(paths.features / f"{s}.parquet")))
                 for s in SPLITS}  # fmt: skip
-        progress = lambda done: log.info("  %d requests done", done)  # noqa: E731
-        for chunk in parquet_chunks(source, cfg.compute.chunk_rows, on_rows=progress):
-            for split, table in builder.add(chunk).items():
+        if cfg.compute.kind == "dask":
+            client = stack.enter_context(dask_client(cfg.compute))
+            chunks = tables_on_cluster(client, source.resolve(), builder)
+        else:
+            chunks = tables_here(source, cfg.compute.chunk_rows, builder)
+        done = 0
+        for requests, tables in chunks:
+            for split, table in tables.items():
                 outs[split].write(table)
-                rows[split] += len(table)
-                positives[split] += int(table[LABEL].sum())
+                rows[split] += table.num_rows
+                positives[split] += int(pc.sum(table[LABEL]).as_py() or 0)
+            done += requests
+            log.info("  %d of %d requests done", done, total)
         for out in outs.values():
             out.close()
     for split in SPLITS:
         log.info("  %s: %d rows, %d positives", split, rows[split], positives[split])
     write_json(builder.spec(), paths.feature_spec)
     return rows
+
+
+Tables = dict[str, pa.Table]  # a chunk's rows of each split, with their features
+
+
+def tables_here(
+    source: Path, chunk_rows: int, builder: FeatureTables
+) -> Iterator[tuple[int, Tables]]:
+    """Each chunk's size and tables, in time order, built in this process."""
+    for chunk in parquet_chunks(source, chunk_rows):
+        yield len(chunk), {split: to_arrow(t) for split, t in builder.add(chunk).items()}
+
+
+def tables_on_cluster(client, source: Path, builder: FeatureTables) -> Iterator[tuple[int, Tables]]:
+    """Each row group's size and tables, in time order, built on the cluster's workers,
+    which read the row group themselves (`source` must be where they can read it). Only
+    a few row groups per worker thread are in flight, so memory stays bounded."""
+    in_flight: deque = deque()
+    ahead = 2 * sum(client.nthreads().values())
+    for group in range(parquet_row_groups(source)):
+        keys = read_row_group(source, group, columns=HISTORY_COLUMNS)
+        start = client.scatter(builder.history.advance(keys), hash=False)
+        requests = client.submit(read_row_group, source, group, pure=False)
+        tables = client.submit(tables_from, requests, start, builder.prior, pure=False)
+        in_flight.append((len(keys), tables))
+        if len(in_flight) > ahead:
+            yield _collected(*in_flight.popleft(), builder)
+    while in_flight:
+        yield _collected(*in_flight.popleft(), builder)
+
+
+def _collected(requests: int, future, builder: FeatureTables) -> tuple[int, Tables]:
+    tables, categories = future.result()
+    builder.categories.append(categories)
+    return requests, tables
 
 
 if __name__ == "__main__":

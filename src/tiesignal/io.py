@@ -435,6 +435,15 @@ def parquet_chunks(
         on_rows(done)
 
 
+def read_row_group(path: str | Path, group: int, columns: list[str] | None = None) -> pd.DataFrame:
+    """One row group of a Parquet file, read as `read_parquet` reads: a partition of it."""
+    return to_pandas(_parquet_file(path).read_row_group(group, columns=columns))
+
+
+def parquet_row_groups(path: str | Path) -> int:
+    return _parquet_file(path).num_row_groups
+
+
 def parquet_rows(path: str | Path) -> int:
     return _parquet_file(path).metadata.num_rows
 

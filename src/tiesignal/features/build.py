@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from tiesignal.features.personalization import mentions_table
 from tiesignal.features.registry import FEATURES, TRACK_RECORD_GROUPS, Feature, describe
 from tiesignal.features.track_record import TrackRecordPrior, TrackRecords
+from tiesignal.io import to_arrow
 from tiesignal.prepare import within_window
 from tiesignal.schema import LABEL, SENIORITY_LEVELS, SPLITS
 
@@ -28,7 +29,9 @@ class History:
     with; without one those features are missing).
 
     One instance carries the counts from chunk to chunk, so a file featurized in pieces (in
-    time order) gets the same history features as the whole file at once."""
+    time order) gets the same history features as the whole file at once. `advance` carries
+    it over a chunk without building the chunk's features, and hands over what they read:
+    so a chunk's features can be built elsewhere (compute=dask)."""
 
     def __init__(self, prior: TrackRecordPrior | None = None) -> None:
         self.seen: dict[str, pd.Series] = {}
@@ -38,12 +41,53 @@ class History:
         """For each key (rows in time order), the count of earlier rows with that key."""
         codes, distinct = pd.factorize(keys, use_na_sentinel=False)
         within = pd.Series(codes).groupby(codes, sort=False).cumcount().to_numpy(dtype=float)
-        before = self.seen.get(name, pd.Series(dtype="float64"))
-        prior = before.reindex(distinct, fill_value=0.0).to_numpy(dtype=float)
-        self.seen[name] = before.add(
-            pd.Series(np.bincount(codes, minlength=len(distinct)), index=distinct), fill_value=0.0
+        before = self._count(name, codes, distinct)
+        return pd.Series(within + before[codes], index=keys.index, dtype="Float64")
+
+    def advance(self, requests: pd.DataFrame) -> History:
+        """Count `requests` (the next rows in time order, `HISTORY_COLUMNS` at least) as
+        `build_features` would, without building their features. Returns the history as
+        it was before them, holding only what their features read: the counts of their
+        keys, the track records of their senders and recipients."""
+        handed = History()
+        for name, keys in history_keys(requests).items():
+            codes, distinct = pd.factorize(keys, use_na_sentinel=False)
+            before = self._count(name, codes, distinct)
+            seen = before > 0
+            handed.seen[name] = pd.Series(before[seen], index=distinct[seen], dtype="float64")
+        if self.track_records is not None and not requests.empty:
+            handed.track_records = self.track_records.advance(requests)
+        return handed
+
+    def _count(self, name: str, codes: np.ndarray, distinct: pd.Index) -> np.ndarray:
+        """Count the keys in (`codes` into `distinct`); returns each distinct key's count
+        before them."""
+        seen = self.seen.get(name, pd.Series(dtype="float64", index=pd.Index([], dtype="str")))
+        at = seen.index.get_indexer(distinct)
+        known = at >= 0
+        counts = seen.to_numpy(dtype=float, copy=True)
+        before = np.zeros(len(distinct))
+        before[known] = counts[at[known]]
+        added = np.bincount(codes, minlength=len(distinct)).astype(float)
+        counts[at[known]] += added[known]
+        self.seen[name] = pd.Series(
+            np.concatenate([counts, added[~known]]), index=seen.index.append(distinct[~known])
         )
-        return pd.Series(within + prior[codes], index=keys.index, dtype="Float64")
+        return before
+
+
+# what the history reads of each request
+HISTORY_COLUMNS = [
+    "sender_id", "note_template_id", "recipient_id", "sent_at", "accepted", "accepted_at",
+    "opportunity", "opportunity_at", "observed_until",
+]  # fmt: skip
+
+
+def history_keys(requests: pd.DataFrame) -> dict[str, pd.Series]:
+    """What the history counts by: a sender's note template, and the sender."""
+    r = requests
+    template = r["sender_id"].astype("str") + "\x1f" + r["note_template_id"].astype("str")
+    return {"sender_template": template, "sender": r["sender_id"].astype("str")}
 
 
 def build_features(requests: pd.DataFrame, history: History | None = None) -> pd.DataFrame:
@@ -59,8 +103,8 @@ def build_features(requests: pd.DataFrame, history: History | None = None) -> pd
     out["note_mentions_name"] = r["note_mentions_name"].astype("Float64")
     out["note_mentions_company"] = r["note_mentions_company"].astype("Float64")
     out["note_skill_mentions"] = r["note_skill_mentions"].astype("Float64")
-    template = r["sender_id"].astype("str") + "\x1f" + r["note_template_id"].astype("str")
-    out["note_template_reuse"] = history.earlier("sender_template", template)
+    keys = history_keys(r)
+    out["note_template_reuse"] = history.earlier("sender_template", keys["sender_template"])
     out.loc[r["note_template_id"].isna(), "note_template_reuse"] = 0.0
 
     out["sender_connections"] = r["sender_connections"].astype("Float64")
@@ -75,7 +119,7 @@ def build_features(requests: pd.DataFrame, history: History | None = None) -> pd
     out["sender_account_age_days"] = r["sender_account_age_days"].astype("Float64")
     out["sender_profile_completeness"] = r["sender_profile_completeness"].astype("Float64")
     out["sender_headline_role"] = headline_role(r["sender_headline"])
-    out["sender_prior_requests"] = history.earlier("sender", r["sender_id"].astype("str"))
+    out["sender_prior_requests"] = history.earlier("sender", keys["sender"])
 
     _track_records(out, r, history.track_records)
 
@@ -240,9 +284,9 @@ class FeatureTables:
     the history carries over, and the category levels come from every chunk's training
     rows, so any chunking gives the same tables and spec as the whole table at once."""
 
-    def __init__(self, prior: TrackRecordPrior) -> None:
+    def __init__(self, prior: TrackRecordPrior, history: History | None = None) -> None:
         self.prior = prior
-        self.history = History(prior)
+        self.history = History(prior) if history is None else history
         self.categories: list[pd.DataFrame] = []  # distinct categorical values in train
 
     def add(self, requests: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -269,6 +313,16 @@ class FeatureTables:
         levels = category_levels(pd.concat(self.categories), list(FEATURES))
         return {**describe(list(FEATURES), levels), "label": LABEL,
                 "track_record_prior": asdict(self.prior)}  # fmt: skip
+
+
+def tables_from(
+    requests: pd.DataFrame, history: History, prior: TrackRecordPrior
+) -> tuple[dict[str, pa.Table], pd.DataFrame]:
+    """`FeatureTables.add` of one chunk from the history at its start (`History.advance`),
+    where it runs alone (a Dask worker): its tables per split, as the Arrow tables they are
+    written as, and the distinct categorical values of its training rows."""
+    tables = FeatureTables(prior, history)
+    return {s: to_arrow(t) for s, t in tables.add(requests).items()}, tables.categories[0]
 
 
 def feature_tables(

@@ -52,17 +52,32 @@ class TrackRecords:
     def as_of(self, requests: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """For each record, each request's (positives, observed) outcomes seen before its
         `sent_at`; then this chunk's outcomes join the stream. Requests in time order."""
+        return self._step(requests, read=True)
+
+    def advance(self, requests: pd.DataFrame) -> TrackRecords:
+        """This chunk's outcomes join the stream, as after `as_of`, without reading them.
+        Returns the records as they were before, of the chunk's senders and recipients."""
+        handed = TrackRecords(self.prior)
+        self._step(requests, read=False, handed=handed)
+        return handed
+
+    def _step(
+        self, requests: pd.DataFrame, read: bool, handed: TrackRecords | None = None
+    ) -> dict[str, tuple]:
         out = {}
         r = requests.reset_index(drop=True)
         times = _ns(r["sent_at"])
         outcomes = self._outcomes(r, times)
         for who in WHOSE:
-            person = self._numbers(who, r[who].astype("str"))
+            person, people = self._numbers(who, r[who].astype("str"))
+            if handed is not None:
+                self._hand_over(who, people, handed)
             events = self.pending[who].plus(self._events(outcomes, person, who))
-            sums = _earlier_sums(person, times, events.person, events.at, events.values)
-            sums += self.totals[who][person]
-            for i, name in enumerate(_records_of(who)):
-                out[name] = (sums[:, 2 * i], sums[:, 2 * i + 1])
+            if read:
+                sums = _earlier_sums(person, times, events.person, events.at, events.values)
+                sums += self.totals[who][person]
+                for i, name in enumerate(_records_of(who)):
+                    out[name] = (sums[:, 2 * i], sums[:, 2 * i + 1])
             done = events.at < times.max()  # before every later request: summed up
             for j in range(self.totals[who].shape[1]):  # np.add.at, an order faster
                 self.totals[who][:, j] += np.bincount(
@@ -71,12 +86,24 @@ class TrackRecords:
             self.pending[who] = events.where(~done)
         return out
 
+    def _hand_over(self, who: str, numbers: np.ndarray, handed: TrackRecords) -> None:
+        """The records of the distinct people `numbers`, renumbered from 0, into `handed`."""
+        handed.people[who] = self.people[who][numbers]
+        handed.totals[who] = self.totals[who][numbers]
+        renumbered = np.full(len(self.people[who]), -1, dtype=np.intp)
+        renumbered[numbers] = np.arange(len(numbers))
+        pending = self.pending[who]
+        theirs = renumbered[pending.person]
+        mine = theirs >= 0
+        handed.pending[who] = _Events(theirs[mine], pending.at[mine], pending.values[mine])
+
     def rate(self, positive: np.ndarray, observed: np.ndarray, base: float) -> np.ndarray:
         w = self.prior.prior_weight
         return (positive + w * base) / (observed + w)
 
-    def _numbers(self, who: str, ids: pd.Series) -> np.ndarray:
-        """Each request's person as a number, new people numbered after the known ones."""
+    def _numbers(self, who: str, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Each request's person as a number, new people numbered after the known ones;
+        and the numbers of the distinct people."""
         codes, distinct = pd.factorize(ids, use_na_sentinel=False)
         known = self.people[who]
         numbers = known.get_indexer(distinct)
@@ -87,7 +114,7 @@ class TrackRecords:
             grown = np.zeros((len(self.people[who]), self.totals[who].shape[1]))
             grown[: len(known)] = self.totals[who]
             self.totals[who] = grown
-        return numbers[codes]
+        return numbers[codes], numbers
 
     def _outcomes(self, r: pd.DataFrame, times: np.ndarray) -> dict[str, tuple]:
         """Per outcome the data hold: which requests it happened to and when that became
