@@ -5,9 +5,12 @@
     .venv/bin/python benchmarks/stages.py --set experiment=large --set compute.workers=1 10000000
     .venv/bin/python benchmarks/stages.py --only simulate,ingest,prepare,featurize,train \\
         --then compute=dask,compute.workers=1 1000000
+    .venv/bin/python benchmarks/stages.py --only simulate,ingest,prepare,featurize \\
+        --again prepare,featurize --then compute=dask 1000000
 
-`--then` runs the last stage again on the same data with more overrides (comma-separated),
-one variant after another, so that engines are compared side by side in one run.
+`--then` runs the last stage (or the stages `--again` names, in order) again on the same
+data with more overrides (comma-separated), one variant after another, so that engines
+are compared side by side in one run.
 Each size runs in a fresh copy of the repo under benchmarks/work/ with the default world
 scaled (members grow with requests, senders with their square root). Results are appended
 to benchmarks/results/stages.json, keyed by size and date. Seconds include interpreter
@@ -42,7 +45,7 @@ def copy_repo(dest: Path) -> None:
 
 
 def bench(n_requests: int, stages: tuple[str, ...], settings: list[str],
-          variants: list[str] = ()) -> dict:  # fmt: skip
+          variants: list[str] = (), again: tuple[str, ...] = ()) -> dict:  # fmt: skip
     repo = WORK / f"n{n_requests}"
     shutil.rmtree(repo, ignore_errors=True)
     copy_repo(repo)
@@ -55,8 +58,9 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str],
     ]
     result = repo / "stages.jsonl"
     runs = [(stage, overrides, stage) for stage in stages]
-    # the last stage again on the same data, under each variant's extra overrides
-    runs += [(stages[-1], [*overrides, *v.split(",")], f"{stages[-1]} {v}") for v in variants]
+    # the last stage (or `again`) on the same data, under each variant's extra overrides
+    runs += [(stage, [*overrides, *v.split(",")], f"{stage} {v}")
+             for v in variants for stage in again or stages[-1:]]  # fmt: skip
     in_params = None
     for stage, composed, name in runs:
         print(f"[bench] {n_requests:,} requests: {name}", flush=True)
@@ -104,14 +108,19 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str],
 
 
 def main(
-    sizes: list[int], stages: tuple[str, ...], settings: list[str], variants: list[str]
+    sizes: list[int],
+    stages: tuple[str, ...],
+    settings: list[str],
+    variants: list[str],
+    again: tuple[str, ...] = (),
 ) -> None:
     out = ROOT / "benchmarks" / "results" / "stages.json"
     recorded = json.loads(out.read_text()) if out.exists() else {}
     for n in sizes:
-        row = bench(n, stages, settings, variants)
+        row = bench(n, stages, settings, variants, again)
         key = f"{n}" if stages == STAGES else f"{n}:{'+'.join(stages)}"
-        key = " ".join([key, *settings, *(f"then:{v}" for v in variants)])
+        rerun = [f"again:{'+'.join(again)}"] if again else []
+        key = " ".join([key, *settings, *rerun, *(f"then:{v}" for v in variants)])
         recorded[key] = row | {"settings": settings}
         out.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
         cells = "  ".join(
@@ -137,8 +146,13 @@ if __name__ == "__main__":
         at = args.index("--then")
         variants.append(args[at + 1])
         del args[at : at + 2]
+    again = ()
+    if "--again" in args:  # the stages each --then runs again, in order
+        at = args.index("--again")
+        again = tuple(args[at + 1].split(","))
+        del args[at : at + 2]
     if "--only" in args:
         at = args.index("--only")
         only = tuple(args[at + 1].split(","))
         del args[at : at + 2]
-    main([int(a) for a in args] or [200_000, 1_000_000], only, settings, variants)
+    main([int(a) for a in args] or [200_000, 1_000_000], only, settings, variants, again)

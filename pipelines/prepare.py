@@ -2,26 +2,50 @@
 
 The table streams through in `compute.chunk_rows` chunks: only the columns that labelling
 and splitting read are held whole; the kept rows wait in a scratch file and are written
-in time order by an external sort."""
+in time order by an external sort. Under compute=dask the Dask workers validate the
+file's row groups side by side, with the duplicates this stage finds beforehand over the
+request ids: the same bytes either way."""
 
 from __future__ import annotations
 
 import logging
+from collections import deque
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 from _stage import Paths, main
 
+from tiesignal.cluster import dask_client
 from tiesignal.config import ComputeConfig, DataConfig, PrepareConfig, TargetConfig
 from tiesignal.io import (
     TableChunks,
     parquet_chunks,
+    parquet_columns,
+    parquet_row_groups,
     parquet_rows,
+    read_row_group,
     scratch_dir,
     write_in_order,
     write_json,
     write_parquet,
 )
-from tiesignal.prepare import KEPT_ROW, AllRejected, added_columns, prepare_chunks
+from tiesignal.prepare import (
+    KEPT_ROW,
+    AllRejected,
+    added_columns,
+    prepare_chunks,
+    validated_chunks,
+)
+from tiesignal.schema import (
+    EarlierRows,
+    FoundDuplicates,
+    Validated,
+    request_ids,
+    validate_requests,
+)
 
 log = logging.getLogger("tiesignal.prepare")
 
@@ -31,23 +55,29 @@ class Params:
     split: PrepareConfig
     target: TargetConfig
     data: DataConfig  # only data.assignment_arms, as dvc.yaml declares
-    compute: ComputeConfig  # only compute.chunk_rows, as dvc.yaml declares
+    compute: ComputeConfig  # kind, workers and chunk_rows, as dvc.yaml declares
 
 
 def run(cfg: Params, paths: Paths) -> dict:
     """Returns the prepare report (also reports/prepare.json)."""
     source = paths.interim / "requests.parquet"
     file = str(source.relative_to(paths.root))
-    log.info("validating %d rows of %s", parquet_rows(source), file)
-    chunks = parquet_chunks(source, cfg.compute.chunk_rows,
-                            on_rows=lambda done: log.info("  %d rows validated", done))  # fmt: skip
-    with scratch_dir(paths.prepared) as scratch:
+    total = parquet_rows(source)
+    log.info("validating %d rows of %s", total, file)
+    arms = tuple(cfg.data.assignment_arms.values())
+    with ExitStack() as stack:
+        if cfg.compute.kind == "dask":
+            client = stack.enter_context(dask_client(cfg.compute))
+            validated = validated_on_cluster(client, source.resolve(), file, cfg.split, arms)
+        else:
+            chunks = parquet_chunks(source, cfg.compute.chunk_rows)
+            validated = validated_chunks(chunks, file, cfg.split, arms)
+        scratch = stack.enter_context(scratch_dir(paths.prepared))
         spool = TableChunks(scratch / "kept.parquet", spool=True)
         try:
             prepared = prepare_chunks(
-                chunks, file, cfg.split, cfg.target.name,
-                tuple(cfg.data.assignment_arms.values()), keep=spool.write,
-            )  # fmt: skip
+                _progress(validated, total), file, cfg.split, cfg.target.name, keep=spool.write
+            )
         except AllRejected as err:  # the rejects are written even when nothing is kept
             write_parquet(err.rejects, paths.prepared / "rejects.parquet")
             raise
@@ -66,6 +96,40 @@ def run(cfg: Params, paths: Paths) -> dict:
     log.info("kept %d, rejected %d; %s; excluded %s", r["rows_kept"], r["rows_rejected"], splits,
              r["excluded"])  # fmt: skip
     return {k: r[k] for k in ("rows_in", "rows_kept", "rows_rejected")}
+
+
+def validated_on_cluster(
+    client, source: Path, file: str, cfg: PrepareConfig, arms: tuple[str, ...]
+) -> Iterator[Validated]:
+    """Each row group validated on the cluster's workers, which read it themselves
+    (`source` must be where they can read it), in file order. This process finds the
+    duplicates beforehand, over the request ids alone. Only a few row groups per worker
+    thread are in flight, so memory stays bounded."""
+    earlier = EarlierRows()
+    has_ids = "request_id" in parquet_columns(source)  # else the workers say it is missing
+    in_flight: deque = deque()
+    ahead = 2 * sum(client.nthreads().values())
+    for group in range(parquet_row_groups(source)):
+        rows, first = earlier.rows, np.empty(0, dtype=np.int64)
+        if has_ids:
+            first = earlier.duplicates(request_ids(read_row_group(source, group, ["request_id"])))
+        raw = client.submit(read_row_group, source, group, pure=False)
+        in_flight.append(client.submit(
+            validate_requests, raw, file, cfg.min_sent_at, cfg.max_sent_at,
+            earlier=FoundDuplicates(rows, first), arms=arms, pure=False,
+        ))  # fmt: skip
+        if len(in_flight) > ahead:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
+
+
+def _progress(validated: Iterator[Validated], total: int) -> Iterator[Validated]:
+    done = 0
+    for checked in validated:
+        done += checked.rows
+        log.info("  %d of %d rows validated", done, total)
+        yield checked
 
 
 if __name__ == "__main__":

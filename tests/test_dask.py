@@ -1,6 +1,6 @@
 """compute=dask: LightGBM over a real Dask cluster gives the local model within noise, the
-features built on the cluster are the bytes built here, and a scheduler that does not
-answer is one clear error within seconds."""
+data prepared and featurized on the cluster are the bytes made here, and a scheduler that
+does not answer is one clear error within seconds."""
 
 from __future__ import annotations
 
@@ -49,18 +49,28 @@ def test_a_dask_fit_gives_the_local_model_within_noise(tmp_path):
     assert abs(dask["valid_logloss"] / local["valid_logloss"] - 1) <= 0.02
 
 
-def test_features_built_on_a_dask_cluster_are_the_bytes_built_here(tmp_path, monkeypatch):
-    """Each row group's features are built on a worker from the history at its start,
-    which the stage carries: the same files as one process reading chunks of 700 rows.
-    Row groups of 1,000 rows: six partitions, in which senders and recipients recur and
-    outcomes of one become known in a later one. Loopback only: no namespace needed."""
+def test_prepare_and_featurize_on_a_dask_cluster_write_the_bytes_written_here(
+    tmp_path, monkeypatch
+):
+    """Workers validate the row groups with the duplicates the stage found beforehand, and
+    build each row group's features from the history at its start, which the stage
+    carries: the same files as one process reading chunks of 700 rows. Row groups of
+    1,000 rows: six partitions, a duplicate five groups after its first row, senders and
+    recipients who recur, outcomes that become known in a later partition. Loopback only:
+    no namespace needed."""
     from distributed import Client, LocalCluster, get_task_stream
 
     monkeypatch.setattr(io, "ROW_GROUP_ROWS", 1000)
     here, there = tmp_path / "here", tmp_path / "cluster"
-    stages = ("simulate", "ingest", "prepare", "featurize")
+    run_stages(here, tiny_params(), ("simulate", "ingest"))
+    interim = here / "data" / "interim" / "requests.parquet"
+    rows = io.read_parquet(interim)
+    rows.loc[5500, "request_id"] = rows.loc[10, "request_id"]
+    rows.loc[2600, "mutual_connections"] = -3
+    io.write_parquet(rows, interim)
+    shutil.copytree(here / "data" / "interim", there / "data" / "interim")
+    stages = ("prepare", "featurize")
     run_stages(here, tiny_params("compute.chunk_rows=700"), stages)
-    shutil.copytree(here / "data" / "prepared", there / "data" / "prepared")
     with (
         LocalCluster(
             n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
@@ -69,18 +79,24 @@ def test_features_built_on_a_dask_cluster_are_the_bytes_built_here(tmp_path, mon
         get_task_stream(client) as tasks,
     ):
         params = tiny_params("compute=dask", f"compute.address={cluster.scheduler_address}")
-        run_stages(there, params, ("featurize",))
-    built = [t for t in tasks.data if "tables_from" in str(t["key"])]
-    assert len(built) == 6
-    assert len({t["worker"] for t in built}) == 2
+        run_stages(there, params, stages)
+    for task in ("validate_requests", "tables_from"):
+        ran = [t for t in tasks.data if task in str(t["key"])]
+        assert len(ran) == 6, task
+        assert len({t["worker"] for t in ran}) == 2, task
 
     def digests(root):
-        folder = root / "data" / "features"
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+        made = [p for f in ("prepared", "features") for p in (root / "data" / f).iterdir()]
+        return {
+            p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in [*made, root / "reports" / "prepare.json"]
+        }
 
     assert digests(there) == digests(here)
-    assert sorted(digests(here)) == ["feature_spec.json", "test.parquet", "train.parquet",
-                                     "valid.parquet"]  # fmt: skip
+    assert "reports/prepare.json" in digests(here)
+    rejects = io.read_parquet(here / "data" / "prepared" / "rejects.parquet")
+    assert rejects["reject_row"].tolist() == [2600, 5500]
+    assert "first at row 10" in rejects["reject_reason"].iloc[1]
 
 
 def test_a_scheduler_that_does_not_answer_is_one_clear_error_within_seconds():

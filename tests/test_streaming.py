@@ -21,7 +21,7 @@ from tiesignal.features.registry import FEATURES
 from tiesignal.io import TableChunks, atomic_path, write_in_order, write_parquet
 from tiesignal.models.boosted import LightGBMModel
 from tiesignal.models.data import model_matrix, model_matrix_in_chunks
-from tiesignal.prepare import prepare_chunks, prepare_requests, with_labels
+from tiesignal.prepare import prepare_chunks, prepare_requests, validated_chunks, with_labels
 from tiesignal.schema import InputError
 
 RANGE = ("2000-01-01", "2100-01-01")
@@ -73,26 +73,34 @@ def test_rows_are_written_in_any_order_a_block_at_a_time(tmp_path):
 
 
 def test_prepare_in_chunks_finds_what_it_finds_in_the_whole_table(tiny_world, split_config):
-    """Duplicates across chunks and bad rows are found, numbered and reported the same."""
+    """Duplicates across chunks and bad rows are found, numbered and reported the same. A
+    row whose id came first in a rejected row is a duplicate too, wherever the chunks
+    end: the first row with an id is its first appearance."""
     raw = tiny_world[1].drop(columns=["note"]).copy()
     raw.loc[4000, "request_id"] = raw.loc[10, "request_id"]  # a duplicate two chunks later
     raw.loc[2600, "mutual_connections"] = -3
+    raw.loc[[900, 1500, 2000], "request_id"] = raw.loc[900, "request_id"]
+    raw.loc[900, "sent_at"] = pd.Timestamp("1990-01-01", tz="UTC")  # out of range
     whole = prepare_requests(raw, "requests.parquet", split_config)
 
-    kept: list[pd.DataFrame] = []
-    chunks = [raw.iloc[:1000], raw.iloc[1000:2600], raw.iloc[2600:]]
     arms = tuple(ASSIGNMENT_ARMS.values())
-    streamed = prepare_chunks(
-        chunks, "requests.parquet", split_config, "opportunity", arms, keep=kept.append
-    )
-    pd.testing.assert_frame_equal(
-        with_labels(pd.concat(kept, ignore_index=True), streamed.requests), whole.requests
-    )
-    pd.testing.assert_frame_equal(streamed.rejects, whole.rejects)
-    assert streamed.report == whole.report
-    assert whole.report["rows_rejected"] == 2
-    assert "first at row 10" in " ".join(whole.rejects["reject_reason"])
-    assert set(whole.rejects["reject_row"]) == {4000, 2600}
+    for ends in ([1000, 2600], [1600], [1000, 1800, 2600]):
+        kept: list[pd.DataFrame] = []
+        chunks = [raw.iloc[a:b] for a, b in zip([0, *ends], [*ends, len(raw)], strict=True)]
+        validated = validated_chunks(chunks, "requests.parquet", split_config, arms)
+        streamed = prepare_chunks(
+            validated, "requests.parquet", split_config, "opportunity", keep=kept.append
+        )
+        pd.testing.assert_frame_equal(
+            with_labels(pd.concat(kept, ignore_index=True), streamed.requests), whole.requests
+        )
+        pd.testing.assert_frame_equal(streamed.rejects, whole.rejects)
+        assert streamed.report == whole.report
+    reasons = dict(zip(whole.rejects["reject_row"], whole.rejects["reject_reason"], strict=True))
+    assert sorted(reasons) == [900, 1500, 2000, 2600, 4000]
+    assert reasons[4000] == "duplicate request_id (first at row 10)"
+    assert reasons[1500] == reasons[2000] == "duplicate request_id (first at row 900)"
+    assert whole.rejects.set_index("reject_row").loc[900, "reject_column"] == "sent_at"
 
 
 def test_two_chunk_sizes_give_the_same_stage_outputs(tmp_path, monkeypatch):
@@ -119,7 +127,7 @@ def test_two_chunk_sizes_give_the_same_stage_outputs(tmp_path, monkeypatch):
 def test_an_empty_table_is_one_clear_error(tiny_world, split_config):
     with pytest.raises(InputError, match=r"requests\.parquet: no rows"):
         prepare_chunks([], "requests.parquet", split_config, "opportunity",
-                       tuple(ASSIGNMENT_ARMS.values()), keep=lambda kept: None)  # fmt: skip
+                       keep=lambda kept: None)  # fmt: skip
 
 
 def _in_chunks(table: pd.DataFrame, size: int):

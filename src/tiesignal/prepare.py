@@ -6,14 +6,21 @@ in exactly one of train / valid / test / excluded, the last with its reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from tiesignal.config import ASSIGNMENT_ARMS, PrepareConfig
-from tiesignal.schema import LABEL, SPLITS, EarlierRows, InputError, validate_requests
+from tiesignal.schema import (
+    LABEL,
+    SPLITS,
+    EarlierRows,
+    InputError,
+    Validated,
+    validate_requests,
+)
 
 
 @dataclass(frozen=True)
@@ -246,41 +253,50 @@ def prepare_requests(
     """`prepare_chunks` over one table in memory: `requests` is every kept row, sorted,
     with the columns prepare adds."""
     kept: list[pd.DataFrame] = []
-    prepared = prepare_chunks([raw], file, cfg, target, arms, keep=kept.append)
+    validated = validated_chunks([raw], file, cfg, arms)
+    prepared = prepare_chunks(validated, file, cfg, target, keep=kept.append)
     return Prepared(with_labels(kept[0], prepared.requests), prepared.report, prepared.rejects)
 
 
+def validated_chunks(
+    chunks: Iterable[pd.DataFrame], file: str, cfg: PrepareConfig, arms: tuple[str, ...]
+) -> Iterator[Validated]:
+    """Each chunk of a file validated in turn, with duplicates found across chunks.
+    `arms`: the values an `assignment` may take."""
+    earlier = EarlierRows()
+    for chunk in chunks:
+        yield validate_requests(
+            chunk, file, cfg.min_sent_at, cfg.max_sent_at, earlier=earlier, arms=arms
+        )
+
+
 def prepare_chunks(
-    chunks: Iterable[pd.DataFrame],
+    validated: Iterable[Validated],
     file: str,
     cfg: PrepareConfig,
     target: str,
-    arms: tuple[str, ...],
     keep: Callable[[pd.DataFrame], None],
 ) -> Prepared:
-    """Validate chunk by chunk, then label and split; `report` counts every row in exactly
-    one place. Every row rejected is a clear error naming the columns most often at fault.
-    `arms`: the values an `assignment` may take.
+    """Label and split validated chunks (in file order); `report` counts every row in
+    exactly one place. Every row rejected is a clear error naming the columns most often
+    at fault.
 
     Each chunk's kept rows go to `keep`, in arrival order; memory holds only the
     `LABELLING_COLUMNS` of the whole table. `requests` is those, sorted, with `KEPT_ROW`
     and the columns prepare adds (`with_labels` puts them beside the kept rows)."""
-    earlier = EarlierRows()
     labelling, rejected = [], []
-    for chunk in chunks:
-        checked = validate_requests(
-            chunk, file, cfg.min_sent_at, cfg.max_sent_at, earlier=earlier, arms=arms
-        )
+    rows_in = 0
+    for checked in validated:
         kept = checked.kept
         keys = kept[list(LABELLING_COLUMNS)].copy()
         keys[KEPT_ROW] = np.arange(len(kept)) + sum(len(k) for k in labelling)
         labelling.append(keys)
         rejected.append(checked.rejects)
+        rows_in += checked.rows
         keep(kept)
     if not labelling:
         raise InputError(f"{file}: no rows")
     rejects = pd.concat(rejected, ignore_index=True)
-    rows_in = earlier.rows
     if len(rejects) == rows_in:
         top = rejects.groupby(["reject_column"]).size().nlargest(3)
         raise AllRejected(

@@ -109,6 +109,7 @@ class InputError(ValueError):
 class Validated:
     kept: pd.DataFrame  # canonical columns, canonical dtypes, original order
     rejects: pd.DataFrame  # the rejected rows as text, with row, column and reason
+    rows: int  # rows validated: every one is kept or rejected
 
 
 def _schema(
@@ -162,7 +163,7 @@ def _schema(
 
 class EarlierRows:
     """What validating a file chunk by chunk remembers: how many rows came before, and
-    each request id seen with its row, to find a duplicate in another chunk.
+    each request id seen with its first row, to find a duplicate in another chunk.
 
     Ids are kept as sorted 64-bit hashes with their rows: 16 bytes a row (160 MB for ten
     million). Two different ids share a hash with odds of about 3e-6 in ten million."""
@@ -172,7 +173,27 @@ class EarlierRows:
         self._hashes = np.empty(0, dtype=np.uint64)
         self._first = np.empty(0, dtype=np.int64)
 
-    def first_rows(self, ids: pd.Series) -> np.ndarray:
+    def duplicates(self, ids: pd.Series) -> np.ndarray:
+        """Counts the next chunk in. For each of its rows (`ids`: the request ids as
+        validation coerces them), the row where its id first appeared, in an earlier
+        chunk or earlier in this one; -1 where it appears first or is missing. The first
+        row with an id is its first appearance whatever else is wrong with that row, so
+        any chunking finds the same duplicates."""
+        ids = ids.reset_index(drop=True)
+        present = ids.notna().to_numpy()
+        first = self._first_rows(ids.where(present, ""))
+        first[~present] = -1
+        codes, _ = pd.factorize(ids)
+        _, first_of_code = np.unique(codes, return_index=True)  # code -1 (missing) sorts first
+        here = self.rows + first_of_code[codes + int((codes < 0).any())]
+        within = present & (first < 0) & (here != self.rows + np.arange(len(ids)))
+        first = np.where(within, here, first)
+        new = present & (first < 0)
+        self._add(ids[new], self.rows + np.flatnonzero(new))
+        self.rows += len(ids)
+        return first
+
+    def _first_rows(self, ids: pd.Series) -> np.ndarray:
         """For each id, the row where an earlier chunk had it, or -1."""
         if not len(self._hashes):
             return np.full(len(ids), -1, dtype=np.int64)
@@ -180,12 +201,30 @@ class EarlierRows:
         at = np.searchsorted(self._hashes, hashes).clip(max=len(self._hashes) - 1)
         return np.where(self._hashes[at] == hashes, self._first[at], -1)
 
-    def add(self, ids: pd.Series, rows: np.ndarray) -> None:
+    def _add(self, ids: pd.Series, rows: np.ndarray) -> None:
         hashes = pd.util.hash_array(ids.to_numpy(dtype=object))
         order = np.argsort(hashes, kind="stable")
         at = np.searchsorted(self._hashes, hashes[order])
         self._hashes = np.insert(self._hashes, at, hashes[order])
         self._first = np.insert(self._first, at, rows[order])
+
+
+@dataclass
+class FoundDuplicates:
+    """A chunk's rows before it and its duplicates, as `EarlierRows.duplicates` found them
+    in the stream: what validating that chunk on its own needs (compute=dask)."""
+
+    rows: int
+    first: np.ndarray
+
+    def duplicates(self, ids: pd.Series) -> np.ndarray:
+        self.rows += len(ids)
+        return self.first
+
+
+def request_ids(raw: pd.DataFrame) -> pd.Series:
+    """The request ids of raw rows as validation coerces them (missing where unusable)."""
+    return _coerce(raw["request_id"], SOURCE_COLUMN_KINDS["request_id"])[0]
 
 
 def validate_requests(
@@ -195,7 +234,7 @@ def validate_requests(
     max_sent_at: str,
     required: tuple[str, ...] = REQUIRED,
     columns: Collection[str] | None = None,
-    earlier: EarlierRows | None = None,
+    earlier: EarlierRows | FoundDuplicates | None = None,
     malformed: Mapping[int, str] | None = None,
     arms: Collection[str] | None = None,
 ) -> Validated:
@@ -204,7 +243,8 @@ def validate_requests(
     checks none, as scoring, which never reads it.
 
     Rows are numbered from 0 after the header. `earlier` carries the row count and the
-    request ids of the chunks before this one of the same file; `malformed` names the rows
+    request ids of the chunks before this one of the same file (`FoundDuplicates`: this
+    chunk's, found beforehand); `malformed` names the rows
     the reader could not parse (their cells are empty). A reason shows a value only where
     it cannot be a person's (numbers, times, flags): never an id, a name or a text."""
     if raw.empty:
@@ -235,7 +275,10 @@ def validate_requests(
 
     for column in required:
         reject(np.flatnonzero(df[column].isna().to_numpy()), column, "missing value")
-    _reject_duplicates(df["request_id"], earlier, reject)
+    start = earlier.rows
+    first = earlier.duplicates(df["request_id"])
+    reject(np.flatnonzero(first >= 0), "request_id",
+           lambda row: f"duplicate request_id (first at row {first[row]})")  # fmt: skip
 
     from pandera.errors import SchemaErrors
 
@@ -261,34 +304,13 @@ def validate_requests(
     rejects = pd.DataFrame(
         {
             "reject_file": pd.array([file] * len(bad_rows), dtype="str"),
-            "reject_row": earlier.rows + bad_rows,
+            "reject_row": start + bad_rows,
             "reject_column": pd.array([reasons[r][0] for r in bad_rows], dtype="str"),
             "reject_reason": pd.array([reasons[r][1] for r in bad_rows], dtype="str"),
             "request_id": pd.array(raw["request_id"].iloc[bad_rows].astype("str"), dtype="str"),
         }
     )
-    good = df["request_id"].notna().to_numpy().copy()
-    good[bad_rows] = False
-    earlier.add(df["request_id"][good], earlier.rows + np.flatnonzero(good))
-    earlier.rows += len(raw)
-    return Validated(kept=kept, rejects=rejects)
-
-
-def _reject_duplicates(ids: pd.Series, earlier: EarlierRows, reject) -> None:
-    """A request id seen before, in this chunk or an earlier one, is a duplicate."""
-    present = ids.notna().to_numpy()
-    before = earlier.first_rows(ids.where(present, ""))
-    before[~present] = -1
-    within = ids.duplicated(keep="first").to_numpy() & present
-    if not (within.any() or (before >= 0).any()):
-        return
-    first_here = ids.reset_index().drop_duplicates("request_id").set_index("request_id")["index"]
-
-    def why(row: int) -> str:
-        first = before[row] if before[row] >= 0 else earlier.rows + first_here[ids.iloc[row]]
-        return f"duplicate request_id (first at row {first})"
-
-    reject(np.flatnonzero((before >= 0) | within), "request_id", why)
+    return Validated(kept=kept, rejects=rejects, rows=len(raw))
 
 
 def _coerce(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
