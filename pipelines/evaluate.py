@@ -1,14 +1,22 @@
-"""Stage `evaluate`: score the test split, compare with the oracle, plot, log to MLflow."""
+"""Stage `evaluate`: score the test split, compare with the oracle, plot, log to MLflow.
+
+Every split is scored (the drift check compares them) a chunk at a time; under
+compute=dask the Dask workers score the row groups, with the same scores."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
 
 import pandas as pd
 from _stage import Paths, main
 
 from tiesignal import tracking
+from tiesignal.cluster import dask_client, row_groups_on_cluster
 from tiesignal.config import (
     ComputeConfig,
     DataConfig,
@@ -16,7 +24,12 @@ from tiesignal.config import (
     TargetConfig,
     TrackingConfig,
 )
-from tiesignal.evaluation.evaluate import evaluate_model, scored_requests, write_plots
+from tiesignal.evaluation.evaluate import (
+    evaluate_model,
+    scored_requests,
+    scored_rows,
+    write_plots,
+)
 from tiesignal.io import (
     file_sha256,
     parquet_chunks,
@@ -26,7 +39,7 @@ from tiesignal.io import (
     write_parquet,
     write_text,
 )
-from tiesignal.models.train import load_model
+from tiesignal.models.train import TrainedModel, load_model
 from tiesignal.schema import SPLITS
 
 log = logging.getLogger("tiesignal.evaluate")
@@ -44,7 +57,7 @@ class Params:
     target: TargetConfig
     evaluate: EvaluateConfig
     tracking: TrackingConfig
-    compute: ComputeConfig  # only compute.chunk_rows, as dvc.yaml declares
+    compute: ComputeConfig  # kind, workers and chunk_rows, as dvc.yaml declares
 
 
 def run(cfg: Params, paths: Paths) -> str:
@@ -52,12 +65,14 @@ def run(cfg: Params, paths: Paths) -> str:
     tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     model = load_model(paths.model)
     levels = read_json(paths.feature_spec)["category_levels"]
-    scored = {
-        s: scored_requests(
-            model, parquet_chunks(paths.features / f"{s}.parquet", cfg.compute.chunk_rows), levels
-        )
-        for s in SPLITS
-    }
+    with ExitStack() as stack:
+        if cfg.compute.kind == "dask":
+            score = scores_on_cluster(stack.enter_context(dask_client(cfg.compute)), model, levels)
+        else:
+            score = lambda path: scored_requests(  # noqa: E731
+                model, parquet_chunks(path, cfg.compute.chunk_rows), levels
+            )
+        scored = {s: score(paths.features / f"{s}.parquet") for s in SPLITS}
     test = scored["test"]
     p_true = p_intent_unknown = None
     if cfg.data.source == "simulated":  # how far from the Bayes-optimal model?
@@ -81,6 +96,20 @@ def run(cfg: Params, paths: Paths) -> str:
         ev.scores, [paths.evaluate_plots, paths.evaluate_metrics],
     )  # fmt: skip
     return f"{ev.line()} (MLflow run {run_id})"
+
+
+def scores_on_cluster(
+    client, model: TrainedModel, levels: dict[str, list[str]]
+) -> Callable[[Path], pd.DataFrame]:
+    """`scored_requests` of a feature file, its row groups scored on the cluster's workers
+    (the model sent to each once); the scores are those of compute=local."""
+    shared = tuple(client.scatter([model, levels], broadcast=True, hash=False))
+
+    def score(path: Path) -> pd.DataFrame:
+        parts = row_groups_on_cluster(client, path.resolve(), scored_rows, repeat(shared))
+        return pd.concat(parts, ignore_index=True)
+
+    return score
 
 
 def _truth_of_test(paths: Paths, test: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -8,7 +8,6 @@ this stage carries over the few columns the history reads: the same bytes either
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from _stage import Paths, main
 
-from tiesignal.cluster import dask_client
+from tiesignal.cluster import dask_client, row_groups_on_cluster
 from tiesignal.config import ComputeConfig, FeaturizeConfig, PrepareConfig
 from tiesignal.features.build import (
     HISTORY_COLUMNS,
@@ -101,27 +100,18 @@ def tables_here(
 
 
 def tables_on_cluster(client, source: Path, builder: FeatureTables) -> Iterator[tuple[int, Tables]]:
-    """Each row group's size and tables, in time order, built on the cluster's workers,
-    which read the row group themselves (`source` must be where they can read it). Only
-    a few row groups per worker thread are in flight, so memory stays bounded."""
-    in_flight: deque = deque()
-    ahead = 2 * sum(client.nthreads().values())
-    for group in range(parquet_row_groups(source)):
-        keys = read_row_group(source, group, columns=HISTORY_COLUMNS)
-        start = client.scatter(builder.history.advance(keys), hash=False)
-        requests = client.submit(read_row_group, source, group, pure=False)
-        tables = client.submit(tables_from, requests, start, builder.prior, pure=False)
-        in_flight.append((len(keys), tables))
-        if len(in_flight) > ahead:
-            yield _collected(*in_flight.popleft(), builder)
-    while in_flight:
-        yield _collected(*in_flight.popleft(), builder)
+    """Each row group's size and tables, in time order, built on the cluster's workers
+    from the history at the row group's start, which this process carries."""
 
+    def starts() -> Iterator[tuple]:
+        for group in range(parquet_row_groups(source)):
+            keys = read_row_group(source, group, columns=HISTORY_COLUMNS)
+            yield client.scatter(builder.history.advance(keys), hash=False), builder.prior
 
-def _collected(requests: int, future, builder: FeatureTables) -> tuple[int, Tables]:
-    tables, categories = future.result()
-    builder.categories.append(categories)
-    return requests, tables
+    for requests, tables, categories in row_groups_on_cluster(client, source, tables_from,
+                                                              starts()):  # fmt: skip
+        builder.categories.append(categories)
+        yield requests, tables
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ request ids: the same bytes either way."""
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from _stage import Paths, main
 
-from tiesignal.cluster import dask_client
+from tiesignal.cluster import dask_client, row_groups_on_cluster
 from tiesignal.config import ComputeConfig, DataConfig, PrepareConfig, TargetConfig
 from tiesignal.io import (
     TableChunks,
@@ -37,15 +36,10 @@ from tiesignal.prepare import (
     AllRejected,
     added_columns,
     prepare_chunks,
+    validate_chunk,
     validated_chunks,
 )
-from tiesignal.schema import (
-    EarlierRows,
-    FoundDuplicates,
-    Validated,
-    request_ids,
-    validate_requests,
-)
+from tiesignal.schema import EarlierRows, FoundDuplicates, Validated, request_ids
 
 log = logging.getLogger("tiesignal.prepare")
 
@@ -101,27 +95,20 @@ def run(cfg: Params, paths: Paths) -> dict:
 def validated_on_cluster(
     client, source: Path, file: str, cfg: PrepareConfig, arms: tuple[str, ...]
 ) -> Iterator[Validated]:
-    """Each row group validated on the cluster's workers, which read it themselves
-    (`source` must be where they can read it), in file order. This process finds the
-    duplicates beforehand, over the request ids alone. Only a few row groups per worker
-    thread are in flight, so memory stays bounded."""
-    earlier = EarlierRows()
+    """Each row group validated on the cluster's workers, in file order, with the
+    duplicates this process finds beforehand over the request ids alone."""
     has_ids = "request_id" in parquet_columns(source)  # else the workers say it is missing
-    in_flight: deque = deque()
-    ahead = 2 * sum(client.nthreads().values())
-    for group in range(parquet_row_groups(source)):
-        rows, first = earlier.rows, np.empty(0, dtype=np.int64)
-        if has_ids:
-            first = earlier.duplicates(request_ids(read_row_group(source, group, ["request_id"])))
-        raw = client.submit(read_row_group, source, group, pure=False)
-        in_flight.append(client.submit(
-            validate_requests, raw, file, cfg.min_sent_at, cfg.max_sent_at,
-            earlier=FoundDuplicates(rows, first), arms=arms, pure=False,
-        ))  # fmt: skip
-        if len(in_flight) > ahead:
-            yield in_flight.popleft().result()
-    while in_flight:
-        yield in_flight.popleft().result()
+
+    def duplicates() -> Iterator[tuple]:
+        earlier = EarlierRows()
+        for group in range(parquet_row_groups(source)):
+            rows, first = earlier.rows, np.empty(0, dtype=np.int64)
+            if has_ids:
+                ids = request_ids(read_row_group(source, group, ["request_id"]))
+                first = earlier.duplicates(ids)
+            yield file, cfg, FoundDuplicates(rows, first), arms
+
+    return row_groups_on_cluster(client, source, validate_chunk, duplicates())
 
 
 def _progress(validated: Iterator[Validated], total: int) -> Iterator[Validated]:

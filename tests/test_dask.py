@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import ROOT, composed, run_stages, tiny_params
 
@@ -49,15 +50,15 @@ def test_a_dask_fit_gives_the_local_model_within_noise(tmp_path):
     assert abs(dask["valid_logloss"] / local["valid_logloss"] - 1) <= 0.02
 
 
-def test_prepare_and_featurize_on_a_dask_cluster_write_the_bytes_written_here(
+def test_prepare_featurize_and_evaluate_on_a_dask_cluster_write_the_bytes_written_here(
     tmp_path, monkeypatch
 ):
-    """Workers validate the row groups with the duplicates the stage found beforehand, and
+    """Workers validate the row groups with the duplicates the stage found beforehand,
     build each row group's features from the history at its start, which the stage
-    carries: the same files as one process reading chunks of 700 rows. Row groups of
-    1,000 rows: six partitions, a duplicate five groups after its first row, senders and
-    recipients who recur, outcomes that become known in a later partition. Loopback only:
-    no namespace needed."""
+    carries, and score the feature tables' row groups with the model: the same files as
+    one process reading chunks of 700 rows. Row groups of 1,000 rows: six partitions, a
+    duplicate five groups after its first row, senders and recipients who recur, outcomes
+    that become known in a later partition. Loopback only: no namespace needed."""
     from distributed import Client, LocalCluster, get_task_stream
 
     monkeypatch.setattr(io, "ROW_GROUP_ROWS", 1000)
@@ -70,7 +71,9 @@ def test_prepare_and_featurize_on_a_dask_cluster_write_the_bytes_written_here(
     io.write_parquet(rows, interim)
     shutil.copytree(here / "data" / "interim", there / "data" / "interim")
     stages = ("prepare", "featurize")
-    run_stages(here, tiny_params("compute.chunk_rows=700"), stages)
+    run_stages(here, tiny_params("compute.chunk_rows=700"), (*stages, "train", "evaluate"))
+    for trained in ("data/raw", "models"):  # the model trained here; the truth to score by
+        shutil.copytree(here / trained, there / trained)
     with (
         LocalCluster(
             n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
@@ -79,21 +82,25 @@ def test_prepare_and_featurize_on_a_dask_cluster_write_the_bytes_written_here(
         get_task_stream(client) as tasks,
     ):
         params = tiny_params("compute=dask", f"compute.address={cluster.scheduler_address}")
-        run_stages(there, params, stages)
-    for task in ("validate_requests", "tables_from"):
+        run_stages(there, params, (*stages, "evaluate"))
+    scored = [pq.ParquetFile(f) for f in (here / "data" / "features").glob("*.parquet")]
+    groups = {"validate_chunk": 6, "tables_from": 6,
+              "scored_rows": sum(f.num_row_groups for f in scored)}  # fmt: skip
+    for task, row_groups in groups.items():
         ran = [t for t in tasks.data if task in str(t["key"])]
-        assert len(ran) == 6, task
+        assert len(ran) == row_groups, task
         assert len({t["worker"] for t in ran}) == 2, task
 
     def digests(root):
         made = [p for f in ("prepared", "features") for p in (root / "data" / f).iterdir()]
+        made += [root / f for f in ("reports/prepare.json", "data/predictions/test.parquet",
+                                    "metrics/evaluate.json", "reports/evaluate.md")]  # fmt: skip
         return {
-            p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in [*made, root / "reports" / "prepare.json"]
+            p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in made
         }
 
     assert digests(there) == digests(here)
-    assert "reports/prepare.json" in digests(here)
+    assert len(digests(here)) == 10
     rejects = io.read_parquet(here / "data" / "prepared" / "rejects.parquet")
     assert rejects["reject_row"].tolist() == [2600, 5500]
     assert "first at row 10" in rejects["reject_reason"].iloc[1]

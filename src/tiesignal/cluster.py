@@ -1,15 +1,18 @@
-"""The Dask cluster that `compute=dask` trains on: an existing scheduler, or one that the
-stage starts on this machine and stops when it ends."""
+"""The Dask cluster that `compute=dask` runs on: an existing scheduler, or one that the
+stage starts on this machine and stops when it ends; and the ways stages send it work."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiesignal.config import ComputeConfig, ConfigError
+from tiesignal.io import parquet_row_groups, read_row_group
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -88,6 +91,25 @@ def on_cluster(client: Client) -> TaskMap:
             yield futures[future], future.result()
 
     return run
+
+
+def row_groups_on_cluster(
+    client: Client, source: Path, task: Callable, arguments: Iterable[tuple]
+) -> Iterator[Any]:
+    """`task(rows, *args)` for each row group of Parquet file `source` and each of
+    `arguments` in turn (one per row group, drawn as the row group is sent), on the
+    cluster's workers, which read the row group themselves: `source` must be where they
+    can read it. Yields the results in file order; only a few row groups per worker thread
+    are in flight, so memory stays bounded whatever the file's size."""
+    in_flight: deque = deque()
+    ahead = 2 * sum(client.nthreads().values())
+    for group, args in zip(range(parquet_row_groups(source)), arguments, strict=False):
+        rows = client.submit(read_row_group, source, group, pure=False)
+        in_flight.append(client.submit(task, rows, *args, pure=False))
+        if len(in_flight) > ahead:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
 
 
 def worker_threads(client: Client) -> tuple[int, int]:

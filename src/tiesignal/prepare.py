@@ -17,6 +17,7 @@ from tiesignal.schema import (
     LABEL,
     SPLITS,
     EarlierRows,
+    FoundDuplicates,
     InputError,
     Validated,
     validate_requests,
@@ -265,9 +266,21 @@ def validated_chunks(
     `arms`: the values an `assignment` may take."""
     earlier = EarlierRows()
     for chunk in chunks:
-        yield validate_requests(
-            chunk, file, cfg.min_sent_at, cfg.max_sent_at, earlier=earlier, arms=arms
-        )
+        yield validate_chunk(chunk, file, cfg, earlier, arms)
+
+
+def validate_chunk(
+    chunk: pd.DataFrame,
+    file: str,
+    cfg: PrepareConfig,
+    earlier: EarlierRows | FoundDuplicates,
+    arms: tuple[str, ...],
+) -> Validated:
+    """One chunk of a file validated after the chunks before it (`EarlierRows`), or alone
+    with its duplicates found beforehand (`FoundDuplicates`: on a Dask worker)."""
+    return validate_requests(
+        chunk, file, cfg.min_sent_at, cfg.max_sent_at, earlier=earlier, arms=arms
+    )
 
 
 def prepare_chunks(

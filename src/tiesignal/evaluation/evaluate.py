@@ -111,6 +111,13 @@ def scored_requests(
     return pd.concat(parts, ignore_index=True)
 
 
+def scored_rows(
+    table: pd.DataFrame, model: TrainedModel, levels: dict[str, list[str]]
+) -> pd.DataFrame:
+    """`scored_requests` of one feature table, where it is scored alone (a Dask worker)."""
+    return scored_requests(model, [table], levels)
+
+
 def evaluate_model(
     model: TrainedModel,
     scored: dict[str, pd.DataFrame],

@@ -317,12 +317,13 @@ class FeatureTables:
 
 def tables_from(
     requests: pd.DataFrame, history: History, prior: TrackRecordPrior
-) -> tuple[dict[str, pa.Table], pd.DataFrame]:
+) -> tuple[int, dict[str, pa.Table], pd.DataFrame]:
     """`FeatureTables.add` of one chunk from the history at its start (`History.advance`),
-    where it runs alone (a Dask worker): its tables per split, as the Arrow tables they are
-    written as, and the distinct categorical values of its training rows."""
+    where it runs alone (a Dask worker): its rows, its tables per split as the Arrow tables
+    they are written as, and the distinct categorical values of its training rows."""
     tables = FeatureTables(prior, history)
-    return {s: to_arrow(t) for s, t in tables.add(requests).items()}, tables.categories[0]
+    built = {s: to_arrow(t) for s, t in tables.add(requests).items()}
+    return len(requests), built, tables.categories[0]
 
 
 def feature_tables(
