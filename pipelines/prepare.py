@@ -4,7 +4,8 @@ The table streams through in `compute.chunk_rows` chunks: only the columns that 
 and splitting read are held whole; the kept rows wait in a scratch file and are written
 in time order by an external sort. Under compute=dask the Dask workers validate the
 file's row groups side by side, with the duplicates this stage finds beforehand over the
-request ids: the same bytes either way."""
+request ids, and write each row group's kept rows to scratch themselves: the same bytes
+either way."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from tiesignal.prepare import (
     AllRejected,
     added_columns,
     prepare_chunks,
-    validate_chunk,
+    validate_and_set_aside,
     validated_chunks,
 )
 from tiesignal.schema import EarlierRows, FoundDuplicates, Validated, request_ids
@@ -60,28 +61,33 @@ def run(cfg: Params, paths: Paths) -> dict:
     log.info("validating %d rows of %s", total, file)
     arms = tuple(cfg.data.assignment_arms.values())
     with ExitStack() as stack:
-        if cfg.compute.kind == "dask":
+        scratch = stack.enter_context(scratch_dir(paths.prepared))
+        if cfg.compute.kind == "dask":  # the workers write the kept rows, a file per row group
             client = stack.enter_context(dask_client(cfg.compute))
-            validated = validated_on_cluster(client, source.resolve(), file, cfg.split, arms)
+            kept = [scratch / f"kept.{g}.parquet" for g in range(parquet_row_groups(source))]
+            validated = validated_on_cluster(client, source.resolve(), file, cfg.split, arms, kept)
+            spool = None
         else:
+            spool = TableChunks(scratch / "kept.parquet", spool=True)
+            kept = [spool.path]
             chunks = parquet_chunks(source, cfg.compute.chunk_rows)
             validated = validated_chunks(chunks, file, cfg.split, arms)
-        scratch = stack.enter_context(scratch_dir(paths.prepared))
-        spool = TableChunks(scratch / "kept.parquet", spool=True)
         try:
             prepared = prepare_chunks(
-                _progress(validated, total), file, cfg.split, cfg.target.name, keep=spool.write
-            )
+                _progress(validated, total), file, cfg.split, cfg.target.name,
+                keep=spool.write if spool else lambda labelling_columns: None,
+            )  # fmt: skip
         except AllRejected as err:  # the rejects are written even when nothing is kept
             write_parquet(err.rejects, paths.prepared / "rejects.parquet")
             raise
         finally:
-            spool.close()
+            if spool:
+                spool.close()
         write_parquet(prepared.rejects, paths.prepared / "rejects.parquet")
         labelled = prepared.requests
         log.info("writing %d kept rows in time order", len(labelled))
         write_in_order(
-            spool.path, labelled[KEPT_ROW].to_numpy(), labelled[added_columns(labelled)],
+            kept, labelled[KEPT_ROW].to_numpy(), labelled[added_columns(labelled)],
             paths.prepared / "requests.parquet", cfg.compute.chunk_rows,
         )  # fmt: skip
     write_json(prepared.report, paths.prepare_report)
@@ -93,10 +99,16 @@ def run(cfg: Params, paths: Paths) -> dict:
 
 
 def validated_on_cluster(
-    client, source: Path, file: str, cfg: PrepareConfig, arms: tuple[str, ...]
+    client,
+    source: Path,
+    file: str,
+    cfg: PrepareConfig,
+    arms: tuple[str, ...],
+    kept: list[Path],
 ) -> Iterator[Validated]:
     """Each row group validated on the cluster's workers, in file order, with the
-    duplicates this process finds beforehand over the request ids alone."""
+    duplicates this process finds beforehand over the request ids alone; each row group's
+    kept rows go to its file of `kept` (where the workers can write)."""
     has_ids = "request_id" in parquet_columns(source)  # else the workers say it is missing
 
     def duplicates() -> Iterator[tuple]:
@@ -106,9 +118,9 @@ def validated_on_cluster(
             if has_ids:
                 ids = request_ids(read_row_group(source, group, ["request_id"]))
                 first = earlier.duplicates(ids)
-            yield file, cfg, FoundDuplicates(rows, first), arms
+            yield file, cfg, FoundDuplicates(rows, first), arms, kept[group]
 
-    return row_groups_on_cluster(client, source, validate_chunk, duplicates())
+    return row_groups_on_cluster(client, source, validate_and_set_aside, duplicates())
 
 
 def _progress(validated: Iterator[Validated], total: int) -> Iterator[Validated]:

@@ -84,7 +84,7 @@ def test_prepare_featurize_and_evaluate_on_a_dask_cluster_write_the_bytes_writte
         params = tiny_params("compute=dask", f"compute.address={cluster.scheduler_address}")
         run_stages(there, params, (*stages, "evaluate"))
     scored = [pq.ParquetFile(f) for f in (here / "data" / "features").glob("*.parquet")]
-    groups = {"validate_chunk": 6, "tables_from": 6,
+    groups = {"validate_and_set_aside": 6, "tables_from": 6,
               "scored_rows": sum(f.num_row_groups for f in scored)}  # fmt: skip
     for task, row_groups in groups.items():
         ran = [t for t in tasks.data if task in str(t["key"])]

@@ -65,7 +65,7 @@ def test_rows_are_written_in_any_order_a_block_at_a_time(tmp_path):
     spool.close()
     order = rng.permutation(103)
     beside = pd.DataFrame({"split": np.where(np.arange(103) % 2, "train", "test")})
-    write_in_order(spool.path, order, beside, tmp_path / "out.parquet", block_rows=10)
+    write_in_order([spool.path], order, beside, tmp_path / "out.parquet", block_rows=10)
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert out["n"].tolist() == order.tolist()
     assert out["split"].tolist() == beside["split"].tolist()

@@ -181,29 +181,31 @@ RANK = "__rank"  # a row's place in the output, while `write_in_order` deals row
 
 
 def write_in_order(
-    rows: Path, order: np.ndarray, beside: pd.DataFrame, path: Path, block_rows: int
+    rows: list[Path], order: np.ndarray, beside: pd.DataFrame, path: Path, block_rows: int
 ) -> None:
-    """Write the rows of Parquet file `rows` taken in `order` (their positions), with the
-    columns of `beside` (already in that order) to their right, to `path`.
+    """Write the rows of Parquet files `rows` (one after another) taken in `order` (their
+    positions), with the columns of `beside` (already in that order) to their right, to
+    `path`.
 
     An external sort: memory holds one block of `block_rows` output rows and one row group
-    of `rows`. Rows are first dealt to a file per output block (next to `rows`, removed
-    after), then each block is put in order and written."""
+    of `rows`. Rows are first dealt to a file per output block (next to the first of
+    `rows`, removed after), then each block is put in order and written."""
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    source = pq.ParquetFile(rows)
-    blocks = [rows.with_name(f"{rows.stem}.block{b}.parquet")
+    first_file = rows[0]
+    blocks = [first_file.with_name(f"{first_file.stem}.block{b}.parquet")
               for b in range(max(1, -(-len(order) // block_rows)))]  # fmt: skip
     dealt = [TableChunks(b, spool=True) for b in blocks]
     first = 0
-    for g in range(source.num_row_groups):
-        group = source.read_row_group(g)
-        ranks = rank[first : first + group.num_rows]
-        first += group.num_rows
-        block_of = ranks // block_rows
-        for b in np.unique(block_of):
-            mine = np.flatnonzero(block_of == b)
-            dealt[b].write(group.take(mine).append_column(RANK, pa.array(ranks[mine])))
+    for source in map(pq.ParquetFile, rows):
+        for g in range(source.num_row_groups):
+            group = source.read_row_group(g)
+            ranks = rank[first : first + group.num_rows]
+            first += group.num_rows
+            block_of = ranks // block_rows
+            for b in np.unique(block_of):
+                mine = np.flatnonzero(block_of == b)
+                dealt[b].write(group.take(mine).append_column(RANK, pa.array(ranks[mine])))
     for writer in dealt:
         writer.close()
     with atomic_path(path) as tmp:

@@ -7,12 +7,14 @@ in exactly one of train / valid / test / excluded, the last with its reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tiesignal.config import ASSIGNMENT_ARMS, PrepareConfig
+from tiesignal.io import TableChunks
 from tiesignal.schema import (
     LABEL,
     SPLITS,
@@ -281,6 +283,23 @@ def validate_chunk(
     return validate_requests(
         chunk, file, cfg.min_sent_at, cfg.max_sent_at, earlier=earlier, arms=arms
     )
+
+
+def validate_and_set_aside(
+    chunk: pd.DataFrame,
+    file: str,
+    cfg: PrepareConfig,
+    found: FoundDuplicates,
+    arms: tuple[str, ...],
+    kept_file: Path,
+) -> Validated:
+    """`validate_chunk` alone (on a Dask worker), its kept rows written to `kept_file` for
+    the stage's external sort: only their `LABELLING_COLUMNS` come back."""
+    checked = validate_chunk(chunk, file, cfg, found, arms)
+    kept = TableChunks(kept_file, spool=True)
+    kept.write(checked.kept)
+    kept.close()
+    return replace(checked, kept=checked.kept[list(LABELLING_COLUMNS)])
 
 
 def prepare_chunks(
