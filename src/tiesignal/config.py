@@ -427,8 +427,8 @@ COMPUTE_KINDS = ("local", "dask")
 class ComputeConfig:
     """Where the heavy stages run. `local`: this machine, `simulate` over `workers`
     processes (0: one per core); the stages after it read `chunk_rows` rows of a table at a
-    time. The outputs are the same bytes whatever either. `dask`: `prepare` validates and
-    `featurize` featurizes their input's row groups on the cluster's workers (the same
+    time. The outputs are the same bytes whatever either. `dask`: `prepare`, `featurize`
+    and `evaluate` process their input's row groups on the cluster's workers (the same
     bytes), `train` fits LightGBM over the cluster (the same model within noise), and
     `compare` fits its study's models on the workers (the same bytes): the scheduler at
     `address`, or else a cluster of `workers` processes on this machine that the stage
