@@ -69,9 +69,7 @@ def run(cfg: Params, paths: Paths) -> str:
         if cfg.compute.kind == "dask":
             score = scores_on_cluster(stack.enter_context(dask_client(cfg.compute)), model, levels)
         else:
-            score = lambda path: scored_requests(  # noqa: E731
-                model, parquet_chunks(path, cfg.compute.chunk_rows), levels
-            )
+            score = scores_here(model, levels, cfg.compute.chunk_rows)
         scored = {s: score(paths.features / f"{s}.parquet") for s in SPLITS}
     test = scored["test"]
     p_true = p_intent_unknown = None
@@ -96,6 +94,13 @@ def run(cfg: Params, paths: Paths) -> str:
         ev.scores, [paths.evaluate_plots, paths.evaluate_metrics],
     )  # fmt: skip
     return f"{ev.line()} (MLflow run {run_id})"
+
+
+def scores_here(
+    model: TrainedModel, levels: dict[str, list[str]], chunk_rows: int
+) -> Callable[[Path], pd.DataFrame]:
+    """`scored_requests` of a feature file, `chunk_rows` rows at a time in this process."""
+    return lambda path: scored_requests(model, parquet_chunks(path, chunk_rows), levels)
 
 
 def scores_on_cluster(

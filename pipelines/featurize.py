@@ -108,8 +108,8 @@ def tables_on_cluster(client, source: Path, builder: FeatureTables) -> Iterator[
             keys = read_row_group(source, group, columns=HISTORY_COLUMNS)
             yield client.scatter(builder.history.advance(keys), hash=False), builder.prior
 
-    for requests, tables, categories in row_groups_on_cluster(client, source, tables_from,
-                                                              starts()):  # fmt: skip
+    built = row_groups_on_cluster(client, source, tables_from, starts())
+    for requests, tables, categories in built:
         builder.categories.append(categories)
         yield requests, tables
 
