@@ -183,9 +183,9 @@ class EarlierRows:
         present = ids.notna().to_numpy()
         first = self._first_rows(ids.where(present, ""))
         first[~present] = -1
-        codes, _ = pd.factorize(ids)
-        _, first_of_code = np.unique(codes, return_index=True)  # code -1 (missing) sorts first
-        here = self.rows + first_of_code[codes + int((codes < 0).any())]
+        codes, _ = pd.factorize(ids, use_na_sentinel=False)  # 0, 1, ... as they first appear
+        _, first_of_code = np.unique(codes, return_index=True)
+        here = self.rows + first_of_code[codes]
         within = present & (first < 0) & (here != self.rows + np.arange(len(ids)))
         first = np.where(within, here, first)
         new = present & (first < 0)
