@@ -60,6 +60,10 @@ class Paths:
     evaluate_plots = property(lambda self: self.root / "plots" / "evaluate")
     evaluate_report = property(lambda self: self.root / "reports" / "evaluate.md")
     predictions = property(lambda self: self.root / "data" / "predictions" / "test.parquet")
+    # the learnable ranking of each recorded world (benchmarks/ranking_truth.py), committed
+    ranking_truth = property(
+        lambda self: self.root / "benchmarks" / "results" / "ranking_truth.json"
+    )
     compare_report = property(lambda self: self.root / "reports" / "compare")
     compare_metrics = property(lambda self: self.root / "metrics" / "compare.json")
     compare_scores = property(lambda self: self.root / "data" / "compare" / "test_scores.parquet")

@@ -12,6 +12,7 @@ from tiesignal.cluster import task_map
 from tiesignal.config import (
     ComputeConfig,
     DataConfig,
+    EvaluateConfig,
     StudyConfig,
     TrackingConfig,
     WorldConfig,
@@ -27,6 +28,7 @@ from tiesignal.study.run import (
     test_scores,
     write_outputs,
 )
+from tiesignal.study.truth import world_digest
 
 log = logging.getLogger("tiesignal.compare")
 
@@ -37,6 +39,7 @@ class Params:
     study: StudyConfig
     tracking: TrackingConfig
     compute: ComputeConfig  # where the study's fits run (the same bytes wherever)
+    evaluate: EvaluateConfig  # the drift check, on the study's own model
 
 
 def run(cfg: Params, paths: Paths) -> str:
@@ -54,11 +57,12 @@ def run(cfg: Params, paths: Paths) -> str:
     else:
         summary = read_json(paths.truth_summary)  # holds the world that made the data
         world = load(WorldConfig, summary["coefficients"], f"{paths.truth_summary}: coefficients")
-        truth = Truth(read_parquet(paths.truth), world, summary)
+        truth = Truth(read_parquet(paths.truth), world, summary, learnable_ranking(world, paths))
     levels = read_json(paths.feature_spec)["category_levels"]
     with task_map(cfg.compute) as fit_map:
+        periods = cfg.evaluate if prepared["split_method"] == "time" else None
         result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info,
-                           paths.study_cache, fit_map)  # fmt: skip
+                           paths.study_cache, fit_map, periods)  # fmt: skip
     requests = read_parquet(paths.prepared / "requests.parquet",
                             columns=["request_id", "sender_id", "assignment"])  # fmt: skip
     causal_effects(result, cfg.study, tables, levels, requests, cfg.data.assignment_arms, truth,
@@ -76,6 +80,16 @@ def run(cfg: Params, paths: Paths) -> str:
         files, paths.compare_report,
         result.table, truth.summary["coefficients"] if truth else None, result.causal,
     )  # fmt: skip
+
+
+def learnable_ranking(world: WorldConfig, paths: Paths) -> dict[str, float] | None:
+    """The same study's leave-one-out drops on a much larger sample of this world, where
+    benchmarks/ranking_truth.py recorded them (by the world's digest), else None."""
+    recorded = read_json(paths.ranking_truth) if paths.ranking_truth.exists() else {}
+    entry = recorded.get(world_digest(world))
+    if entry is None:
+        log.info("no learnable ranking recorded for this world (benchmarks/ranking_truth.py)")
+    return None if entry is None else entry["loo_drop"]
 
 
 if __name__ == "__main__":

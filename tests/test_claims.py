@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_stages, tiny_params
+from conftest import composed, run_stages, tiny_params
 from test_study import model_config, study_config, study_inputs, world
 
+from tiesignal.config import EvaluateConfig, load
 from tiesignal.study.report import report_markdown
 from tiesignal.study.run import run_study
 
@@ -94,3 +95,36 @@ def test_compare_runs_to_the_end_on_a_world_without_tie_strength(tmp_path):
     metrics = json.loads((tmp_path / "metrics" / "compare.json").read_text())
     assert metrics["tie_inverted_u_true"] == 0.0
     assert "## Truth recovery" in (tmp_path / "reports" / "compare" / "report.md").read_text()
+
+
+def test_a_detectable_rise_or_fall_is_never_called_no_dependence(studied):
+    name, result, report = studied
+    tie = result.truth.tie_strength
+    learned = tie.learned["all"]
+    said_none = "The model learned no detectable dependence" in report
+    detectable = learned.rise.low > 0 or learned.fall.low > 0
+    assert not (said_none and detectable)
+    # a difference between digital and other industries is claimed only with an interval
+    # that covers refitting and excludes 0, and only where some rise is detectable
+    gap = tie.digital_gap
+    if "rises more in digital industries" in report or "rises *less* in digital" in report:
+        assert gap.low > 0 or gap.high < 0
+        assert tie.learned["digital"].rise.low > 0 or tie.learned["non_digital"].rise.low > 0
+
+
+def test_a_drifted_test_period_is_named_and_its_curve_is_not_called_recovered(split_config):
+    """The market halves in the world's last months: the model over-predicts the test
+    period, which shifts the learned tie-strength curve; the report must say so."""
+    cfg = world(**{"opportunity.late_shift_logit": -0.693, "opportunity.late_shift_months": 5})
+    tables, levels, truth = study_inputs(cfg, split_config)
+    study = study_config(kinds=["without"])
+    periods = load(EvaluateConfig, composed()["evaluate"], "evaluate")
+    result = run_study(study, model_config(), tables, levels, truth, lambda _: None,
+                       periods=periods)  # fmt: skip
+    report = report_markdown(result, study, CONTEXT)
+    assert result.drift is not None and result.drift.flagged
+    assert "## The test period drifted" in report
+    assert result.drift.calibration_shift  # trained before the crash, it over-predicts
+    assert "over-predicts the test period" in report
+    assert "the model attenuates the curve" not in report
+    assert "not a measure of recovery" in report or "Learned rise" not in report

@@ -12,6 +12,8 @@ from sklearn.metrics import roc_auc_score
 from tiesignal.io import file_sha256, write_parquet
 from tiesignal.schema import SOURCE_COLUMNS
 from tiesignal.simulate import tie_strength_curve, truth_summary, write_world
+from tiesignal.simulate.requests import blocked_assignment, offered_senders, sender_blocks
+from tiesignal.simulate.world import make_senders
 
 
 def test_rates_land_in_the_design_ranges():
@@ -152,3 +154,26 @@ def test_an_oracle_that_does_not_know_the_intent_ranks_worse_unless_intent_chang
     np.testing.assert_allclose(
         alike["p_opportunity_intent_unknown"], alike["p_opportunity"], rtol=1e-6
     )
+
+
+def test_a_blocked_experiment_balances_its_arms_within_every_block():
+    rng = np.random.default_rng(7)
+    blocks = rng.integers(0, 20, 5000)
+    for share in (0.5, 0.3):
+        offered = blocked_assignment(blocks, share, np.random.default_rng(1))
+        for block in np.unique(blocks):
+            members = blocks == block
+            assert abs(offered[members].sum() - share * members.sum()) < 1
+    cfg = world_config()
+    blocked = dataclasses.replace(cfg.experiment, scheme="blocked", months=[3, 4, 5])
+    cfg = dataclasses.replace(cfg, experiment=blocked)
+    senders = make_senders(cfg, np.random.default_rng(0))  # senders shaped as the world's
+    offered = offered_senders(cfg, senders)
+    blocks = sender_blocks(senders, cfg.experiment.volume_blocks)
+    assert len(np.unique(blocks)) > 10  # types x volume quartiles
+    for block in np.unique(blocks):
+        members = blocks == block
+        assert abs(offered[members].sum() - 0.5 * members.sum()) < 1
+    records, _, _ = simulate(cfg)  # end to end: each sender in one arm, both arms present
+    arms = records.dropna(subset=["assignment"]).groupby("sender_id")["assignment"].nunique()
+    assert (arms == 1).all() and records["assignment"].nunique() == 2

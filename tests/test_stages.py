@@ -206,14 +206,20 @@ def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
     # the causal section: a child per estimator, metrics named by estimand, in the report
     # too; the world runs its experiment, so intention-to-treat and IV are there
     assert sorted(r["params"]["method"] for r in causal) == [
-        "double_ml", "instrumental_variables", "intention_to_treat", "naive_difference"
+        "double_ml", "instrumental_variables", "instrumental_variables_adjusted",
+        "intention_to_treat", "intention_to_treat_adjusted", "naive_difference",
     ]  # fmt: skip
     for run_ in causal:
-        key = f"causal_personalized_note_{run_['params']['method']}"
-        assert {key, f"{key}_low", f"{key}_high", f"{key}_truth"} <= set(run_["metric_counts"])
-        assert headline[f"{key}_low"] <= headline[key] <= headline[f"{key}_high"]
+        method = run_["params"]["method"]
+        key = f"causal_personalized_note_{method}"
+        assert f"{key}_truth" in run_["metric_counts"]
+        if not method.startswith("instrumental"):  # a weak one: no point, maybe no bounds
+            assert {key, f"{key}_low", f"{key}_high"} <= set(run_["metric_counts"])
+        if key in headline:  # never a point outside its own interval
+            assert headline[f"{key}_low"] <= headline[key] <= headline[f"{key}_high"]
     assert "## What predicts, and what causes" in report
-    assert "This experiment finds an effect on compliers of" in report
+    assert ("This experiment finds an effect on compliers of" in report
+            or "This experiment cannot detect any plausible effect" in report)  # fmt: skip
     assert "| what causes: average effect of the treatment on all requests | double ML" in report
     assert all(set(r["params"]) == {"variant", "kind", "group", "seed"} for r in children)
     table = json.loads(next((root / "mlruns").rglob("study/summary.json")).read_text())

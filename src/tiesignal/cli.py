@@ -44,6 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     exports.add_argument("--folders", action="store_true", help="folders instead of zips")
     exports.add_argument("--requests", type=Path, default=Path("data/raw/requests.parquet"))
     exports.add_argument("--params", type=Path, default=Path("params.yaml"))
+    design = commands.add_parser(
+        "design",
+        help="size the world's randomized experiment: power by simulation over a grid",
+        description="Simulate the experiment of params.yaml's world at each point of the "
+        "`design` grid (months, share of senders, uptake) under each assignment scheme, "
+        "analyse it as the study's causal section does, plain and CUPED-adjusted, and write "
+        "the power, the minimum detectable effects and the size needed for 80%% power.",
+    )
+    design.add_argument("--out", type=Path, default=Path("reports/design"),
+                        help="folder for design.md, design.csv and power.png")  # fmt: skip
+    design.add_argument("--params", type=Path, default=Path("params.yaml"))
+    design.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a param, e.g. design.replicates=100 or "
+                        "world.experiment.uptake=0.5 (repeatable)")  # fmt: skip
     study = commands.add_parser(
         "study", help="a workspace for a real-data study, outside the repo's checkout"
     ).add_subparsers(dest="study_command", required=True)
@@ -72,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return _simulate_exports(args)
         if args.command == "study":
             return _study_init(args)
+        if args.command == "design":
+            return _design(args)
         return _predict(args)
     except (FileNotFoundError, ValueError) as err:  # bad input (InputError is a ValueError)
         log.error("failed: %s", err)
@@ -118,6 +134,36 @@ def _simulate_exports(args: argparse.Namespace) -> int:
         world, records, args.out, args.era, args.max_exports, as_zip=not args.folders
     )
     log.info("wrote %d exports (era %s) to %s", len(names), args.era, args.out)
+    return 0
+
+
+def _design(args: argparse.Namespace) -> int:
+    import time
+
+    import yaml
+
+    from tiesignal.config import DesignConfig, StudyConfig, load, load_world
+    from tiesignal.design import design_table, population, write_design
+
+    params = yaml.safe_load(args.params.read_text(encoding="utf-8"))
+    for change in args.set:
+        key, sep, value = change.partition("=")
+        if not sep or "." not in key:
+            raise ValueError(f"--set {change!r}: expected SECTION.KEY=VALUE")
+        *parents, last = key.split(".")
+        section = params
+        for name in parents:
+            section = section.setdefault(name, {})
+        section[last] = yaml.safe_load(value)
+    world = load_world(params["world"], args.params.resolve().parent)
+    design = load(DesignConfig, params["design"], "design")
+    causal = load(StudyConfig, params["study"], "study").causal
+    started = time.monotonic()
+    pop = population(world, design, causal.pre_period_prior, log.info)
+    table = design_table(pop, design, log.info)
+    write_design(table, design, world, params["world"]["definition"], args.out)
+    log.info("wrote %s (design.md, design.csv, power.png) in %.0fs", args.out,
+             time.monotonic() - started)  # fmt: skip
     return 0
 
 

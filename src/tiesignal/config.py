@@ -143,6 +143,11 @@ class ExperimentConfig:
     months: list[int] = dataclasses.field(default_factory=list)
     offered_share: float = 0.5
     uptake: float = 0.8
+    # `sender`: each sender offered with chance `offered_share`; `blocked`: senders grouped
+    # by type and volume quartile (`volume_blocks`), and in each block a share as close to
+    # `offered_share` as whole senders allow is offered (`tiesignal design` compares them)
+    scheme: str = "sender"
+    volume_blocks: int = 4
 
     @property
     def on(self) -> bool:
@@ -492,12 +497,48 @@ class CausalConfig:
     confounder_strength: float = 0.03  # partial R^2 of a confounder, for the bounds
     resamples: int = 500  # bootstrap resamples of senders
     seed: int = 0
+    # below this first-stage F (or with a first stage whose interval includes 0) the
+    # instrument is weak: its Anderson-Rubin set only, no point estimate
+    weak_instrument_f: float = 10.0
+    benchmark_groups: bool = True  # double ML's sensitivity against each observed group
+    pre_period_prior: float = 10.0  # requests the senders' pre-period rates shrink with
 
     def __post_init__(self) -> None:
         if self.folds < 2:
             raise ConfigError(f"study.causal.folds: at least 2, got {self.folds}")
         if not 0 < self.confounder_strength < 1:
             raise ConfigError("study.causal.confounder_strength: must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class DesignConfig:
+    """`tiesignal design` (design.py): the grid of experiments it sizes by simulation."""
+
+    start_month: int = 6  # the experiment's first month; the months before are its pre-period
+    months: list[int] = dataclasses.field(default_factory=lambda: [6, 12, 18])  # durations
+    sender_shares: list[float] = dataclasses.field(default_factory=lambda: [0.5, 1.0])
+    uptakes: list[float] = dataclasses.field(default_factory=lambda: [0.4, 0.8])
+    schemes: list[str] = dataclasses.field(default_factory=lambda: ["sender", "blocked"])
+    # effects on compliers (differences in P(opportunity)) to give the power for
+    effects: list[float] = dataclasses.field(default_factory=lambda: [0.01, 0.02, 0.05])
+    offered_share: float = 0.5
+    replicates: int = 40  # simulated experiments per design point and effect
+    confidence: float = 0.95
+    power: float = 0.8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.schemes) - {"sender", "blocked"})
+        if unknown:
+            raise ConfigError(f"design.schemes: unknown {unknown}; known: blocked, sender")
+        if not self.months or min(self.months) < 1 or self.start_month < 1:
+            raise ConfigError("design.months: at least one month, after a pre-period "
+                              "(design.start_month >= 1)")  # fmt: skip
+        if self.replicates < 2:
+            raise ConfigError(f"design.replicates: at least 2, got {self.replicates}")
+        for key in ("sender_shares", "uptakes"):
+            if not all(0 < v <= 1 for v in getattr(self, key)):
+                raise ConfigError(f"design.{key}: each in (0, 1]")
 
 
 @dataclass(frozen=True)

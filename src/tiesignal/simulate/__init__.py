@@ -233,6 +233,10 @@ def _check(cfg: WorldConfig) -> None:
     for key in ("offered_share", "uptake"):
         if not 0 <= getattr(e, key) <= 1:
             raise ConfigError(f"world.experiment.{key}: must be in [0, 1], got {getattr(e, key)}")
+    if e.scheme not in ("sender", "blocked"):
+        raise ConfigError(f"world.experiment.scheme: `sender` or `blocked`, got {e.scheme!r}")
+    if e.volume_blocks < 1:
+        raise ConfigError(f"world.experiment.volume_blocks: at least 1, got {e.volume_blocks}")
     if len(cfg.personalization_cutpoints) != 3:
         raise ConfigError("world.personalization_cutpoints: needs exactly 3 increasing values")
     try:

@@ -213,7 +213,7 @@ def simulate_chunk(
     fit_by_intent = _fit_by_intent(cfg, members, senders, t, recipient, r_ind, specialized)
     fit = fit_by_intent[np.arange(n), t.intent]
     timing = _draw_timing(cfg, calendar, t.automated, n, rng)
-    experiment = _assign(cfg, senders.n, t, timing, first_request)
+    experiment = _assign(cfg, senders, t, timing, first_request)
     note = _draw_note(cfg, members, senders, t, recipient, r_ind, rng, experiment)
     mutuals = _draw_mutuals(cfg, members, senders, t, recipient, specialized, rng)
     draw = RequestDraw(
@@ -310,17 +310,45 @@ def _draw_timing(cfg, calendar: Calendar, automated: np.ndarray, n: int, rng) ->
     return Timing(sent_at, _months_since(sent_at, calendar.start), weekend, business_hours)
 
 
-def _assign(cfg: WorldConfig, n_senders: int, t: Targets, timing: Timing, first_request: int):
+def _assign(cfg: WorldConfig, senders: Senders, t: Targets, timing: Timing, first_request: int):
     """The experiment's arms, or None without one. Its draws come from streams of their
     own, so the world's other draws, and a world without it, keep their bytes."""
     e = cfg.experiment
     if not e.on:
         return None
-    by_sender = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2])).random(n_senders)
     per_request = np.random.default_rng(np.random.SeedSequence([cfg.seed, 3, first_request]))
     inside = np.isin(np.floor(timing.month).astype(np.int64), e.months)  # whole months
-    offered = inside & (by_sender[t.sender] < e.offered_share)
+    offered = inside & offered_senders(cfg, senders)[t.sender]
     return Assignment(inside, offered, per_request.random(len(t.sender)) < e.uptake)
+
+
+def offered_senders(cfg: WorldConfig, senders: Senders) -> np.ndarray:
+    """Which senders the experiment offers the assistant to, by its scheme."""
+    e = cfg.experiment
+    if e.scheme == "sender":
+        by_sender = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
+        return by_sender.random(senders.n) < e.offered_share
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 4]))
+    return blocked_assignment(sender_blocks(senders, e.volume_blocks), e.offered_share, rng)
+
+
+def sender_blocks(senders: Senders, volume_blocks: int) -> np.ndarray:
+    """Each sender's block: its type, and the quartile (or other quantile) of its volume."""
+    ranks = np.argsort(np.argsort(senders.volume, kind="stable"), kind="stable")
+    quantile = ranks * volume_blocks // senders.n
+    return senders.kind.astype(np.int64) * volume_blocks + quantile
+
+
+def blocked_assignment(blocks: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Complete randomization within each block: of its n members, floor(share * n) or one
+    more (with the chance that makes the expected share exact) are offered, at random."""
+    order = rng.permutation(len(blocks))
+    offered = np.zeros(len(blocks), dtype=bool)
+    for block in np.unique(blocks):
+        members = order[blocks[order] == block]  # the block's members in random order
+        count = int(np.floor(share * len(members) + rng.random()))
+        offered[members[:count]] = True
+    return offered
 
 
 def _draw_note(

@@ -75,3 +75,29 @@ def tie_strength_plot(curves: pd.DataFrame, path: Path) -> None:
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     save_png(fig, path)
+
+
+def sensitivity_plot(effect, path: Path) -> None:
+    """Double ML's sensitivity contours: the end of its interval nearest 0, moved by a
+    hidden confounder of strengths (cf_y, cf_d) at adversity 1, with each observed group's
+    strength marked; where the contour at 0 passes, the sign stops being supported."""
+    groups = [b for b in effect.benchmarks if np.isfinite(b.cf_y)]  # with strengths
+    top = max(0.05, 1.3 * max(max(b.cf_y for b in groups), max(b.cf_d for b in groups)))
+    cf_y, cf_d = np.meshgrid(np.linspace(0, top, 80), np.linspace(0, min(top, 0.95), 80))
+    bias = np.sqrt(cf_y * cf_d / (1 - cf_d)) * effect.details["scale"]
+    edge = effect.low - bias if effect.value >= 0 else effect.high + bias
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    lines = ax.contour(cf_y, cf_d, 100 * edge, levels=10, colors="tab:grey", linewidths=0.8)
+    ax.clabel(lines, fontsize=7, fmt="%+.1f")
+    if edge.min() < 0 < edge.max():
+        ax.contour(cf_y, cf_d, edge, levels=[0], colors="tab:red", linewidths=2)
+    for b in groups:
+        ax.plot(b.cf_y, b.cf_d, "o", color="tab:blue")
+        ax.annotate(b.group, (b.cf_y, b.cf_d), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")  # fmt: skip
+    ax.set_xlabel("confounder's gain for the label (cf_y)")
+    ax.set_ylabel("confounder's gain for the treatment (cf_d)")
+    ax.set_title(f"`{effect.treatment}`: double ML's interval end nearest 0 (points)\n"
+                 "red: where it reaches 0; dots: observed groups")  # fmt: skip
+    fig.tight_layout()
+    save_png(fig, path)

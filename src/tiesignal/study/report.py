@@ -13,7 +13,13 @@ import math
 from tiesignal.config import TargetConfig, WorldConfig
 from tiesignal.features.registry import GROUPS
 from tiesignal.simulate.vocab import NOTE_LEVELS
-from tiesignal.study.causal import METHODS, POWER, QUESTIONS, treatment_groups
+from tiesignal.study.causal import (
+    METHODS,
+    OBSERVED_TOGETHER,
+    POWER,
+    QUESTIONS,
+    treatment_groups,
+)
 from tiesignal.study.summary import markdown_table
 from tiesignal.study.truth import CurveShape, Estimate, TruthRecovery
 
@@ -56,8 +62,9 @@ def report_markdown(result, study, context: dict) -> str:
         *(f"![{f}](pdp_{f}.png)" for f in result.dependence),
         "",
     ]
+    out += drift_section(result.drift, result.truth is not None)
     if result.truth is not None:
-        out += truth_section(result.truth)
+        out += truth_section(result.truth, result.drift)
     else:
         why = (
             "these data have no simulated truth (real data). The comparison with a known "
@@ -169,14 +176,52 @@ def describe_world(world: WorldConfig) -> list[str]:
     return [f"In this world {bump}; {accept}; {note}."]
 
 
-def truth_section(truth: TruthRecovery) -> list[str]:
+def drift_section(drift, with_truth: bool) -> list[str]:
+    """Where `evaluate`'s drift check, run on the study's own model, flags the test period:
+    which of the study's comparisons that period shifts."""
+    if drift is None or not drift.flagged:
+        return []
+    gap = drift.calibration_gap["test"] - drift.calibration_gap["train"]
+    lines = [
+        "## The test period drifted",
+        "The drift check of `evaluate`, on the study's full model:",
+        *drift.sentences(),
+        "",
+        "What that shifts here:",
+        "- The leave-one-out changes, SHAP shares and test metrics describe the drifted test "
+        "period, not training's; their intervals cover sampling and refitting, not the change "
+        "of period.",
+    ]
+    if with_truth:
+        lines += [
+            "- Tie strength (b): both curves are averaged over the test requests. "
+            + (
+                f"The model {'over' if gap > 0 else 'under'}-predicts the test period "
+                f"({100 * gap:+.2f} points against training's calibration), which "
+                f"{'raises' if gap > 0 else 'lowers'} the learned curve and scales its rise: "
+                "how close it comes to the truth is not evidence of recovery or attenuation."
+                if drift.calibration_shift
+                else "The model's calibration held, so the learned curve is comparable with "
+                "the truth's, though both describe the drifted period."
+            ),
+            "- Personalization (c): the observed gap is the test period's.",
+        ]
+    lines += [
+        "- The causal section uses every labelled request of all three periods, not only the "
+        "test period's.",
+        "",
+    ]
+    return lines
+
+
+def truth_section(truth: TruthRecovery, drift=None) -> list[str]:
     return [
         "## Truth recovery (simulated world)",
         "",
         *describe_world(truth.world),
         "",
         *_groups_section(truth),
-        *_tie_strength_section(truth),
+        *_tie_strength_section(truth, drift is not None and drift.calibration_shift),
         *_personalization_section(truth),
     ]
 
@@ -221,27 +266,46 @@ def _groups_section(truth: TruthRecovery) -> list[str]:
         )
     else:
         lines.append(
-            "Fewer than three groups are unconfounded here, so no like-for-like ranking "
-            "comparison is made."
+            "Fewer than three groups are unconfounded here, so no like-for-like comparison "
+            "with the causal ranking is made."
+        )
+    if truth.spearman_learnable is not None:
+        lines.append(
+            "Like for like, against the learnable ranking (the same study on a much larger "
+            "sample of this world, `benchmarks/results/ranking_truth.json`): Spearman "
+            f"{_fmt(truth.spearman_learnable, digits=2)}; how far this sample's ranking is from "
+            "what more data of the same world would rank."
+        )
+    else:
+        lines.append(
+            "No learnable ranking is recorded for this world (the same study on a much larger "
+            "sample: `benchmarks/ranking_truth.py`), so its ranking has no like-for-like "
+            "yardstick here."
         )
     return [*lines, ""]
 
 
 def _shape_sentence(shape: CurveShape, who: str) -> str:
+    """The curve's shape in words: a rise or a fall is named whenever its interval
+    excludes 0, and "no detectable dependence" only when neither does."""
     pts = {"scale": 100, "digits": 3, "unit": " points"}
+    rise, fall = _fmt(shape.rise, **pts), _fmt(shape.fall, **pts)
     if shape.inverted_u:
         return (
             f"{who} an inverted U peaking at {shape.peak_at:g} mutual connections: it rises "
-            f"{_fmt(shape.rise, **pts)} from 0 and falls {_fmt(shape.fall, **pts)} after the peak."
+            f"{rise} from 0 and falls {fall} after the peak."
         )
     if shape.rise.above():
-        return f"{who} a rise of {_fmt(shape.rise, **pts)} with no fall that its interval supports (fall {_fmt(shape.fall, **pts)}): no inverted U."
-    if shape.fall.above() and shape.rise.value <= 0:
-        return f"{who} a curve that falls ({_fmt(shape.fall, **pts)}) from 0 mutual connections: no inverted U."
-    return f"{who} no detectable dependence on mutual connections (rise {_fmt(shape.rise, **pts)}, fall {_fmt(shape.fall, **pts)})."
+        return f"{who} a rise of {rise} with no fall that its interval supports (fall {fall}): no inverted U."
+    if shape.fall.above():
+        return (f"{who} a fall of {fall} after {shape.peak_at:g} mutual connections, with no "
+                f"rise before it that its interval supports (rise {rise}): no inverted U.")  # fmt: skip
+    return f"{who} no detectable dependence on mutual connections (rise {rise}, fall {fall})."
 
 
-def _tie_strength_section(truth: TruthRecovery) -> list[str]:
+def _tie_strength_section(truth: TruthRecovery, miscalibrated: bool = False) -> list[str]:
+    """`miscalibrated`: the model's calibration on the test period departs from training's,
+    so the learned curve's level and rise are shifted by it (see the drift section)."""
     t = truth.tie_strength
     learned, true = t.learned["all"], t.true["all"]
     lines = [
@@ -260,7 +324,13 @@ def _tie_strength_section(truth: TruthRecovery) -> list[str]:
             if true.peak_at
             else "- The true curve peaks at 0."
         )
-    if true.rise.value > 0 and not math.isnan(learned.rise.value):
+    if true.rise.value > 0 and not math.isnan(learned.rise.value) and miscalibrated:
+        lines.append(
+            f"- Learned rise / true rise: {learned.rise.value / true.rise.value:.2f}, on a test "
+            "period the model is miscalibrated for (see the drift section): not a measure of "
+            "recovery."
+        )
+    elif true.rise.value > 0 and not math.isnan(learned.rise.value):
         covered = learned.rise.low <= true.rise.value <= learned.rise.high
         lines.append(
             f"- Learned rise / true rise: {learned.rise.value / true.rise.value:.2f}; the true "
@@ -275,9 +345,10 @@ def _tie_strength_section(truth: TruthRecovery) -> list[str]:
             )
         )
     gap = t.digital_gap
-    if gap.above():
+    some_rise = t.learned["digital"].rise.above() or t.learned["non_digital"].rise.above()
+    if gap.above() and some_rise:
         verdict = "rises more in digital industries"
-    elif gap.below():
+    elif gap.below() and some_rise:
         verdict = "rises *less* in digital industries"
     else:
         verdict = "shows no detectable difference between digital and other industries"
@@ -340,39 +411,133 @@ def _personalization_section(truth: TruthRecovery) -> list[str]:
 
 
 def causal_section(result, study) -> list[str]:
-    """What predicts beside what causes, per treatment: the group's leave-one-out change
-    and SHAP share, then each causal estimate with its interval, the truth of the same
-    estimand on the same requests where known, and the assumption it rests on."""
+    """What predicts beside what causes, per treatment: first the conclusion the estimates
+    support (the experiment's where there is one, else double ML's benchmarked
+    sensitivity), then the group's leave-one-out change and SHAP share, the association,
+    and each causal estimate with its interval, the truth of the same estimand on the same
+    requests where known, and the assumption it rests on."""
     out = ["## What predicts, and what causes", ""]
     level = f"{study.confidence:.0%}"
     for treatment, columns in study.causal.treatments.items():
         effects = [e for e in result.causal if e.treatment == treatment]
         if not effects:
             continue
-        pts = "percentage points of P(label)"
+        by_method = {e.method: e for e in effects}
         out += [
             f"### `{treatment}` (treated: any of {', '.join(f'`{c}`' for c in columns)} > 0)",
             "",
+            *(line for sentence in conclusions(by_method) for line in (sentence, "")),
             f"| question | method | estimate | {level} interval | truth, same requests | "
             "rests on |",
             "|---|---|---:|---:|---:|---|",
             *_predicts_rows(result, treatment_groups(columns)),
-            *(
-                f"| what causes: {QUESTIONS[e.method]} | {METHODS[e.method]} | "
-                f"{100 * e.value:+.2f} | [{100 * e.low:+.2f}, {100 * e.high:+.2f}] | "
-                f"{'' if e.truth is None else f'{100 * e.truth:+.2f}'} | {e.assumption} |"
-                for e in effects
-            ),
+            *(_estimate_row(e) for e in effects),
             "",
-            f"Causal estimates are in {pts}; predictive ones in ROC-AUC and attribution "
-            "share, which say how much a group helps to rank requests, not what changing it "
-            "would do.",
+            "Estimates of effects and associations are in percentage points of P(label); "
+            "predictive ones in ROC-AUC and attribution share, which say how much a group "
+            "helps to rank requests, not what changing it would do.",
             "",
             *(_effect_sentence(e, study) for e in effects),
             "",
+            *_benchmark_table(by_method.get("double_ml")),
         ]
     out += [f"- {note}" for note in result.causal_notes]
     return out + ([""] if result.causal_notes else [])
+
+
+def conclusions(by_method: dict) -> list[str]:
+    """The section's first sentences: what the randomized experiment finds, where there
+    is one, and whether double ML's sign survives a hidden confounder as strong as the
+    strongest observed group. A direction is claimed only when an interval supports it."""
+    lines = []
+    itt = by_method.get("intention_to_treat_adjusted") or by_method.get("intention_to_treat")
+    if itt is not None:
+        how = "adjusted for the senders' pre-period outcomes, " if "adjusted" in itt.method else ""
+        interval = f"{100 * itt.value:+.2f} points [{100 * itt.low:+.2f}, {100 * itt.high:+.2f}]"
+        if itt.low > 0 or itt.high < 0:
+            verdict = "raised" if itt.low > 0 else "lowered"
+            lines.append(f"**The randomized experiment finds that offering the treatment "
+                         f"{verdict} P(label)**: intention to treat, {how}{interval}.")  # fmt: skip
+        else:
+            lines.append("**The randomized experiment detects no effect of the offer** "
+                         f"(intention to treat, {how}{interval}, includes 0); that is not "
+                         "evidence of no effect (see its detectable effect below).")  # fmt: skip
+    dml = by_method.get("double_ml")
+    if dml is not None:
+        lines.append(_sensitivity_conclusion(dml, experiment=itt is not None))
+    return lines
+
+
+def _sensitivity_conclusion(dml, experiment: bool) -> str:
+    """Does double ML's sign survive its strongest benchmark (`Effect.strongest`)?"""
+    s = dml.strongest
+    pts = f"[{100 * dml.low:+.2f}, {100 * dml.high:+.2f}] points"
+    lead = "Without the experiment, double ML" if experiment else "Double ML"
+    if s is None:
+        return (f"{lead} estimates {100 * dml.value:+.2f} {pts}, but its sensitivity was not "
+                "benchmarked (`study.causal.benchmark_groups`): no direction is claimed "
+                "from observational data.")  # fmt: skip
+    like = s.group if s.group == OBSERVED_TOGETHER else f"the strongest observed group ({s.group})"
+    under = f"[{100 * s.interval_low:+.2f}, {100 * s.interval_high:+.2f}] points"
+    if s.sign_survives:
+        verdict = "raises" if s.interval_low > 0 else "lowers"
+        return (f"**{lead}'s sign survives a hidden confounder as strong as {like}**, the "
+                f"strongest benchmark: under it the interval is {under}, so the treatment "
+                f"{verdict} P(label) unless an unobserved cause confounds it more than "
+                "that.")  # fmt: skip
+    return (f"**{lead}'s sign does not survive a hidden confounder as strong as {like}**, "
+            f"the strongest benchmark: under it the interval would be {under}, so these "
+            "data cannot say whether the treatment raises or lowers P(label) (double ML "
+            f"alone: {100 * dml.value:+.2f} {pts}).")  # fmt: skip
+
+
+def _estimate_row(e) -> str:
+    question = "association" if e.method == "naive_difference" else "what causes"
+    question += f": {QUESTIONS[e.method]}"
+    estimate = f"{100 * e.value:+.2f}" if e.finding else "none (weak instrument)"
+    if e.confidence_set is not None:
+        interval = e.confidence_set.describe(unit="")
+    else:
+        interval = f"[{100 * e.low:+.2f}, {100 * e.high:+.2f}]"
+    truth = "" if e.truth is None else f"{100 * e.truth:+.2f}"
+    return (
+        f"| {question} | {METHODS[e.method]} | {estimate} | {interval} | {truth} | {e.assumption} |"
+    )
+
+
+def _strength(cf: float) -> str:
+    return "" if math.isnan(cf) else f"{cf:.4f}"
+
+
+def _benchmark_table(dml) -> list[str]:
+    """Every benchmark group's strengths and the bounds under it, and the contour plot."""
+    if dml is None or not dml.benchmarks:
+        return []
+    rows = [*dml.benchmarks, *([dml.per_side] if dml.per_side else [])]
+    return [
+        "Double ML's sensitivity, benchmarked: a hidden confounder as strong as each "
+        "observed group (what leaving the group out costs the label's and the treatment's "
+        "models, DoubleML's `sensitivity_benchmark`), at adversity 1, the worst case; one that "
+        "moves the estimate as far again as adjusting for every observed feature moved the "
+        "naive difference (the treatment's observed confounders together: unobserved "
+        "selection as strong as observed); and, last, the strongest group on each side. A "
+        "direction is claimed only where the strongest of these leaves an interval that "
+        "excludes 0. Points of P(label):",
+        "",
+        "| a confounder as strong as | gain for the label (cf_y) | gain for the treatment "
+        "(cf_d) | bias bound | estimate within | interval within | sign survives |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        *(
+            f"| {b.group} | {_strength(b.cf_y)} | {_strength(b.cf_d)} | {100 * b.bias:.2f} | "
+            f"[{100 * b.bound_low:+.2f}, {100 * b.bound_high:+.2f}] | "
+            f"[{100 * b.interval_low:+.2f}, {100 * b.interval_high:+.2f}] | "
+            f"{'yes' if b.sign_survives else 'no'} |"
+            for b in rows
+        ),
+        "",
+        f"![double ML's sensitivity](sensitivity_{dml.treatment}.png)",
+        "",
+    ]
 
 
 def _predicts_rows(result, groups: list[str]) -> list[str]:
@@ -397,14 +562,28 @@ def _predicts_rows(result, groups: list[str]) -> list[str]:
 
 def _effect_sentence(e, study) -> str:
     """One computed sentence per estimate: does its interval exclude 0, does it cover the
-    truth, and what the method adds (sensitivity, first-stage strength)."""
-    sign = "lies above 0" if e.low > 0 else "lies below 0" if e.high < 0 else "includes 0"
+    truth, and what the method adds (sensitivity, the instrument's strength, the smallest
+    effect the experiment detects). A weak instrument gives no point, only its set."""
     name = METHODS[e.method]
-    text = f"- {name[0].upper() + name[1:]}: the interval {sign}"
-    if e.truth is not None:
-        text += (f"; it {'covers' if e.covers_truth else 'misses'} the truth "
-                 f"({100 * (e.value - e.truth):+.2f} points from it)")  # fmt: skip
+    text = f"- {name[0].upper() + name[1:]}"
     d = e.details
+    if e.confidence_set is not None and not e.finding:
+        text += (f": the instrument is weak (first stage {100 * d['first_stage']:+.2f} points "
+                 f"[{100 * d['first_stage_low']:+.2f}, {100 * d['first_stage_high']:+.2f}], "
+                 f"F = {d['first_stage_f']:.1f}; usable from F = "
+                 f"{study.causal.weak_instrument_f:g} with an interval that excludes 0), so "
+                 "there is no point estimate. The complier effects the data do not reject "
+                 f"(Anderson-Rubin): {e.confidence_set.describe()}")  # fmt: skip
+        if e.truth is not None:
+            text += f"; the set {'contains' if e.covers_truth else 'misses'} the truth"
+    else:
+        sign = "lies above 0" if e.low > 0 else "lies below 0" if e.high < 0 else "includes 0"
+        text += f": the interval {sign}"
+        if e.method == "naive_difference":
+            text += " (an association between treatment and label, not an effect)"
+        if e.truth is not None:
+            text += (f"; it {'covers' if e.covers_truth else 'misses'} the truth "
+                     f"({100 * (e.value - e.truth):+.2f} points from it)")  # fmt: skip
     if "robustness_value" in d:
         text += (
             f". An unobserved confounder explaining {d['robustness_value']:.1%} of the "
@@ -415,14 +594,23 @@ def _effect_sentence(e, study) -> str:
         if "to_truth_robustness_value" in d:
             text += (f"; {d['to_truth_robustness_value']:.2%} would explain its distance "
                      "from the truth")  # fmt: skip
-    if "first_stage_f" in d and e.method == "instrumental_variables":
-        weak = " (a weak instrument: below 10)" if d["first_stage_f"] < 10 else ""
+        if e.strongest is not None and not e.strongest.sign_survives:
+            text += ("; its sign does not survive a confounder as strong as the strongest "
+                     "observed group (above), so it is no evidence of direction")  # fmt: skip
+    if e.confidence_set is not None and e.finding:
         text += (f". First stage: the offer changed the treated share by "
-                 f"{100 * d['first_stage']:+.2f} points, F = {d['first_stage_f']:.1f}{weak}")  # fmt: skip
-    if "detectable_effect" in d:
-        text += (f". This experiment finds an effect on compliers of "
-                 f"{100 * d['detectable_effect']:.2f} points {POWER:.0%} of the time"
-                 + ("; an interval that includes 0 is what it often shows for smaller "
-                    "effects, so it does not say there is none" if e.low <= 0 <= e.high
-                    else ""))  # fmt: skip
+                 f"{100 * d['first_stage']:+.2f} points, F = {d['first_stage_f']:.1f}; the "
+                 "interval is the Anderson-Rubin set, valid whatever the instrument's "
+                 "strength")  # fmt: skip
+    if e.confidence_set is not None:
+        if "detectable_effect" in d:
+            text += (f". This experiment finds an effect on compliers of "
+                     f"{100 * d['detectable_effect']:.2f} points {POWER:.0%} of the time"
+                     + ("; an interval that includes 0 is what it often shows for smaller "
+                        "effects, so it does not say there is none" if e.low <= 0 <= e.high
+                        else ""))  # fmt: skip
+        else:
+            text += (f". This experiment cannot detect any plausible effect: the smallest "
+                     f"effect on compliers it would find {POWER:.0%} of the time exceeds "
+                     "100 points (`tiesignal design` sizes one that can)")  # fmt: skip
     return text + "."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from tiesignal.cluster import TaskMap
-from tiesignal.config import ModelConfig, StudyConfig
+from tiesignal.config import EvaluateConfig, ModelConfig, StudyConfig
+from tiesignal.evaluation.drift import Drift, drift
 from tiesignal.features.build import encode
 from tiesignal.features.registry import FEATURES
 from tiesignal.io import write_csv, write_text
@@ -36,6 +38,7 @@ class StudyResult:
     truth: TruthRecovery | None = None  # None on real data
     causal: list[Effect] = field(default_factory=list)  # what causes (study/causal.py)
     causal_notes: list[str] = field(default_factory=list)  # what it skipped, and why
+    drift: Drift | None = None  # the test period against training's (time splits only)
 
 
 def run_study(
@@ -47,9 +50,11 @@ def run_study(
     progress: Callable[[str], None],
     cache: Path | None = None,
     fit_map: TaskMap | None = None,
+    periods: EvaluateConfig | None = None,
 ) -> StudyResult:
     """`cache`: a folder of fits kept between runs (study/cache.py), or None; `fit_map`:
-    where the fits run (`fit_all`)."""
+    where the fits run (`fit_all`); `periods`: the drift check's settings where the splits
+    are consecutive periods (a drifted test period shifts the study's comparisons)."""
     X = {s: encode(tables[s], list(FEATURES), levels) for s in SPLITS}
     y = {s: tables[s][LABEL].to_numpy(dtype=bool).astype(np.int8) for s in SPLITS}
     fits = fit_all(study, model_cfg, X, y, progress, FitCache(cache, data_digest(X, y)), fit_map)
@@ -83,6 +88,13 @@ def run_study(
         "top_group_loo_drop": float(importance.max()) if len(importance) else 0.0,
     }
     result = StudyResult(fits, y["test"], table, shap_features, shap_groups, dependence, headline)
+    if periods is not None:  # the drift check of `evaluate`, on the study's own full model
+        result.drift = drift(
+            {s: tables[s]["sent_at"] for s in SPLITS}, y,
+            {s: np.mean([f.model.predict(X[s]) for f in fits if f.variant.kind == "full"],
+                        axis=0) for s in SPLITS},
+            periods.calibration_bins, min_relative_change=periods.drift_min_relative_change,
+        )  # fmt: skip
     if truth_data is not None:
         result.truth = recover_truth(
             truth_data, tables["test"], shown, explained, fits, importance, shap_groups, study
@@ -152,6 +164,13 @@ def write_outputs(result: StudyResult, study: StudyConfig, context: dict, folder
         write_csv(curve, folder / f"pdp_{feature}.csv")
         write_csv(ice, folder / f"ice_{feature}.csv")
         plots.dependence_plot(curve, ice, feature, folder / f"pdp_{feature}.png")
+    benchmarks = [dataclasses.asdict(b) | {"treatment": e.treatment}
+                  for e in result.causal for b in e.benchmarks]  # fmt: skip
+    if benchmarks:
+        write_csv(pd.DataFrame(benchmarks).round(6), folder / "causal_benchmarks.csv")
+    for effect in result.causal:
+        if effect.benchmarks:
+            plots.sensitivity_plot(effect, folder / f"sensitivity_{effect.treatment}.png")
     if result.truth is not None:
         write_csv(result.truth.groups, folder / "truth_groups.csv")
         write_csv(result.truth.tie_strength.curves, folder / "tie_strength.csv")

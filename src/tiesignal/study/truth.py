@@ -9,6 +9,9 @@ number, and each carries an interval, so the report states only what they suppor
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +27,14 @@ from tiesignal.study import attribution
 from tiesignal.study.bootstrap import RankedScores, half_width
 
 CURVE_TOLERANCE = 1e-6  # probability a true curve must rise and fall by to have a peak
+SIZES = ("n_requests", "n_members", "n_senders", "chunk_size")  # what a larger sample changes
+
+
+def world_digest(world: WorldConfig) -> str:
+    """The world's coefficients and seed, not its size: a larger sample has the same one."""
+    coefficients = {k: v for k, v in dataclasses.asdict(world).items() if k not in SIZES}
+    text = json.dumps(coefficients, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,9 @@ class Truth:
     rows: pd.DataFrame  # data/raw/truth.parquet, any order
     world: WorldConfig
     summary: dict  # data/raw/truth.json
+    # per group, the AUC the same study loses without it on a much larger sample of this
+    # world (RANKING_TRUTH), or None where none is recorded
+    learnable: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,7 @@ class TruthRecovery:
     confounded: dict[str, str]  # group -> how the world makes its features depend on intent
     spearman: Estimate  # study's leave-one-out ranking against the causal ranking
     spearman_unconfounded: Estimate | None  # the same over unconfounded groups (>= 3)
+    spearman_learnable: Estimate | None  # ... against the study on a much larger sample
     tie_strength: TieStrength
     personalization: Personalization
     world: WorldConfig  # the world these truths come from
@@ -124,6 +139,8 @@ class TruthRecovery:
         }
         if self.spearman_unconfounded is not None:
             out["spearman_loo_vs_truth_unconfounded"] = self.spearman_unconfounded.value
+        if self.spearman_learnable is not None:
+            out["spearman_loo_vs_learnable"] = self.spearman_learnable.value
         return out
 
 
@@ -146,7 +163,9 @@ def recover_truth(
     resamples = min(study.bootstrap_resamples, 200)
     groups = _group_ranking(rows, importance, shap_groups)
     confounded = confounded_groups(truth.world)
-    spearman, unconfounded = _rank_agreement(rows, fits, confounded, rng, resamples, study)
+    spearman, unconfounded, learnable = _rank_agreement(
+        rows, fits, confounded, truth.learnable, rng, resamples, study
+    )
     models = [f.model.booster for f in fits if f.variant.kind == "full"]
     p = groups.set_index("group").loc["personalization"]
     return TruthRecovery(
@@ -154,6 +173,7 @@ def recover_truth(
         confounded=confounded,
         spearman=spearman,
         spearman_unconfounded=unconfounded,
+        spearman_learnable=learnable,
         tie_strength=_tie_strength(
             truth.world, rows.iloc[shown], explained, models, rng, resamples, study.confidence
         ),
@@ -235,9 +255,11 @@ def _group_ranking(rows: pd.DataFrame, importance: pd.Series, shap_groups: pd.Da
     )
 
 
-def _rank_agreement(rows, fits, confounded, rng, resamples, study) -> tuple:
-    """Spearman of the study's leave-one-out drops with the truth's AUC drops, with a
-    bootstrap interval over test requests (both rankings recomputed on each resample)."""
+def _rank_agreement(rows, fits, confounded, learnable, rng, resamples, study) -> tuple:
+    """Spearman of the study's leave-one-out drops with the truth's AUC drops (all groups,
+    and the unconfounded ones), and with the learnable ranking where there is one, each
+    with a bootstrap interval over test requests (the rankings of these requests
+    recomputed on each resample; the learnable one is fixed)."""
     y = rows[LABEL].to_numpy(dtype=bool)
     full = [RankedScores(y, f.test_scores) for f in fits if f.variant.kind == "full"]
     without = {
@@ -261,18 +283,25 @@ def _rank_agreement(rows, fits, confounded, rng, resamples, study) -> tuple:
     draws = [drops(np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y)).astype(float))
              for _ in range(resamples)]  # fmt: skip
 
-    def spearman(mask: np.ndarray) -> Estimate | None:
+    def spearman(mask: np.ndarray, against=None) -> Estimate | None:
+        """`against`: a fixed ranking to compare with, instead of each resample's truth."""
         if mask.sum() < 3:
             return None
-        values = [_spearman(s[mask], t[mask]) for s, t in draws]
+        values = [_spearman(s[mask], (t if against is None else against)[mask])
+                  for s, t in draws]  # fmt: skip
         low, high = np.nanpercentile(
             values, [50 * (1 - study.confidence), 50 * (1 + study.confidence)]
         )
-        return Estimate(_spearman(point[0][mask], point[1][mask]), float(low), float(high))
+        fixed = point[1] if against is None else against
+        return Estimate(_spearman(point[0][mask], fixed[mask]), float(low), float(high))
 
     if len(names) < 3:
-        return Estimate.missing(), None
-    return spearman(np.ones(len(names), dtype=bool)), spearman(keep)
+        return Estimate.missing(), None, None
+    everything = np.ones(len(names), dtype=bool)
+    reference = None
+    if learnable is not None and set(names) <= set(learnable):
+        reference = spearman(everything, np.array([learnable[g] for g in names]))
+    return spearman(everything), spearman(keep), reference
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -297,7 +326,7 @@ def _tie_strength(world, shown, explained, models, rng, resamples, confidence) -
     ice = np.array(
         [attribution.ice_matrix(m, explained, "mutual_connections", grid, False) for m in models]
     )  # seeds x grid x rows
-    curves, learned, true, boot_rise = {"mutual_connections": grid}, {}, {}, {}
+    curves, learned, true, boot_rise, seed_rise = {"mutual_connections": grid}, {}, {}, {}, {}
     for name, mask in (("digital", digital >= 0.5), ("non_digital", digital < 0.5),
                        ("all", np.ones(len(digital), dtype=bool))):  # fmt: skip
         rows = ice[:, :, mask]
@@ -308,17 +337,17 @@ def _tie_strength(world, shown, explained, models, rng, resamples, confidence) -
         )  # fmt: skip
         curves[f"learned_{name}"], curves[f"true_{name}"] = rows.mean(axis=(0, 2)), true_curve
         true[name] = _exact_shape(grid, true_curve)
-        learned[name], boot_rise[name] = _learned_shape(grid, rows, rng, resamples, confidence)
-    gap = boot_rise["digital"] - boot_rise["non_digital"]
-    tail = 50 * (1 - confidence)
+        learned[name], boot_rise[name], seed_rise[name] = _learned_shape(
+            grid, rows, rng, resamples, confidence
+        )
+    gap = learned["digital"].rise.value - learned["non_digital"].rise.value
+    boot_gap = boot_rise["digital"] - boot_rise["non_digital"]
+    half = float(half_width(boot_gap, seed_rise["digital"] - seed_rise["non_digital"], confidence))
     return TieStrength(
         curves=pd.DataFrame(curves).round(8),
         learned=learned,
         true=true,
-        digital_gap=Estimate(
-            learned["digital"].rise.value - learned["non_digital"].rise.value,
-            *(float(v) for v in np.percentile(gap, [tail, 100 - tail])),
-        ),
+        digital_gap=Estimate(gap, gap - half, gap + half),  # test sampling and refitting
         true_digital_gap=true["digital"].rise.value - true["non_digital"].rise.value,
     )
 
@@ -327,12 +356,13 @@ def _learned_shape(grid, ice: np.ndarray, rng, resamples, confidence):
     """The shape of the mean curve of `ice` (seeds x grid x rows): its rise and fall with
     intervals that cover both the requests averaged over (a bootstrap over rows) and
     refitting (the spread over seeds, Student's t), added in variance as for the deltas.
-    Also the bootstrap rises, for differences between industry types."""
+    Also the bootstrap and per-seed rises, for differences between industry types."""
     n = ice.shape[2]
     if n == 0:
         return (
             CurveShape(float("nan"), Estimate.missing(), Estimate.missing()),
             np.full(resamples, np.nan),
+            np.full(ice.shape[0], np.nan),
         )
     per_seed = ice.mean(axis=2)  # seeds x grid
     curve = per_seed.mean(axis=0)
@@ -350,7 +380,7 @@ def _learned_shape(grid, ice: np.ndarray, rng, resamples, confidence):
         estimate(curve[i] - curve[0], rise_draws, per_seed[:, i] - per_seed[:, 0]),
         estimate(curve[i] - curve[-1], boot[:, i] - boot[:, -1], per_seed[:, i] - per_seed[:, -1]),
     )
-    return shape, rise_draws
+    return shape, rise_draws, per_seed[:, i] - per_seed[:, 0]
 
 
 def _exact_shape(grid: np.ndarray, curve: np.ndarray) -> CurveShape:
