@@ -371,7 +371,12 @@ def _double_ml(name, y, d, encoded, columns, senders, cfg: CausalConfig, confide
             if f.name in names:
                 groups.setdefault(f.group, []).append(names[f.name])
         progress(f"causal: {name}: sensitivity benchmarked against {len(groups)} groups")
-        benchmarks = tuple(_benchmark(model, g, cols, effect) for g, cols in groups.items())
+        try:
+            benchmarks = tuple(_benchmark(model, g, cols, effect) for g, cols in groups.items())
+        except (ValueError, np.linalg.LinAlgError) as err:  # a refit on too few rows
+            log.warning("causal: %s: the sensitivity benchmarks could not be fitted (%s); "
+                        "no direction is claimed from double ML", name, err)  # fmt: skip
+            return effect
     return dataclasses.replace(effect, benchmarks=benchmarks)
 
 

@@ -475,8 +475,9 @@ def _sensitivity_conclusion(dml, experiment: bool) -> str:
     lead = "Without the experiment, double ML" if experiment else "Double ML"
     if s is None:
         return (f"{lead} estimates {100 * dml.value:+.2f} {pts}, but its sensitivity was not "
-                "benchmarked (`study.causal.benchmark_groups`): no direction is claimed "
-                "from observational data.")  # fmt: skip
+                "benchmarked against the observed groups (`study.causal.benchmark_groups`, "
+                "or a refit failed: see the log): no direction is claimed from "
+                "observational data.")  # fmt: skip
     like = s.group if s.group == OBSERVED_TOGETHER else f"the strongest observed group ({s.group})"
     under = f"[{100 * s.interval_low:+.2f}, {100 * s.interval_high:+.2f}] points"
     if s.sign_survives:
