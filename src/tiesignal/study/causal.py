@@ -494,7 +494,7 @@ def experiment_effects(name, y, d, arm: Arms, boot: Resampling, cfg: CausalConfi
     detectable /= abs(first)
     details = strength | {"weak_instrument": float(not usable),
                           "ar_bounded": float(found.bounded)}  # fmt: skip
-    if detectable <= LARGEST_EFFECT:
+    if usable and detectable <= LARGEST_EFFECT:  # sized by a first stage that is no noise
         details["detectable_effect"] = detectable
     out.append(Effect(name, f"instrumental_variables{suffix}", itt / first, *found.hull, rows,
                       true_late, details, finding=usable, confidence_set=found))  # fmt: skip

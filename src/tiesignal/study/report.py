@@ -610,8 +610,12 @@ def _effect_sentence(e, study) -> str:
                      + ("; an interval that includes 0 is what it often shows for smaller "
                         "effects, so it does not say there is none" if e.low <= 0 <= e.high
                         else ""))  # fmt: skip
-        else:
+        elif e.finding:
             text += (f". This experiment cannot detect any plausible effect: the smallest "
                      f"effect on compliers it would find {POWER:.0%} of the time exceeds "
                      "100 points (`tiesignal design` sizes one that can)")  # fmt: skip
+        else:
+            text += (". With a first stage this weak the experiment cannot detect any "
+                     "plausible effect on compliers: the offer barely changed who was "
+                     "treated (`tiesignal design` sizes one that can)")  # fmt: skip
     return text + "."
