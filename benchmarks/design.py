@@ -28,7 +28,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import composed  # noqa: E402
 
 from tiesignal.config import DesignConfig, StudyConfig, load, load_world
-from tiesignal.design import calibration, design_table, population, reference_point
+from tiesignal.design import (
+    at_reference,
+    calibration,
+    design_table,
+    population,
+    reference_point,
+)
 
 
 def main(replicates: int | None) -> dict:
@@ -43,10 +49,7 @@ def main(replicates: int | None) -> dict:
     table = design_table(pop, design, lambda line: print(f"[design] {line}", flush=True))
     seconds = time.perf_counter() - started
     within, total, worst = calibration(table, design.replicates)
-    ref = reference_point(design, world)
-    at = table
-    for key, value in ref.items():
-        at = at[at[key] == value]
+    at = at_reference(table, design, world)
     mde = {f"{r.scheme}{'_cuped' if r.adjusted else ''}": round(100 * r.mde_late, 3)
            for r in at.itertuples()}  # fmt: skip
     return {
@@ -55,7 +58,7 @@ def main(replicates: int | None) -> dict:
         "seconds": round(seconds, 1),
         "calibration_within_2_errors": f"{within}/{total}",
         "calibration_largest_gap_errors": round(worst, 2),
-        "reference": ref,
+        "reference": reference_point(design, world),
         "true_complier_effect_points": round(100 * float(at["true_late"].iloc[0]), 3),
         "mde_complier_points": mde,
         "mde_factor_blocked_cuped_vs_sender": round(mde["sender"] / mde["blocked_cuped"], 3),

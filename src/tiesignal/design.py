@@ -31,7 +31,7 @@ from tiesignal.config import ConfigError, DesignConfig, WorldConfig
 from tiesignal.simulate import build_world, simulate_world
 from tiesignal.simulate.requests import blocked_assignment, sender_blocks
 from tiesignal.simulate.vocab import NOTE_LEVELS
-from tiesignal.study.causal import cuped, pre_period_covariates
+from tiesignal.study.causal import cuped, minimum_detectable, pre_period_covariates
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,6 @@ def design_table(pop: Population, design: DesignConfig,
 def _design_point(pop: Population, design: DesignConfig, months: int, share: float,
                   uptake: float, scheme: str, rng: np.random.Generator) -> list[dict]:  # fmt: skip
     z = norm.ppf(0.5 + design.confidence / 2)
-    z_power = norm.ppf(design.power)
     n_senders = len(pop.blocks)
     taking_part = np.random.default_rng([design.seed, 0]).random(n_senders) < share
     keep = (pop.month < months) & taking_part[pop.sender]
@@ -194,12 +193,13 @@ def _design_point(pop: Population, design: DesignConfig, months: int, share: flo
         null = np.array(found[("zero", adj)])
         se = float(np.median(np.sqrt(null[:, 1])))
         first = float(null[:, 2].mean())
+        mde_itt = minimum_detectable(se, z, design.power)
         row = {
             "scheme": scheme, "adjusted": adj, "months": months, "sender_share": share,
             "uptake": uptake, "senders": int(clusters.code.max() + 1),
             "requests": int(keep.sum()), "first_stage": first, "true_itt": true_itt,
-            "true_late": true_late, "se_itt": se, "mde_itt": (z + z_power) * se,
-            "mde_late": (z + z_power) * se / first if first > 0 else np.inf,
+            "true_late": true_late, "se_itt": se, "mde_itt": mde_itt,
+            "mde_late": mde_itt / first if first > 0 else np.inf,
         }  # fmt: skip
         for name, effect in effects.items():
             itt = true_itt if effect is None else effect * complier_share
@@ -209,7 +209,7 @@ def _design_point(pop: Population, design: DesignConfig, months: int, share: flo
                 np.mean(np.abs(draws[:, 0]) > z * np.sqrt(draws[:, 1]))
             )
         # for 80% power at the world's own effect: this many times the design's requests
-        row["size_for_power"] = ((z + z_power) * se / true_itt) ** 2 if true_itt else np.inf
+        row["size_for_power"] = (mde_itt / true_itt) ** 2 if true_itt else np.inf
         rows.append(row)
     return rows
 
@@ -220,6 +220,14 @@ def _power(effect: float, se: float, z: float) -> float:
         return 1.0 if effect else 0.0
     shift = abs(effect) / se
     return float(norm.cdf(shift - z) + norm.cdf(-shift - z))
+
+
+def at_reference(table: pd.DataFrame, design: DesignConfig, world: WorldConfig) -> pd.DataFrame:
+    """The rows of `table` at `reference_point`: every scheme and analysis there."""
+    at = table
+    for key, value in reference_point(design, world).items():
+        at = at[at[key] == value]
+    return at
 
 
 def reference_point(design: DesignConfig, world: WorldConfig) -> dict:
@@ -257,9 +265,7 @@ def design_markdown(table: pd.DataFrame, design: DesignConfig, world: WorldConfi
     """The report: the headline at the world's own size, every design point, calibration.
     `definition`: the world's file, to name it."""
     ref = reference_point(design, world)
-    at = table
-    for key, value in ref.items():
-        at = at[at[key] == value]
+    at = at_reference(table, design, world)
     base = at[(at["scheme"] == "sender") & ~at["adjusted"]]
     best = at.loc[at["mde_late"].idxmin()] if len(at) else None
     pct = f"{design.power:.0%}"
@@ -333,9 +339,7 @@ def power_plot(table: pd.DataFrame, design: DesignConfig, world: WorldConfig, pa
     from tiesignal.evaluation.plots import plt, save_png
 
     ref = reference_point(design, world)
-    at = table
-    for key, value in ref.items():
-        at = at[at[key] == value]
+    at = at_reference(table, design, world)
     z = norm.ppf(0.5 + design.confidence / 2)
     grid = np.linspace(0, max(max(design.effects), 1e-3) * 1.2, 60)
     fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tiesignal.evaluation.plots import plt, save_png, share_bars
+from tiesignal.study.causal import bias_bound
 
 
 def deltas_plot(table: pd.DataFrame, path: Path) -> None:
@@ -84,7 +85,7 @@ def sensitivity_plot(effect, path: Path) -> None:
     groups = [b for b in effect.benchmarks if np.isfinite(b.cf_y)]  # with strengths
     top = max(0.05, 1.3 * max(max(b.cf_y for b in groups), max(b.cf_d for b in groups)))
     cf_y, cf_d = np.meshgrid(np.linspace(0, top, 80), np.linspace(0, min(top, 0.95), 80))
-    bias = np.sqrt(cf_y * cf_d / (1 - cf_d)) * effect.details["scale"]
+    bias = bias_bound(cf_y, cf_d, effect.details["scale"])
     edge = effect.low - bias if effect.value >= 0 else effect.high + bias
     fig, ax = plt.subplots(figsize=(6.5, 5))
     lines = ax.contour(cf_y, cf_d, 100 * edge, levels=10, colors="tab:grey", linewidths=0.8)

@@ -45,7 +45,7 @@ class Truth:
     world: WorldConfig
     summary: dict  # data/raw/truth.json
     # per group, the AUC the same study loses without it on a much larger sample of this
-    # world (RANKING_TRUTH), or None where none is recorded
+    # world (benchmarks/ranking_truth.py), or None where none is recorded
     learnable: dict[str, float] | None = None
 
 
