@@ -23,7 +23,7 @@ log = logging.getLogger("tiesignal.ingest")
 @dataclass(frozen=True)
 class Params:
     data: DataConfig
-    split: PrepareConfig  # only min_sent_at and max_sent_at, as dvc.yaml declares
+    split: PrepareConfig  # min_sent_at, max_sent_at and label_window_days, as dvc.yaml declares
     compute: ComputeConfig  # only compute.chunk_rows, as dvc.yaml declares
 
 

@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup_browser.sh
 export PATH="$PWD/.venv/bin:$PATH" DVC_NO_ANALYTICS=1
 exec python -m pytest "$@"

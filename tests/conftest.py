@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from tiesignal.config import ModelConfig, PrepareConfig, WorldConfig, load, load_world
+from tiesignal.config import composed as compose_conf
 from tiesignal.export.bundle import write_export
 from tiesignal.export.card import model_card
 from tiesignal.features.build import encode, feature_tables
@@ -35,9 +34,7 @@ STAGES = ("simulate", "ingest", "prepare", "featurize", "train", "evaluate", "co
 
 def composed(*overrides: str) -> dict:
     """conf/ composed the way DVC composes it, as plain data."""
-    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
-        cfg = compose("config", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True)
+    return compose_conf(ROOT / "conf", list(overrides))
 
 
 TRACKING_ENV = ("MLFLOW_TRACKING_URI", "DVC_ROOT", "DVC_EXP_NAME")

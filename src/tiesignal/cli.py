@@ -1,6 +1,7 @@
 """The `tiesignal` command: `tiesignal predict` scores new requests with an exported model;
 `tiesignal simulate-exports` writes the simulated world as member data exports;
-`tiesignal study init` makes a workspace for a real-data study."""
+`tiesignal study init` makes a workspace for a real-data study;
+`tiesignal donations build|receive` makes the donation page and takes its donations."""
 
 from __future__ import annotations
 
@@ -70,10 +71,35 @@ def main(argv: list[str] | None = None) -> int:
         "checkout.",
     )
     init.add_argument("folder", type=Path, metavar="DIR", help="new folder, outside the repo")
-    init.add_argument("--data", required=True, choices=("member_exports", "table"))
+    init.add_argument("--data", required=True, choices=("member_exports", "donations", "table"))
     init.add_argument("--path", type=Path, required=True, help="the exports folder or table")
     init.add_argument("--participant-folds", action="store_true",
                       help="cross-validate over participants (split=participants)")  # fmt: skip
+    donations = commands.add_parser(
+        "donations", help="the donation page for participants, and a receiver for donations"
+    ).add_subparsers(dest="donations_command", required=True)
+    build = donations.add_parser(
+        "build",
+        help="build the static donation page for this study (conf/ with data=donations)",
+        description="Copy the page (donate/), the pinned Pyodide (npm ci, once), the "
+        "extraction core and the study's settings (data.public_key, data.donation, the label "
+        "rules and window) into one folder any static web server can host.",
+    )
+    build.add_argument("--out", type=Path, default=Path("donate/build"))
+    receive = donations.add_parser(
+        "receive",
+        help="take donations on 127.0.0.1: POST /donations, re-keyed with the secret salt",
+        description="Serve the built page (--page) and take donations at POST /donations on "
+        "127.0.0.1: each is checked, re-keyed with the study's secret salt and written "
+        "atomically as one file in --out, the folder `data=donations` reads.",
+    )
+    receive.add_argument("--out", type=Path, default=Path("data/donations"))
+    receive.add_argument("--page", type=Path, help="a built page to serve at /")
+    receive.add_argument("--port", type=int, default=8765)
+    for command in (build, receive):
+        command.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+                             help="Hydra overrides of conf/ (default: data=donations), e.g. "
+                             "data.donation.endpoint=https://study.example/donations")  # fmt: skip
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -88,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             return _study_init(args)
         if args.command == "design":
             return _design(args)
+        if args.command == "donations":
+            return _donations(args)
         return _predict(args)
     except (FileNotFoundError, ValueError) as err:  # bad input (InputError is a ValueError)
         log.error("failed: %s", err)
@@ -164,6 +192,26 @@ def _design(args: argparse.Namespace) -> int:
     write_design(table, design, world, params["world"]["definition"], args.out)
     log.info("wrote %s (design.md, design.csv, power.png) in %.0fs", args.out,
              time.monotonic() - started)  # fmt: skip
+    return 0
+
+
+def _donations(args: argparse.Namespace) -> int:
+    import os
+
+    from tiesignal.config import DataConfig, composed, load
+    from tiesignal.donate import build_page, serve
+    from tiesignal.ingest.pseudonym import load_salt
+
+    params = composed(Path("conf"), ["data=donations", *args.overrides])
+    data = load(DataConfig, params["data"], "data")
+    if args.donations_command == "build":
+        built = build_page(data, params["data"], params["split"]["label_window_days"],
+                           Path("donate"), args.out)  # fmt: skip
+        log.info("built the donation page in %s: %d files, %.1f MB; host the folder as it is",
+                 built["folder"], built["files"], built["bytes"] / 1e6)  # fmt: skip
+        return 0
+    salt = load_salt(os.environ, data.salt_env, data.salt_file, Path.cwd())
+    serve(data, salt, args.out, args.page, args.port)
     return 0
 
 

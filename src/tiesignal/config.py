@@ -183,6 +183,17 @@ class WorldConfig:
     experiment: ExperimentConfig = dataclasses.field(default_factory=ExperimentConfig)
 
 
+def composed(conf: Path, overrides: list[str]) -> dict:
+    """`conf/` composed as `dvc exp run` composes it (Hydra), with `overrides`, as plain
+    data: for commands outside the pipeline (the tests, `tiesignal donations`)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(str(Path(conf).resolve()), version_base=None):
+        cfg = compose("config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
 def load_world(section: Mapping, root: Path, where: str = "world") -> WorldConfig:
     """The world of params.yaml's `world` section: the coefficients of its `definition`
     (a YAML file, relative to `root`) with the section's other keys laid over them, so
@@ -238,17 +249,35 @@ class OpportunityRules:
 
 
 @dataclass(frozen=True)
+class DonationConfig:
+    """What the donation page says and where it sends (`tiesignal donations build`)."""
+
+    study: str = "tiesignal study"  # the study's name, as the page shows it
+    # shown before the participant agrees; nothing is donated without that agreement
+    consent: str = ""
+    # where the page POSTs a donation (an http(s) URL); empty: the participant downloads
+    # the file and hands it over themselves
+    endpoint: str = ""
+    max_body_mb: int = 20  # the receiver refuses a larger donation
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where the requests come from. Real sources need a secret salt for the person ids."""
 
-    source: str  # simulated | member_exports | table
-    path: str  # the simulator's requests, a folder of member exports, or a table
+    source: str  # simulated | member_exports | donations | table
+    path: str  # the simulator's requests, a folder of exports or of donations, or a table
     salt_env: str = "TIESIGNAL_SALT"  # the salt is read from this variable, else salt_file
     salt_file: str = "~/.config/tiesignal/salt"
     opportunity_rules: OpportunityRules = dataclasses.field(default_factory=OpportunityRules)
     # Position and Company in Connections.csv exist only for senders who were accepted, so
     # as features they would give the outcome away; off unless a study wants them.
     sender_profile_from_connections: bool = False
+    # the study's public pseudonym key: the donation page (and ingest of exports, which
+    # runs the same code) hashes people under it; the secret salt re-keys them. Public, so
+    # that the page can hold it; one per study, so that studies cannot link people.
+    public_key: str = ""
+    donation: DonationConfig = dataclasses.field(default_factory=DonationConfig)
     # invitation times are local clock times, message times UTC: how far a message may
     # seem to precede its invitation and still be part of the conversation after it
     clock_skew_hours: int = 14

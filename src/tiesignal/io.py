@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from tiesignal.extract.files import encoding_of
 from tiesignal.schema import InputError
 
 _UMASK = os.umask(0)
@@ -336,27 +336,6 @@ def sniff_encoding(path: Path) -> tuple[str, str | None]:
     exports and tables are read the same way."""
     with open(path, "rb") as fh:
         return encoding_of(iter(lambda: fh.read(1 << 20), b""))
-
-
-def encoding_of(blocks: Iterable[bytes]) -> tuple[str, str | None]:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, first = 0, True
-    for block in blocks:
-        if first and block.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig", None
-        if first and block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return "utf-16", "decoded as UTF-16 (byte-order mark)"
-        first = False
-        try:
-            decoder.decode(block)
-        except UnicodeDecodeError as err:
-            return "cp1252", f"not UTF-8 (byte {offset + err.start}); decoded as Windows-1252"
-        offset += len(block)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "cp1252", f"not UTF-8 (byte {offset}); decoded as Windows-1252"
-    return "utf-8", None
 
 
 def table_format(path: Path) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -18,7 +19,8 @@ import yaml
 from tiesignal.ingest.pseudonym import load_salt
 from tiesignal.schema import InputError
 
-SOURCES = ("member_exports", "table")
+SOURCES = ("member_exports", "donations", "table")
+FOLDER_SOURCES = ("member_exports", "donations")  # a folder of exports or of donation files
 SETTINGS = Path("conf/experiment/study.yaml")
 NO_EXPERIMENT = "  - optional experiment: null\n"
 
@@ -46,11 +48,9 @@ def init_study(
         raise InputError(f"--data {source!r}: a study reads real data, one of {SOURCES}")
     data_path = data_path.expanduser().resolve()
     if not data_path.exists():
-        raise InputError(
-            f"{data_path}: no such {'folder' if source == 'member_exports' else 'file'}"
-        )
-    if source == "member_exports" and not data_path.is_dir():
-        raise InputError(f"{data_path}: member exports are a folder of exports, not a file")
+        raise InputError(f"{data_path}: no such {'folder' if source in FOLDER_SOURCES else 'file'}")
+    if source in FOLDER_SOURCES and not data_path.is_dir():
+        raise InputError(f"{data_path}: {source} are a folder, not a file")
     if folder.is_relative_to(repo):
         raise InputError(f"{folder}: is inside the repository {repo}; choose a folder outside it")
     if folder.exists() and any(folder.iterdir()):
@@ -77,6 +77,8 @@ def _settings(source: str, data_path: Path, participant_folds: bool) -> str:
     overrides = [f"  - override /data: {source}"]
     if participant_folds:
         overrides.append("  - override /split: participants")
+    # the study's own public pseudonym key: two studies' donations never share ids
+    public_key = [f"  public_key: {secrets.token_hex(16)}"] if source in FOLDER_SOURCES else []
     return "\n".join(
         [
             "# @package _global_",
@@ -87,6 +89,7 @@ def _settings(source: str, data_path: Path, participant_folds: bool) -> str:
             "",
             "data:",
             f"  path: {json.dumps(str(data_path))}",  # a JSON string is YAML, quoted
+            *public_key,
             "",
         ]
     )

@@ -12,13 +12,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tiesignal.config import ConfigError, DataConfig, PrepareConfig
+from tiesignal.extract.keys import Pseudonymizer
+from tiesignal.ingest.donations import ingest_donations
 from tiesignal.ingest.exports import ingest_exports, rejects_frame
-from tiesignal.ingest.pseudonym import Pseudonymizer, load_salt
+from tiesignal.ingest.pseudonym import load_salt
 from tiesignal.ingest.table import ingest_table
 from tiesignal.io import TableChunks, atomic_path, parquet_chunks, write_csv, write_parquet
 from tiesignal.schema import NOTE_TEXT
 
-SOURCES = ("simulated", "member_exports", "table")
+SOURCES = ("simulated", "member_exports", "donations", "table")
 
 
 def ingest_source(
@@ -38,7 +40,10 @@ def ingest_source(
         raise ConfigError(f"data.source: {data.source!r} is not one of {SOURCES}")
     if data.source == "simulated":
         return ingest_simulated(source, out, chunk_rows)
-    pseudonymize = Pseudonymizer(load_salt(environ, data.salt_env, data.salt_file, root))
+    salt = load_salt(environ, data.salt_env, data.salt_file, root)
+    pseudonymize = Pseudonymizer(salt)
+    if data.source == "donations":
+        return ingest_donation_files(source, data, salt, out, progress)
     if data.source == "member_exports":
         noted: Counter = Counter()  # kinds of note, digits left out, by exports that have them
 
@@ -52,7 +57,9 @@ def ingest_source(
                 for note, exports in noted.most_common():
                     progress(f"  {exports} export(s): {note} (participants.csv, notes)")
 
-        return ingest_member_exports(source, data, pseudonymize, out, on_export)
+        return ingest_member_exports(
+            source, data, pseudonymize, split.label_window_days, out, on_export
+        )
     return ingest_canonical_table(
         source, split, data.observed_until, pseudonymize, out, chunk_rows,
         on_chunk=lambda kept, bad: progress(f"  {kept} rows kept, {bad} rejected"),
@@ -77,10 +84,11 @@ def ingest_member_exports(
     folder: Path,
     cfg: DataConfig,
     pseudonymize: Pseudonymizer,
+    label_window_days: int,
     out: Path,
     on_export: Callable[[int, int, dict], None],
 ) -> dict:
-    result = ingest_exports(folder, cfg, pseudonymize, on_export=on_export)
+    result = ingest_exports(folder, cfg, pseudonymize, label_window_days, on_export=on_export)
     write_parquet(result.requests, out / "requests.parquet")
     write_parquet(result.rejects, out / "rejects.parquet")
     write_csv(result.participants, out / "participants.csv")
@@ -90,18 +98,51 @@ def ingest_member_exports(
         "exports": len(exports),
         "exports_by_status": exports["status"].value_counts().sort_index().to_dict(),
         "ignored_entries": len(result.ignored),
-        "requests": len(result.requests),
         "requests_rejected": int(exports["requests_rejected"].sum()),
         # requests a newer export of the same participant also held: counted once
         "requests_superseded": int(exports["requests_superseded"].sum()),
         "bad_rows": int(exports["bad_rows"].sum()),
+        "messages_spam": int(exports["messages_spam"].sum()),
+        "messages_draft": int(exports["messages_draft"].sum()),
         "rejects_by_reason": result.rejects["reject_reason"].value_counts().sort_index().to_dict(),
-        **{c: int(exports[c].sum()) for c in ("accepted", "labelled", "unclear", "opportunities")},
+        **outcome_counts(result.requests),
         "labels_by_rule": {
             c.removeprefix("rule_"): int(exports[c].sum())
             for c in sorted(exports)
             if c.startswith("rule_")
         },
+    }
+
+
+def ingest_donation_files(
+    folder: Path, cfg: DataConfig, salt: bytes, out: Path, progress: Callable[[str], None]
+) -> dict:
+    requests, rejects, files = ingest_donations(folder, cfg, salt, progress)
+    write_parquet(requests, out / "requests.parquet")
+    write_parquet(rejects_frame(rejects), out / "rejects.parquet")
+    write_csv(files, out / "participants.csv")
+    for _, bad in files[files["status"] != "used"].iterrows():
+        progress(f"{bad['file']}: {bad['status']} {bad['problems']}")
+    used = files[files["status"] == "used"]
+    return {
+        "source": "donations",
+        "donations": len(files),
+        "donations_by_status": files["status"].value_counts().sort_index().to_dict(),
+        "rows_removed_by_participants": int(used["rows_removed"].sum()) if len(used) else 0,
+        **outcome_counts(requests),
+    }
+
+
+def outcome_counts(requests) -> dict:
+    """The table's own counts (a request two exports held is one request)."""
+    if requests.empty:
+        return dict.fromkeys(("requests", "accepted", "labelled", "unclear", "opportunities"), 0)
+    return {
+        "requests": len(requests),
+        "accepted": int(requests["accepted"].sum()),
+        "labelled": int(requests["opportunity"].notna().sum()),
+        "unclear": int(requests["opportunity_unclear"].sum()),
+        "opportunities": int(requests["opportunity"].fillna(False).sum()),
     }
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from tiesignal.config import ConfigError
-from tiesignal.features.personalization import NOTE_COLUMNS, note_features
-from tiesignal.ingest.pseudonym import Pseudonymizer
+from tiesignal.extract.keys import Pseudonymizer
+from tiesignal.extract.notes import NOTE_COLUMNS
+from tiesignal.features.personalization import note_features
 from tiesignal.io import TableReader
 from tiesignal.schema import (
     COLUMN_KINDS,

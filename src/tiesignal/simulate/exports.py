@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from tiesignal.config import WorldConfig
-from tiesignal.ingest.exports import participant_fingerprint, request_key
-from tiesignal.ingest.pseudonym import Pseudonymizer, name_key, profile_key
+from tiesignal.extract.keys import name_key, profile_key
+from tiesignal.extract.participant import participant_fingerprint, request_key
 from tiesignal.simulate import build_world
 from tiesignal.simulate.requests import COMPANIES_ARRAY, INDUSTRY_NAMES, ROLE_NAMES
 from tiesignal.simulate.vocab import FIRST_NAMES, LAST_NAMES, SENIORITY_TITLE_PREFIX
@@ -377,7 +378,7 @@ def round_trip(
     cfg: WorldConfig,
     records: pd.DataFrame,
     ingested: pd.DataFrame,
-    pseudonymize: Pseudonymizer,
+    pseudonymize: Callable[[str], str],
     era: str,
 ) -> dict:
     """How much of the simulator's requests and labels `ingest` gives back from the

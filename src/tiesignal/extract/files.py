@@ -1,6 +1,7 @@
 """Reading one participant's export: a zip or a folder of CSV files whose names, headers,
 encodings and preambles drift from one export year to the next (DESIGN.md).
 
+Standard library only: the donation page runs this in the participant's browser (Pyodide).
 Nothing here knows what the rows mean. A file that cannot be read becomes a problem on
 its export, and a row that cannot be parsed becomes a bad row with its line number; the
 rest of the export is still read.
@@ -15,14 +16,13 @@ import logging
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from tiesignal.io import encoding_of
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,8 @@ class Found:
 
 # `Export (1).zip`: a second download of the same file
 COPY = re.compile(r" \((\d+)\)$")
+# what macOS adds to a zip or folder it copies: resource forks, never an export
+APPLE_DOUBLE = "__MACOSX"
 
 
 def find_exports(folder: Path) -> tuple[list[Found], list[str]]:
@@ -130,12 +132,16 @@ def find_exports(folder: Path) -> tuple[list[Found], list[str]]:
         raise FileNotFoundError(f"{folder}: exports folder does not exist")
     exports, other = [], []
     for entry in _visible(folder):
-        if entry.suffix.lower() == ".zip" or (entry.is_dir() and _is_export_folder(entry)):
+        if _is_empty_folder(entry):
+            other.append(f"{entry.name}/")
+        elif entry.suffix.lower() == ".zip" or (entry.is_dir() and _is_export_folder(entry)):
             exports.append(Found(entry, entry.name, None))
         elif entry.is_dir() and not entry.is_symlink():  # a participant's folder
             for inner in _visible(entry):
                 name = f"{entry.name}/{inner.name}"
-                if inner.suffix.lower() == ".zip" or inner.is_dir():
+                if _is_empty_folder(inner):
+                    other.append(f"{name}/")
+                elif inner.suffix.lower() == ".zip" or inner.is_dir():
                     exports.append(Found(inner, name, entry.name))
                 else:
                     other.append(name)
@@ -160,7 +166,18 @@ def _without_zip(name: str) -> str:
 
 
 def _visible(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    """A folder's entries, without hidden ones and macOS's `__MACOSX` copies."""
+    return sorted(
+        (p for p in folder.iterdir() if not p.name.startswith(".") and p.name != APPLE_DOUBLE),
+        key=lambda p: p.name,
+    )
+
+
+def _is_empty_folder(entry: Path) -> bool:
+    """A folder with nothing visible in it at any depth: not an export, not a participant."""
+    if not entry.is_dir() or entry.is_symlink():
+        return False
+    return all(_is_empty_folder(p) for p in _visible(entry))
 
 
 def _is_export_folder(folder: Path) -> bool:
@@ -271,9 +288,33 @@ def parse_table(data: bytes, kind: str, file: str) -> tuple[Table | None, str | 
 
 
 def decode(data: bytes) -> tuple[str, str | None]:
-    """Text of a file, and a note when it was not plain UTF-8 (as tables are read)."""
+    """Text of a file in Unicode's composed form (NFC: the same name typed on macOS and
+    elsewhere is one key), and a note when it was not plain UTF-8."""
     encoding, note = encoding_of([data])
-    return data.decode(encoding, errors="replace"), note
+    return unicodedata.normalize("NFC", data.decode(encoding, errors="replace")), note
+
+
+def encoding_of(blocks: Iterable[bytes]) -> tuple[str, str | None]:
+    """The encoding a file's bytes are in: UTF-8 (with or without a byte-order mark),
+    UTF-16 with one, else Windows-1252; and a note when it was not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, first = 0, True
+    for block in blocks:
+        if first and block.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig", None
+        if first and block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16", "decoded as UTF-16 (byte-order mark)"
+        first = False
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as err:
+            return "cp1252", f"not UTF-8 (byte {offset + err.start}); decoded as Windows-1252"
+        offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252", f"not UTF-8 (byte {offset}); decoded as Windows-1252"
+    return "utf-8", None
 
 
 def _members(path: Path, limits: ReadLimits) -> tuple[dict[str, Callable[[], bytes]], list[str]]:
@@ -295,7 +336,7 @@ def _members(path: Path, limits: ReadLimits) -> tuple[dict[str, Callable[[], byt
     ]
     for info in infos:
         name, why = info.filename, None
-        if count[name] > 1:
+        if count[name] > 1 or _apple_double(name):
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
             why = "a symbolic link, not followed"
@@ -336,7 +377,8 @@ def _folder_members(
     members: dict[str, Callable[[], bytes]] = {}
     problems = []
     for top, dirs, files in os.walk(folder, followlinks=False):
-        for name in sorted(dirs) + sorted(files):
+        dirs[:] = [d for d in dirs if d != APPLE_DOUBLE]
+        for name in sorted(dirs) + sorted(f for f in files if not f.startswith("._")):
             p = Path(top) / name
             rel = p.relative_to(folder).as_posix()
             mode = os.lstat(p).st_mode
@@ -375,6 +417,11 @@ def _bounded(stream, compressed: int | None, limits: ReadLimits, name: str) -> b
             if total % PROGRESS_BYTES < len(block) and total > len(block):
                 log.info("%s: %d MB read", clean(name), total >> 20)
     return b"".join(blocks)
+
+
+def _apple_double(name: str) -> bool:
+    """`__MACOSX/...` and `._Invitations.csv`: macOS's copies of a file's metadata."""
+    return name.startswith(f"{APPLE_DOUBLE}/") or name.rsplit("/", 1)[-1].startswith("._")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
