@@ -47,19 +47,18 @@ def export_files(seed: int = 7) -> tuple[dict[str, str], set[str]]:
     senders = []
     for i in range(REQUESTS):
         first, last = f"Sender{i:03d}x", f"Lastname{i:03d}y"
-        slug, sent = (
-            f"s-{i:03d}-{rng.randrange(10**6)}",
-            f"{1 + i % 12}/{1 + i % 28}/26, 9:{i % 60:02d} AM",
-        )
+        slug = f"s-{i:03d}-{rng.randrange(10**6)}"
+        month = 1 + i % 6  # before the export's date (06-30-2026)
+        sent = f"{month}/{1 + i % 28}/26, 9:{i % 60:02d} AM"
         note = f"Hi Ana, I saw your Kotlin work at Meridian and have a platform role {i:03d}q."
         url = f"https://network.example/in/{slug}"
         invitations.append(f'{first} {last},Ana Okafor,"{sent}","{note if i % 3 else ""}",'
                            f"INCOMING,{url},https://network.example/in/ana-okafor-x1")  # fmt: skip
         if rng.random() < 0.4:
-            connections.append(f"{first},{last},{url},{first}@mail.example,Acme,Recruiter,"
-                               f"{1 + i % 28:02d} {'Jul' if i % 12 == 6 else 'Jun'} 2026")  # fmt: skip
+            email = f"{first}@mail.example"
+            connections.append(f"{first},{last},{url},{email},Acme,Recruiter,29 Jun 2026")
             secrets.add(f"{first}@mail.example")
-        senders.append((f"{first} {last}", url, i % 12 + 1))
+        senders.append((f"{first} {last}", url, month))
         secrets.update({first, last, slug, note[:30]})
     messages = ["CONVERSATION ID,CONVERSATION TITLE,FROM,SENDER PROFILE URL,TO,RECIPIENT PROFILE "
                 "URLS,DATE,SUBJECT,CONTENT,FOLDER,ATTACHMENTS,IS MESSAGE DRAFT,"

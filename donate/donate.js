@@ -45,7 +45,9 @@ async function pick(files) {
   preview = JSON.parse(previewJson);
   show(preview);
   window.extractSeconds = (performance.now() - started) / 1000;
-  say(`Found ${preview.rows.length} connection requests. Review them below.`);
+  say(preview.rows.length
+    ? `Found ${preview.rows.length} connection requests. Review them below.`
+    : "No connection requests found in these files: choose your data export (the zip).");
 }
 
 function show(p) {
@@ -53,6 +55,7 @@ function show(p) {
   const facts = [
     ["Requests", s.requests], ["Accepted", s.accepted], ["Led to an opportunity", s.opportunities],
     ["Unclear", s.unclear], ["Sent between", s.first ? `${s.first} and ${s.last}` : "none"],
+    ["About you, in every row", s.about_you],
   ];
   $("summary").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", k), el("dd", String(v))]));
   $("exports").replaceChildren(...p.exports.map((e) => el("li",
@@ -79,7 +82,7 @@ function show(p) {
     return tr;
   }));
   $("review").hidden = false;
-  $("consent-section").hidden = false;
+  $("consent-section").hidden = p.rows.length === 0;
   counted();
 }
 
@@ -129,8 +132,10 @@ async function donate() {
   }
 }
 
-$("zips").addEventListener("change", (e) => pick([...e.target.files]));
-$("folder").addEventListener("change", (e) => pick([...e.target.files]));
+const picked = (e) => pick([...e.target.files]).catch((err) => say(
+  `These files could not be read (${err.message.split("\n").at(-2) || err.message}).`));
+$("zips").addEventListener("change", picked);
+$("folder").addEventListener("change", picked);
 $("consent").addEventListener("change", (e) => { $("donate").disabled = !e.target.checked; });
 $("donate").addEventListener("click", donate);
 start().catch((err) => say(`The extractor could not start: ${err.message}`));

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tiesignal.cli import main as cli
 from tiesignal.export.bundle import ExportedModel
-from tiesignal.ingest.pseudonym import Pseudonymizer
+from tiesignal.extract.keys import Pseudonymizer
 from tiesignal.ingest.table import ingest_table
 from tiesignal.io import FORMULA_START
 from tiesignal.schema import InputError

@@ -117,6 +117,7 @@ def extract_upload(folder: str, study: dict, now: datetime | None = None) -> dic
             "first": sent[0][:10] if sent else None,
             "last": sent[-1][:10] if sent else None,
             "observed_until": rows[0][-1][:10] if rows else None,
+            "about_you": _about(result.rows[0]) if result.rows else "",
         },
         "exports": [
             {k: statuses[n][k] for k in ("export", "status", "requests", "problems")} for n in names
@@ -152,6 +153,19 @@ def donation(preview: dict, removed: list[str], consented_at: str, study: dict) 
 def rows_digest(columns: list, rows: list) -> str:
     text = json.dumps([columns, rows], separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _about(row: dict) -> str:
+    """What every row says of the participant, in words."""
+    level = row["recipient_seniority"]
+    facts = [
+        row["recipient_industry"],
+        f"{level} level" if level else None,
+        f"{len(row['recipient_skills'] or ())} skills",
+        f"{row['recipient_connections']} connections",
+        f"profile {round(100 * row['recipient_profile_completeness'])}% complete",
+    ]
+    return ", ".join(f for f in facts if f)
 
 
 def page_preview(folder: str, study_json: str) -> str:
