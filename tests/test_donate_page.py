@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -74,8 +75,8 @@ def test_a_participant_donates_from_the_page(tmp_path):
     received = tmp_path / "received"
     env = {**os.environ, "TIESIGNAL_SALT": SALT.decode(), "DVC_NO_ANALYTICS": "1"}
     server = subprocess.Popen(
-        ["tiesignal", "donations", "receive", "--page", page["folder"], "--port", str(port),
-         "--out", str(received), f"data.donation.endpoint={endpoint}"],
+        [sys.executable, "-m", "tiesignal.cli", "donations", "receive", "--page", page["folder"],
+         "--port", str(port), "--out", str(received), f"data.donation.endpoint={endpoint}"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
     asked: list[str] = []

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -186,8 +187,8 @@ def test_the_receiver_checks_limits_and_rekeys_on_arrival(tmp_path, study):
     port, out = free_port(), tmp_path / "received"
     env = {**os.environ, "TIESIGNAL_SALT": SALT.decode(), "DVC_NO_ANALYTICS": "1"}
     server = subprocess.Popen(
-        ["tiesignal", "donations", "receive", "--port", str(port), "--out", str(out),
-         "data.donation.max_body_mb=1"],
+        [sys.executable, "-m", "tiesignal.cli", "donations", "receive", "--port", str(port),
+         "--out", str(out), "data.donation.max_body_mb=1"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
     try:

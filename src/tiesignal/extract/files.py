@@ -156,9 +156,13 @@ def copy_number(name: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def copy_stem(name: str) -> str:
+    """`Export (1).zip` and `Export.zip`: `Export`, the name that copies share."""
+    return COPY.sub("", _without_zip(name))
+
+
 def _original_first(found: Found) -> tuple:
-    stem = COPY.sub("", _without_zip(found.name))
-    return (found.participant or "", stem, copy_number(found.name), found.name)
+    return (found.participant or "", copy_stem(found.name), copy_number(found.name), found.name)
 
 
 def _without_zip(name: str) -> str:

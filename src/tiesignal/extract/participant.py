@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tiesignal.config import DataConfig
-from tiesignal.extract.files import MAX_PROBLEMS, Export, ReadLimits, Table, clean, copy_number
+from tiesignal.extract.files import (
+    MAX_PROBLEMS,
+    Export,
+    ReadLimits,
+    Table,
+    clean,
+    copy_number,
+    copy_stem,
+)
 from tiesignal.extract.keys import name_key, person_key, profile_key
 from tiesignal.extract.notes import NOTE_COLUMNS, note_feature_rows
 from tiesignal.extract.rules import UNCLEAR, LabelRules
@@ -115,13 +123,8 @@ def parse_time(value: str, formats: tuple[str, ...]) -> datetime | None:
 def copies_among(names: list[str]) -> dict[str, str]:
     """`Export (1).zip` -> `Export.zip` where both are among one participant's exports: a
     second download of the same export, reported and not read twice."""
-    by_stem = {_stem(n): n for n in names if not copy_number(n)}
-    return {n: by_stem[_stem(n)] for n in names if copy_number(n) and _stem(n) in by_stem}
-
-
-def _stem(name: str) -> str:
-    base = name[:-4] if name.lower().endswith(".zip") else name
-    return re.sub(r" \(\d+\)$", "", base)
+    by_stem = {copy_stem(n): n for n in names if not copy_number(n)}
+    return {n: by_stem[copy_stem(n)] for n in names if copy_number(n) and copy_stem(n) in by_stem}
 
 
 # ------------------------------------------------------------------ one export, parsed

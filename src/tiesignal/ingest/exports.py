@@ -26,6 +26,7 @@ from tiesignal.config import DataConfig
 from tiesignal.extract.donation import public_pseudonyms, rekeyed
 from tiesignal.extract.files import (
     ExportError,
+    Found,
     clean,
     decode,
     find_exports,
@@ -34,7 +35,7 @@ from tiesignal.extract.files import (
 from tiesignal.extract.keys import Pseudonymizer, name_key, profile_key
 from tiesignal.extract.participant import (
     COLUMNS,
-    Parsed,
+    Extracted,
     Settings,
     copies_among,
     extract_participant,
@@ -74,59 +75,111 @@ def ingest_exports(
         raise FileNotFoundError(f"{folder}: no exports (zip files or folders) in it")
     labels, label_rejects = read_labels(folder / LABELS_FILE)
     ignored = [name for name in ignored if name != LABELS_FILE]
-    reports: dict[str, dict] = {}
-    groups: dict[str, list[Parsed]] = {}  # a participant's folder, or a person's loose exports
+
+    def run(entries: list[Found]) -> _Group:
+        return _Group(entries, *_extracted(entries, settings, public, labels))
+
+    # one participant at a time, so that only their exports are in memory: a folder is a
+    # participant; a loose export is one, until a later one turns out to be the same person
+    folders: dict[str, list[Found]] = {}
     for entry in found:
-        name = clean(entry.name)
-        try:
-            export = dataclasses.replace(read_export(entry.path, settings.limits), name=name)
-            parsed = parse_export(export, settings)
-        except ExportError as err:
-            reports[name] = unusable(name, str(err))
-            continue
-        except Exception as err:  # noqa: BLE001 - whatever one export does, the others count
-            log.debug("%s: not used", name, exc_info=True)
-            reports[name] = unusable(name, f"not used: {type(err).__name__}: {clean(err)}")
-            continue
-        parsed.report["participant"] = entry.participant
-        who = f"folder/{entry.participant}" if entry.participant else parsed.fingerprint
-        groups.setdefault(who or f"export/{name}", []).append(parsed)
-    rows, rejects = [], list(label_rejects)
-    first_seen: dict[str, str] = {}  # fingerprint -> the first export that had it
-    for exports in groups.values():
-        copies = copies_among([p.export.name for p in exports])
-        for p in exports:
-            reports[p.export.name] = p.report
-            if p.export.name in copies:
-                _set_aside(p, f"a second copy of {copies[p.export.name]}", rejects)
-        group = [p for p in exports if p.export.name not in copies]
-        hand = {k: v for p in group for k, v in labels.get(p.export.name, {}).items()}
-        result = extract_participant(group, settings, public, hand)
-        first = first_seen.setdefault(result.fingerprint, group[0].export.name)
-        if result.fingerprint is not None and first != group[0].export.name:
-            for p in group:
-                _set_aside(p, f"same participant as {first}", rejects)
-        else:
-            rows.extend(result.rows)
-            rejects.extend(result.rejects)
-    ordered = [reports[clean(entry.name)] for entry in found]
-    for i, report in enumerate(ordered):
-        if on_export is not None:
-            on_export(i + 1, len(ordered), report)
+        if entry.participant:
+            folders.setdefault(entry.participant, []).append(entry)
+    groups: dict[str, _Group] = {}  # group -> its result; loose ones keyed by first export
+    owner: dict[str, str] = {}  # fingerprint -> the group that has that participant
+    done = 0
+    for entry in found:
+        if entry.participant and folders[entry.participant][0] is not entry:
+            continue  # a folder runs once, at its first export
+        key = f"folder/{entry.participant}" if entry.participant else f"loose/{entry.name}"
+        group = run(folders[entry.participant] if entry.participant else [entry])
+        first = owner.get(group.fingerprint) if group.fingerprint else None
+        if first is not None and first.startswith("loose/") and key.startswith("loose/"):
+            key, group = first, run(groups[first].entries + [entry])  # the same person again
+        elif first is not None:
+            group.set_aside(f"same participant as {groups[first].entries[0].name}")
+        elif group.fingerprint:
+            owner[group.fingerprint] = key
+        groups[key] = group
+        new = group.reports if entry.participant else group.reports[-1:]  # this entry's
+        for report in new:
+            done += 1
+            if on_export is not None:
+                on_export(done, len(found), report)
+    reports = {r["export"]: r for g in groups.values() for r in g.reports}  # the last run's
+    frames = [g.requests(rekey) for g in groups.values()]
+    frames = [f for f in frames if len(f)]
     return Ingested(
-        requests=requests_frame(rekeyed(rows, rekey)),
-        rejects=rejects_frame(rejects),
-        participants=pd.DataFrame(ordered),
+        requests=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        rejects=rejects_frame(label_rejects + [r for g in groups.values() for r in g.rejects]),
+        participants=pd.DataFrame([reports[clean(entry.name)] for entry in found]),
         ignored=ignored,
     )
 
 
-def _set_aside(parsed: Parsed, why: str, rejects: list) -> None:
-    """An export not used as a whole: its report says why, its requests count as rejected."""
-    n = len(parsed.invitations)
-    parsed.report.update(unusable(parsed.export.name, why), requests_rejected=n,
-                         participant=parsed.report["participant"])  # fmt: skip
-    rejects.append((f"{parsed.export.name}/Invitations.csv", 0, "(export)", why))
+@dataclass
+class _Group:
+    """One participant's exports and what the core made of them."""
+
+    entries: list[Found]
+    result: Extracted
+    reports: list[dict]  # one per entry, in order
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.result.fingerprint
+
+    @property
+    def rejects(self) -> list:
+        return self.result.rejects
+
+    def requests(self, rekey: Pseudonymizer) -> pd.DataFrame:
+        return requests_frame(rekeyed(self.result.rows, rekey))
+
+    def set_aside(self, why: str) -> None:
+        """Not used as a whole: each report says why, its requests count as rejected."""
+        for report in self.reports:
+            n = report["requests"] + report["requests_rejected"]
+            report.update(unusable(report["export"], why), requests_rejected=n,
+                          participant=report["participant"])  # fmt: skip
+        self.result = Extracted([], [(f"{r['export']}/Invitations.csv", 0, "(export)", why)
+                                     for r in self.reports], self.result.reports, None)  # fmt: skip
+
+
+def _extracted(
+    entries: list[Found], settings: Settings, public: Pseudonymizer, labels: dict
+) -> tuple[Extracted, list[dict]]:
+    """One participant's exports read and extracted; a copy or an unreadable export is
+    reported, not read."""
+    copies = copies_among([clean(e.name) for e in entries])
+    parsed, reports = [], {}
+    for entry in entries:
+        name = clean(entry.name)
+        try:
+            export = dataclasses.replace(read_export(entry.path, settings.limits), name=name)
+            p = parse_export(export, settings)
+            if name in copies:  # not used; its requests counted
+                n = len(p.invitations)
+                reports[name] = unusable(name, f"a second copy of {copies[name]}")
+                reports[name]["requests_rejected"] = n
+            else:
+                parsed.append(p)
+        except ExportError as err:
+            reports[name] = unusable(name, str(err))
+        except Exception as err:  # noqa: BLE001 - whatever one export does, the others count
+            log.debug("%s: not used", name, exc_info=True)
+            reports[name] = unusable(name, f"not used: {type(err).__name__}: {clean(err)}")
+    hand = {k: v for p in parsed for k, v in labels.get(p.export.name, {}).items()}
+    result = extract_participant(parsed, settings, public, hand)
+    for p in parsed:
+        reports[p.export.name] = p.report
+    ordered = [reports[clean(e.name)] for e in entries]
+    for entry, report in zip(entries, ordered, strict=True):
+        report["participant"] = entry.participant
+    for name in copies:
+        result.rejects.append((f"{name}/Invitations.csv", 0, "(export)",
+                               f"a second copy of {copies[name]}"))  # fmt: skip
+    return result, ordered
 
 
 def requests_frame(rows: list[dict]) -> pd.DataFrame:
