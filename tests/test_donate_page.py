@@ -1,7 +1,8 @@
 """The donation page in a real browser (Debian's Chromium, driven by Playwright; no browser
 download): a participant's two exports of two eras in, one row left out, consent, the
 donation sent to a receiver on 127.0.0.1 and saved as a file; both equal researcher-side
-ingest minus that row, and the page asked nothing of any other host."""
+ingest minus that row, the page asked nothing of any other host, and on a sample of the
+simulator's exports it shows what the core gives in CPython."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ from test_ingest import (
 
 from tiesignal.config import DataConfig, load
 from tiesignal.donate import build_page
+from tiesignal.extract.donation import extract_upload, study_settings
 from tiesignal.extract.keys import Pseudonymizer
 from tiesignal.ingest.donations import ingest_donations
 from tiesignal.ingest.exports import ingest_exports
+from tiesignal.simulate.exports import render_exports
 
 CHROMIUM = "/usr/bin/chromium"
 # a closed network: no background services, no component updates (STACK-NOTES.md)
@@ -54,7 +57,7 @@ def zipped(path: Path, files: dict[str, str]) -> Path:
     return path
 
 
-def test_a_participant_donates_from_the_page(tmp_path):
+def test_a_participant_donates_from_the_page(tmp_path, tiny_world):
     assert Path(CHROMIUM).exists(), "scripts/setup_browser.sh installs Debian's chromium"
     from playwright.sync_api import sync_playwright
 
@@ -105,6 +108,9 @@ def test_a_participant_donates_from_the_page(tmp_path):
                 tab.get_by_text("Save a copy of your donation").click()
             download.value.save_as(tmp_path / "saved" / "donation.json")
             text = tab.content()
+            for era in ("2020", "2024"):  # a sample of the simulator's exports
+                export, preview = simulated_export(tiny_world, era, tmp_path)
+                assert preview["rows"] and shown_rows(tab, export) == table_rows(preview)
             browser.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -128,6 +134,42 @@ def test_a_participant_donates_from_the_page(tmp_path):
     stored = json.loads(next(received.glob("*.json")).read_text())
     assert stored["keyed"] == "study"  # the receiver keeps only the re-keyed form
     shutil.rmtree(tmp_path / "page")
+
+
+def simulated_export(tiny_world, era: str, tmp_path: Path) -> tuple[Path, dict]:
+    """One participant's export as the simulator renders it, and the core's preview of it
+    in CPython: what the page should show."""
+    cfg, records, _, _ = tiny_world
+    folder = tmp_path / f"simulated-{era}"
+    (name,) = render_exports(cfg, records, folder, era=era, max_exports=1, as_zip=True)
+    study = study_settings(composed("data=donations")["data"], WINDOW)
+    return folder / name, extract_upload(str(folder), study)
+
+
+def shown_rows(tab, export: Path) -> list[list[str]]:
+    """The page's table after it extracted `export`."""
+    tab.evaluate("window.extractSeconds = undefined")
+    tab.get_by_label("Export zip file(s)").set_input_files(str(export))
+    tab.wait_for_function("window.extractSeconds !== undefined", timeout=60_000)
+    return [row.split("\t")[1:] for row in tab.locator("#rows tr").all_inner_texts()]
+
+
+def table_rows(preview: dict) -> list[list[str]]:
+    """The rows the page should show for a preview: its columns, as the page writes them."""
+    at = {c: i for i, c in enumerate(preview["columns"])}
+    yes = {True: "yes", False: "no"}
+
+    def outcome(r):
+        if r[at["opportunity_unclear"]]:
+            return "unclear"
+        return "unknown" if r[at["opportunity"]] is None else yes[r[at["opportunity"]]]
+
+    return [
+        [r[at["sender_id"]][:10], r[at["sent_at"]][:10], str(r[at["note_length"]]),
+         yes[r[at["note_mentions_name"]]], yes[r[at["note_mentions_company"]]],
+         str(r[at["note_skill_mentions"]]), yes[r[at["accepted"]]], outcome(r)]
+        for r in preview["rows"]
+    ]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
