@@ -73,6 +73,9 @@ def run(cfg: Params, paths: Paths) -> Summary:
         model = train_on_dask(cfg, X_train, y_train, X_valid, y_valid, categorical)
     else:
         model = train(cfg.model, X_train, y_train, X_valid, y_valid, categorical, log.info)
+    if model.best_iteration == 1:
+        log.warning("the model stopped at its first round: no tree beat the base rate on the "
+                    "valid split (too few labelled requests or positives?)")  # fmt: skip
     model_file = save_model(model, paths.model)
     paths.cross_validation.unlink(missing_ok=True)
     if "fold" in parquet_columns(files["train"]):  # the only time train reads the test split

@@ -6,6 +6,7 @@ same estimand on the same requests."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pandas as pd
 import pytest
@@ -232,3 +233,22 @@ def _section_only(effects_found):
 
     empty = pd.DataFrame({"variant": [], "group": []})
     return StudyResult([], None, empty, None, empty, {}, {}, causal=effects_found)
+
+
+def test_a_small_study_skips_double_ml_it_cannot_fit_instead_of_failing(tiny_world, caplog):
+    """Issue 32: on 80 labelled requests a cross-fitting fold holds one outcome only, and
+    DoubleML fails inside (a shape mismatch); the study goes on with a note."""
+    cfg, records, truth, _ = tiny_world
+    params = composed()
+    kept = validate_requests(records, "raw", *RANGE).kept
+    split = load(PrepareConfig, params["split"], "split")
+    requests = label_and_split(kept, split).requests
+    tables, spec = feature_tables(requests, split.label_window_days, 20.0)
+    frame = pd.concat([tables[s] for s in SPLITS], ignore_index=True).head(80)
+    frame = frame.merge(requests[["request_id", "sender_id", "assignment"]], on="request_id")
+    encoded = encode(frame, list(FEATURES), spec["category_levels"])
+    with caplog.at_level(logging.WARNING, logger="tiesignal.study.causal"):
+        got, notes = effects(frame, encoded, None)
+    assert "naive_difference" in got and "double_ml" not in got
+    assert any("double machine learning could not be fitted on 80" in n for n in notes)
+    assert "could not be fitted" in caplog.text

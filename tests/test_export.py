@@ -205,9 +205,33 @@ def test_predict_keeps_bad_rows_with_their_row_column_and_reason(exported, train
     rejects = pd.read_csv(tmp_path / "bad.out.rejects.csv")
     assert rejects["reject_row"].tolist() == [7, 42, 99]
     assert rejects["reject_column"].tolist() == ["mutual_connections", "sent_at", "sender_id"]
-    assert "not a whole number: 'lots'" in rejects["reject_reason"].iloc[0]
+    assert rejects["reject_reason"].iloc[0] == "not a whole number"  # a word is never shown
     assert (rejects["reject_file"] == str(tmp_path / "bad.csv")).all()
     assert len(pd.read_csv(out)) == 497
+
+
+PERSONAL = ("Ana Maria Okafor", "ana.okafor@mail.example", "https://network.example/in/ana-ok")
+
+
+def test_no_reject_reason_or_log_line_repeats_a_personal_value(exported, trained, tmp_path, caplog):
+    """Issue 32: a name, an e-mail or a profile URL in any column (a number's, a time's, a
+    category's) is named by its row and column, never repeated."""
+    folder, _ = exported
+    raw = trained["raw"].head(200).astype(object)
+    for column in ("sender_industries", "recipient_skills"):
+        raw[column] = raw[column].map(list, na_action="ignore")
+    columns = [c for c in raw.columns if c != "request_id"]  # the output repeats request ids
+    for i, column in enumerate(columns):
+        raw.loc[i, column] = PERSONAL[i % len(PERSONAL)]
+    raw.to_csv(tmp_path / "personal.csv", index=False)
+    out = tmp_path / "personal.out.csv"
+    with caplog.at_level(logging.DEBUG, logger="tiesignal"):
+        assert predict(folder, tmp_path / "personal.csv", out) == 0
+    rejects = pd.read_csv(tmp_path / "personal.out.rejects.csv")
+    assert len(rejects) >= 10  # the number, time and category columns among them
+    written = out.read_text() + (tmp_path / "personal.out.rejects.csv").read_text() + caplog.text
+    for value in PERSONAL:
+        assert value not in written and value.split("@")[0] not in written
 
 
 @pytest.mark.parametrize(

@@ -195,3 +195,21 @@ def test_an_unclosed_quote_is_one_rejected_row_naming_its_line(model, base_rows,
     assert (
         reject["reject_reason"] == "line 5: not CSV (a quote opened on this line is never closed)"
     )
+
+
+def test_a_personal_value_in_any_column_of_a_table_is_never_repeated(base_rows, tmp_path):
+    """Issue 32: names, e-mails and profile URLs in number, time, flag and category columns
+    of `data=table` are rejected by row and column; the reason never repeats them."""
+    personal = ("Ana Maria Okafor", "ana.okafor@mail.example", "https://network.example/in/ok")
+    table = base_rows.drop(columns=["source"]).assign(accepted="true")
+    columns = [c for c in table.columns if c != "request_id"]
+    for i, column in enumerate(columns):
+        table.loc[i % ROWS, column] = personal[i % len(personal)]
+    source = tmp_path / "crm.csv"
+    table.to_csv(source, index=False)
+    chunks = list(ingest_table(source, Pseudonymizer(b"hostile-test-salt-0123456789"), *RANGE, 7))
+    rejects = pd.concat([r for _, r in chunks])
+    assert len(rejects) >= 10
+    text = rejects.to_csv()
+    for value in personal:
+        assert value not in text and value.split("@")[0] not in text

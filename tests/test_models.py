@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import composed
 
@@ -128,3 +129,22 @@ def test_early_stopping_watches_the_one_configured_metric(data, metric, best):
         assert model.at_best["best_valid_binary_logloss"] == pytest.approx(
             watched[model.best_iteration - 1], rel=1e-6
         )
+
+
+def test_a_model_that_learns_nothing_stops_at_its_first_round_and_says_so(data):
+    """Issue 32: features that hold nothing stop boosting at round 1 (ROC-AUC 0.5); the
+    evaluation report says so in words instead of leaving it to a flat ROC curve."""
+    from tiesignal.evaluation.drift import Drift
+    from tiesignal.evaluation.evaluate import Evaluation
+
+    splits, categorical = data
+    blank = {s: (X.assign(**{c: X[c].iloc[0] for c in X.columns}), y)
+             for s, (X, y) in splits.items()}  # fmt: skip
+    model = _fit((blank, categorical), "lightgbm")
+    assert model.best_iteration == 1
+    flat = {"train": 0.05, "valid": 0.05, "test": 0.05}
+    drift = Drift(pd.DataFrame(), flat, dict.fromkeys(flat, 0.0), False, False)
+    scores = {"roc_auc": 0.5, "pr_auc": 0.05, "brier": 0.05, "ece": 0.0}
+    report = Evaluation(scores, pd.DataFrame(), {}, None, drift,
+                        stopped_at_first_round=model.best_iteration == 1).report()  # fmt: skip
+    assert "The model stopped at its first round" in report

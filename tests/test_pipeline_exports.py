@@ -134,3 +134,19 @@ def found_in(text: str, raw: dict[str, set[str]]) -> list[str]:
     hits = [m for m in raw["markers"] | raw["fragments"] if m in lowered]
     tokens = set(re.findall(r"[a-z]+-[a-z]+", lowered))
     return hits + sorted(tokens & raw["last_names"])
+
+
+def test_a_changed_salt_is_warned_about_in_one_line(exports_run, caplog, monkeypatch):
+    """Issue 32: a salt changed between two runs on the same data gives new pseudonyms for
+    everyone; the ingest report keeps a fingerprint of the salt, and the run says so."""
+    root, _, _ = exports_run
+    params = tiny_params("data=member_exports", f"data.path={root / 'data' / 'exports'}")
+    fingerprint = json.loads((root / "reports" / "ingest.json").read_text())["salt_fingerprint"]
+    assert len(fingerprint) == 16 and fingerprint not in SALT
+    for salt, warned in ((SALT, False), (SALT[::-1], True), (SALT[::-1], False)):
+        monkeypatch.setenv("TIESIGNAL_SALT", salt)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tiesignal.ingest"):
+            run_stages(root, params, ("ingest",))
+        lines = [r.getMessage() for r in caplog.records if "every pseudonym changed" in r.message]
+        assert len(lines) == int(warned), (salt, lines)

@@ -7,6 +7,7 @@ reject with the row number, the column and the reason.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,7 +24,8 @@ SENIORITY_LEVELS = ("entry", "mid", "senior", "executive")
 SPLITS = ("train", "valid", "test")  # consecutive periods, in this order
 LABEL = "opportunity_within_window"  # derived by `prepare` from `split.label_window_days`
 SOURCES = ("simulated", "member_exports", "table")
-CATEGORY_COLUMNS = ("recipient_seniority", "source", "assignment")  # closed sets: shown when wrong
+# closed sets: a wrong value is shown when it cannot be a person's (a number, a date, a flag)
+CATEGORY_COLUMNS = ("recipient_seniority", "source", "assignment")
 
 # column -> kind; `REQUIRED` columns must exist, with a value, in every training source;
 # scoring new requests needs only who sent what to whom, and when
@@ -411,7 +413,7 @@ def _to_list(value):
 def _not_a(value, kind: str) -> str:
     if kind == "int" and _is_big_number(value):
         return f"out of range: a count above {MAX_COUNT:,}"
-    shown = f": {_show(value)}" if kind in SHOWN_KINDS else ""
+    shown = f": {_show(value)}" if kind in SHOWN_KINDS and _impersonal(value) else ""
     return f"not {KIND_NAMES[kind]}{shown}"
 
 
@@ -423,9 +425,27 @@ def _failed(column, check: str, value) -> tuple[str, str]:
         return later, str(check)
     if not isinstance(column, str) or column not in SOURCE_COLUMN_KINDS:
         return "(row)", str(check)
-    if column in CATEGORY_COLUMNS or SOURCE_COLUMN_KINDS[column] in SHOWN_KINDS:
+    shown = column in CATEGORY_COLUMNS or SOURCE_COLUMN_KINDS[column] in SHOWN_KINDS
+    if shown and _impersonal(value):
         return column, f"failed {check}: {_show(value)}"
     return column, f"failed {check}"
+
+
+# what a value that cannot be a person's looks like: a number, a date or time, a flag
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.I)
+_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2}| UTC)?"
+)
+_FLAG = re.compile(r"true|false|yes|no|y|n|t|f", re.I)
+
+
+def _impersonal(value) -> bool:
+    """A value a reason may show: never text that could be a name, an e-mail, a URL or a
+    headline, whichever column it was found in."""
+    if not isinstance(value, str):
+        return True  # a number, a time, a flag, a missing value
+    text = value.strip()
+    return len(text) <= 40 and any(p.fullmatch(text) for p in (_NUMBER, _TIME, _FLAG))
 
 
 def _is_big_number(value) -> bool:

@@ -19,6 +19,13 @@ from tiesignal.io import write_csv
 from tiesignal.models.data import features_named, model_matrix
 from tiesignal.models.train import TrainedModel, importance
 
+FIRST_ROUND_ONLY = [
+    "**The model stopped at its first round**: no tree beat the base rate on the valid "
+    "split, so every request gets nearly the same score (too few labelled requests or "
+    "positives to learn from; see reports/prepare.json).",
+    "",
+]
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -30,6 +37,7 @@ class Evaluation:
     cross_validation: CrossValidated | None = None  # under cross-validation over participants
     confidence: float = 0.95
     target: str = "opportunity"
+    stopped_at_first_round: bool = False  # boosting found nothing that beat the base rate
 
     def report(self) -> str:
         """reports/evaluate.md: the test metrics, and whether the test period drifted or
@@ -48,6 +56,7 @@ class Evaluation:
                 + self._intent_unknown()
                 + ".",
                 "",
+                *(FIRST_ROUND_ONLY if self.stopped_at_first_round else []),
                 *(self._cross_validation() if self.cross_validation else self._drift()),
             ]
         )
@@ -160,7 +169,7 @@ def evaluate_model(
         scores.update(cv.scores)
         plot_data["folds"] = cv.by_fold
     return Evaluation(scores, predictions, plot_data, oracle.get("oracle_roc_auc"), shift, cv,
-                      cfg.confidence, target)  # fmt: skip
+                      cfg.confidence, target, model.best_iteration == 1)  # fmt: skip
 
 
 def write_plots(ev: Evaluation, folder: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tiesignal.config import ConfigError, DataConfig, PrepareConfig
-from tiesignal.extract.keys import Pseudonymizer
+from tiesignal.extract.keys import Pseudonymizer, key_fingerprint
 from tiesignal.ingest.donations import ingest_donations
 from tiesignal.ingest.exports import ingest_exports, rejects_frame
 from tiesignal.ingest.pseudonym import load_salt
@@ -41,6 +41,30 @@ def ingest_source(
     if data.source == "simulated":
         return ingest_simulated(source, out, chunk_rows)
     salt = load_salt(environ, data.salt_env, data.salt_file, root)
+    report = _ingest_real(data, split, source, out, salt, progress, chunk_rows)
+    # which salt keyed the ids, without revealing it: a changed salt changes every id
+    return {**report, "salt_fingerprint": key_fingerprint(salt)}
+
+
+def salt_warning(last: Mapping[str, str], data_key: str, report: dict) -> str | None:
+    """One line when this run's salt differs from the last run's on the same data
+    (`last`: data -> the fingerprint of the salt it was ingested with)."""
+    before, now = last.get(data_key), report.get("salt_fingerprint")
+    if before is None or now is None or before == now:
+        return None
+    return (f"the salt differs from the last run's on {data_key} (fingerprint {before} -> "
+            f"{now}): every pseudonym changed; ids from the two runs cannot be joined")  # fmt: skip
+
+
+def _ingest_real(
+    data: DataConfig,
+    split: PrepareConfig,
+    source: Path,
+    out: Path,
+    salt: bytes,
+    progress: Callable[[str], None],
+    chunk_rows: int,
+) -> dict:
     pseudonymize = Pseudonymizer(salt)
     if data.source == "donations":
         return ingest_donation_files(source, data, salt, out, progress)

@@ -279,8 +279,18 @@ def estimate_effects(
                          f"{cfg.folds} folds of double machine learning "
                          "(study.causal.folds): no double-ML estimate")  # fmt: skip
         else:
-            dml = _double_ml(name, y, d, encoded, columns, senders, cfg, confidence, ate, progress)
-            estimates.append(with_observed_together(dml, estimates[-1]) if dml.benchmarks else dml)
+            try:
+                dml = _double_ml(name, y, d, encoded, columns, senders, cfg, confidence, ate,
+                                 progress)  # fmt: skip
+            except (ValueError, np.linalg.LinAlgError) as err:  # too few rows for its folds
+                log.warning("causal: %s: double ML could not be fitted (%s)", name, err)
+                notes.append(f"`{name}`: double machine learning could not be fitted on "
+                             f"{len(y)} labelled requests in {cfg.folds} folds (a fold with one "
+                             "outcome or one treatment only): no double-ML estimate")  # fmt: skip
+            else:
+                estimates.append(
+                    with_observed_together(dml, estimates[-1]) if dml.benchmarks else dml
+                )
         if "assignment" not in frame or frame["assignment"].isna().all():
             notes.append(f"`{name}`: no `assignment` in these data: no intention-to-treat "
                          "or instrumental-variables estimate")  # fmt: skip
