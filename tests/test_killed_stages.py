@@ -186,3 +186,22 @@ def test_a_server_lost_mid_run_fails_the_stage_within_a_minute(tmp_path):
     assert f"lost the tracking server {uri} during MLflow run" in lost.stderr
     assert "stays RUNNING there" in lost.stderr and "Traceback" not in lost.stderr
     assert seconds < 90, f"{seconds:.0f} s: a lost server must fail the stage in about a minute"
+
+
+def test_a_full_disk_or_file_size_limit_names_the_file_and_leaves_nothing(tmp_path):
+    """Issue 32: `ulimit -f` during a stage gave `OSError: [Errno 27] File too large`
+    naming no file; an output that cannot be written is named, and no partial file stays."""
+    out = tmp_path / "features" / "train.parquet"
+    code = (
+        "import resource, sys\n"
+        "import pandas as pd\n"
+        "from tiesignal.io import write_parquet\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "write_parquet(pd.DataFrame({'x': range(100_000)}), sys.argv[1])\n"
+    )
+    failed = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True,
+                            text=True)  # fmt: skip
+    assert failed.returncode != 0
+    last = failed.stderr.strip().splitlines()[-1]
+    assert str(out) in last and "could not be written" in last and "too large" in last
+    assert list(out.parent.iterdir()) == []

@@ -247,6 +247,36 @@ def test_export_registers_the_trained_model_as_champion(pipeline):
     assert aliases == [("tiesignal-opportunity", "champion", 1)]
 
 
+def test_a_champion_that_drifted_from_the_model_on_disk_is_found_and_moved_back(
+    pipeline, tmp_path, caplog
+):
+    """Issue 32: after another run moved `@champion` and `dvc repro` skipped the cached
+    `export`, the alias named a model no longer in models/export. `tiesignal champion`
+    finds it, and with --fix moves the alias back."""
+    import shutil
+
+    from mlflow import MlflowClient
+
+    from tiesignal.cli import main as cli
+
+    root, _ = pipeline
+    shutil.copyfile(root / "mlflow.db", tmp_path / "mlflow.db")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    model = root / "models" / "export" / "model.txt"
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    name = "tiesignal-opportunity"
+    (first,) = client.search_model_versions(f"name = '{name}'")
+    other = client.create_model_version(name, first.source, first.run_id,
+                                        tags={"model_sha256": "0" * 64})  # fmt: skip
+    client.set_registered_model_alias(name, "champion", other.version)
+    check = ["champion", "--params", str(tmp_path / "params.yaml"), "--model", str(model)]
+    with no_tracking_env(), caplog.at_level(logging.INFO, logger="tiesignal"):
+        assert cli(check) == 1 and "--fix moves the alias" in caplog.text
+        assert cli([*check, "--fix"]) == 0 and ": moved" in caplog.text
+        assert cli(check) == 0
+    assert registry(tmp_path)[1] == [(name, "champion", int(first.version))]
+
+
 def test_logistic_model_trains_evaluates_and_logs_only_its_own_keys(pipeline, tmp_path):
     root, _ = pipeline
     for folder in ("data", "reports"):

@@ -1,7 +1,9 @@
 """The `tiesignal` command: `tiesignal predict` scores new requests with an exported model;
 `tiesignal simulate-exports` writes the simulated world as member data exports;
 `tiesignal study init` makes a workspace for a real-data study;
-`tiesignal donations build|receive` makes the donation page and takes its donations."""
+`tiesignal donations build|receive` makes the donation page and takes its donations;
+`tiesignal champion` checks (and with --fix mends) that the registry's alias names the
+exported model."""
 
 from __future__ import annotations
 
@@ -75,6 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--path", type=Path, required=True, help="the exports folder or table")
     init.add_argument("--participant-folds", action="store_true",
                       help="cross-validate over participants (split=participants)")  # fmt: skip
+    check = commands.add_parser(
+        "champion",
+        help="check that the registry's alias names the model in models/export (--fix: move it)",
+        description="`dvc repro` skips a cached `export`, so after a run with other params "
+        "the registry's alias (export.alias) can name a model that is no longer in "
+        "models/export. This finds that drift; --fix moves the alias to the model on disk.",
+    )
+    check.add_argument("--fix", action="store_true", help="move the alias to the model on disk")
+    check.add_argument("--params", type=Path, default=Path("params.yaml"))
+    check.add_argument("--model", type=Path, default=Path("models/export/model.txt"))
     donations = commands.add_parser(
         "donations", help="the donation page for participants, and a receiver for donations"
     ).add_subparsers(dest="donations_command", required=True)
@@ -116,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             return _design(args)
         if args.command == "donations":
             return _donations(args)
+        if args.command == "champion":
+            return _champion(args)
         return _predict(args)
     except (FileNotFoundError, ValueError) as err:  # bad input (InputError is a ValueError)
         log.error("failed: %s", err)
@@ -193,6 +207,31 @@ def _design(args: argparse.Namespace) -> int:
     log.info("wrote %s (design.md, design.csv, power.png) in %.0fs", args.out,
              time.monotonic() - started)  # fmt: skip
     return 0
+
+
+def _champion(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tiesignal import tracking
+    from tiesignal.config import ExportConfig, TrackingConfig, load
+    from tiesignal.io import file_sha256
+
+    params = yaml.safe_load(args.params.read_text(encoding="utf-8"))
+    export = load(ExportConfig, params["export"], "export")
+    found = tracking.champion(load(TrackingConfig, params["tracking"], "tracking"), export,
+                              args.params.resolve().parent, file_sha256(args.model),
+                              args.fix)  # fmt: skip
+    where = f"{export.registered_model}@{export.alias}"
+    if found.on_disk_version is None:
+        log.error("%s: no registry version holds %s (run `dvc repro`)", where, args.model)
+        return 1
+    if not found.drifted:
+        log.info("%s is version %s, the model in %s", where, found.alias_version, args.model)
+        return 0
+    log.warning("%s was version %s; the model in %s is version %s%s", where,
+                found.alias_version, args.model, found.on_disk_version,
+                ": moved" if found.moved else " (--fix moves the alias)")  # fmt: skip
+    return 0 if found.moved else 1
 
 
 def _donations(args: argparse.Namespace) -> int:

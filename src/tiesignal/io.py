@@ -38,6 +38,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; outputs are for reading
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        if err.filename is not None:
+            raise
+        # a full disk, a file-size limit: say which file could not be written
+        raise OSError(err.errno, f"{path}: could not be written ({err.strerror})") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -547,6 +547,41 @@ def register(
     return Registered(name, str(version), alias_moved=not in_experiment)
 
 
+@dataclasses.dataclass(frozen=True)
+class Champion:
+    alias_version: str | None  # where the alias points (None: nowhere)
+    on_disk_version: str | None  # the version whose model file is models/export's
+    moved: bool  # the alias was moved to the model on disk
+
+    @property
+    def drifted(self) -> bool:
+        return self.alias_version != self.on_disk_version
+
+
+def champion(cfg: TrackingConfig, export: ExportConfig, root: Path, model_sha256: str,
+             fix: bool) -> Champion:  # fmt: skip
+    """Whether the alias names the model on disk: `dvc repro` can skip a cached `export`
+    after another run moved the alias, leaving a server of `@alias` with a model that is
+    no longer the project's. With `fix`, the alias moves back to the model on disk."""
+    from mlflow.exceptions import MlflowException
+
+    client = connect(cfg, root)
+    name = export.registered_model
+    same_model = client.search_model_versions(
+        f"name = '{name}' and tags.model_sha256 = '{model_sha256}'",
+        order_by=["version_number ASC"],
+    )
+    on_disk = str(same_model[0].version) if same_model else None
+    try:
+        aliased = str(client.get_model_version_by_alias(name, export.alias).version)
+    except MlflowException:  # no such alias, or no such model
+        aliased = None
+    moved = fix and on_disk is not None and aliased != on_disk
+    if moved:
+        client.set_registered_model_alias(name, export.alias, on_disk)
+    return Champion(aliased, on_disk, moved)
+
+
 def _git_commit(root: Path) -> str:
     try:
         out = subprocess.run(

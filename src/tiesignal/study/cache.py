@@ -10,6 +10,7 @@ the study's outputs never depend on the cache (tests/test_study.py checks both).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import shutil
@@ -27,6 +28,8 @@ from tiesignal.models.boosted import LightGBMModel, booster_params
 
 log = logging.getLogger(__name__)
 
+# what an entry holds beside fit.json, each verified by the digest fit.json keeps
+CACHED_FILES = (LightGBMModel.file_name, "test_scores.npy")
 # the code a fit runs: a change to any of them makes every cached fit a miss
 FIT_CODE = ("tiesignal.models.boosted", "tiesignal.models.train", "tiesignal.study.variants",
             __name__)  # fmt: skip
@@ -70,15 +73,22 @@ class FitCache:
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def get(self, key: str, columns: list[str], categorical: list[str]) -> CachedFit | None:
+        """The fit under `key`, verified against the digests written with it before any of
+        it is parsed: a truncated or altered entry never reaches LightGBM's native parser
+        (which aborts the process on some damage); it is dropped, logged and refitted."""
         if self.folder is None or not (self.folder / key).is_dir():
             return None
         entry = self.folder / key
         try:
             about = read_json(entry / "fit.json")
-            booster = lgb.Booster(model_str=(entry / LightGBMModel.file_name).read_text("utf-8"))
-            scores = np.load(entry / "test_scores.npy", allow_pickle=False)
-        except (OSError, EOFError, ValueError, KeyError, lgb.basic.LightGBMError) as err:
-            log.warning("study cache: unreadable entry %s (%s); refitting", key[:12], err)
+            files = {name: (entry / name).read_bytes() for name in CACHED_FILES}
+            damaged = [n for n, data in files.items() if _sha256(data) != about["sha256"][n]]
+            if damaged:
+                raise ValueError(f"{', '.join(damaged)} do not match their digest")
+            booster = lgb.Booster(model_str=files[LightGBMModel.file_name].decode("utf-8"))
+            scores = np.load(io.BytesIO(files["test_scores.npy"]), allow_pickle=False)
+        except (OSError, EOFError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as err:
+            log.warning("study cache: entry %s dropped and refitted (%s)", key[:12], err)
             shutil.rmtree(entry, ignore_errors=True)
             return None
         model = LightGBMModel(columns, categorical, booster, about["best_iteration"])
@@ -92,5 +102,10 @@ class FitCache:
             model.save(tmp)
             with open(tmp / "test_scores.npy", "wb") as fh:
                 np.save(fh, test_scores, allow_pickle=False)
-            write_json({"best_iteration": model.best_iteration, "seconds": seconds},
-                       tmp / "fit.json")  # fmt: skip
+            digests = {name: _sha256((tmp / name).read_bytes()) for name in CACHED_FILES}
+            write_json({"best_iteration": model.best_iteration, "seconds": seconds,
+                        "sha256": digests}, tmp / "fit.json")  # fmt: skip
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
