@@ -277,6 +277,34 @@ def test_a_champion_that_drifted_from_the_model_on_disk_is_found_and_moved_back(
     assert registry(tmp_path)[1] == [(name, "champion", int(first.version))]
 
 
+def test_a_store_that_cannot_be_written_stops_train_before_it_writes(pipeline, tmp_path):
+    """Issue 32: a read-only store failed `train` with a SQL error after
+    models/train/model.txt was replaced; it is refused first, naming the file."""
+    import shutil
+    import subprocess
+
+    from tiesignal.tracking import TrackingUnavailable
+
+    root, _ = pipeline
+    for folder in ("data", "reports", "models"):
+        _copy_tree(root / folder, tmp_path / folder)
+    store = tmp_path / "store" / "mlflow.db"
+    store.parent.mkdir()
+    shutil.copyfile(root / "mlflow.db", store)
+    model = tmp_path / "models" / "train" / "model.txt"
+    before = model.read_bytes()
+    params = tiny_params("model.learning_rate=0.2", f"tracking.tracking_uri=sqlite:///{store}")
+    locked = subprocess.run(["chattr", "+i", str(store)], capture_output=True)
+    if locked.returncode != 0:
+        pytest.skip(f"chattr +i is not available here: {locked.stderr!r}")
+    try:
+        with no_tracking_env(), pytest.raises(TrackingUnavailable, match=str(store)):
+            run_stages(tmp_path, params, ("train",))
+    finally:
+        subprocess.run(["chattr", "-i", str(store)], check=True)
+    assert model.read_bytes() == before, "the previous model stays in place"
+
+
 def test_logistic_model_trains_evaluates_and_logs_only_its_own_keys(pipeline, tmp_path):
     root, _ = pipeline
     for folder in ("data", "reports"):

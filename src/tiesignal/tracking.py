@@ -169,6 +169,7 @@ def _ready_sqlite(path: Path, artifacts: Path) -> None:
     half-built (by another tool, or an older version of this one) with how to recover."""
     if path.exists():
         _check_schema(path)
+        _check_writable(path, artifacts)
         return
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
@@ -184,6 +185,19 @@ def _ready_sqlite(path: Path, artifacts: Path) -> None:
         pass
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_writable(path: Path, artifacts: Path) -> None:
+    """A store this process cannot write would fail the stage after its outputs were
+    written: refuse it first, naming the file (SQLite writes the store and a journal
+    beside it; runs write their artifacts)."""
+    targets = [path, path.parent] + ([artifacts] if artifacts.exists() else [])
+    for target in targets:
+        if not os.access(target, os.W_OK):
+            raise TrackingUnavailable(
+                f"{target}: the MLflow store is not writable by this user; make it "
+                "writable, or set tracking.tracking_uri to a store you can write"
+            )
 
 
 def _check_schema(path: Path) -> None:
