@@ -34,7 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tiesignal.export.bundle import ONNX, compile_model
+from tiesignal.export.bundle import ONNX
+from tiesignal.export.exported import compile_model
 from tiesignal.export.onnx import OnnxScorer
 from tiesignal.io import read_parquet
 from tiesignal.models.data import features_named, model_matrix

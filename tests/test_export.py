@@ -21,7 +21,8 @@ import pytest
 from conftest import stop_process_group
 
 from tiesignal.cli import main as cli
-from tiesignal.export.bundle import ExportedModel, write_export
+from tiesignal.export.bundle import write_export
+from tiesignal.export.exported import ExportedModel
 from tiesignal.export.onnx import OnnxScorer
 from tiesignal.features.build import build_features
 from tiesignal.features.registry import FEATURE_CODE_VERSION, FEATURES

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tiesignal.cli import main as cli
-from tiesignal.export.bundle import ExportedModel
+from tiesignal.export.exported import ExportedModel
 from tiesignal.extract.keys import Pseudonymizer
 from tiesignal.ingest.table import ingest_table
 from tiesignal.io import FORMULA_START

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from tiesignal.export.bundle import ExportedModel
+    from tiesignal.export.exported import ExportedModel
     from tiesignal.scoring import score_file
 
     if args.chunk_size < 1:

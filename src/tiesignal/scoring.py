@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from tiesignal.export.bundle import ExportedModel
+from tiesignal.export.exported import ExportedModel
 from tiesignal.features.build import History, build_features
 from tiesignal.io import TableChunks, TableReader, atomic_path, table_format
 from tiesignal.schema import (

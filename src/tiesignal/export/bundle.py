@@ -1,10 +1,9 @@
-"""Write the export folder, check that its three models agree, and load it back."""
+"""Write the export folder and check that its three models agree (`exported` loads it
+back for scoring)."""
 
 from __future__ import annotations
 
 import importlib.metadata
-import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,19 +14,16 @@ import pandas as pd
 import yaml
 
 from tiesignal.export.card import model_card
+from tiesignal.export.exported import LIGHTGBM_TEXT, SPEC, ExportedModel, read_spec  # noqa: F401 - see RAW_CODE
 from tiesignal.export.onnx import INPUT, OnnxScorer, to_onnx
-from tiesignal.features.build import History, encode
-from tiesignal.features.registry import FEATURE_CODE_VERSION, Feature, describe
-from tiesignal.features.track_record import TrackRecordPrior
-from tiesignal.io import atomic_dir, file_sha256, read_json, write_json, write_text
+from tiesignal.features.registry import describe
+from tiesignal.io import atomic_dir, write_json, write_text
 from tiesignal.models.boosted import LightGBMModel
 from tiesignal.models.data import features_named
 from tiesignal.schema import LABEL
 from tiesignal.tracking import model_description
 
-SPEC = "feature_spec.json"
 ONNX = "model.onnx"
-LIGHTGBM_TEXT = "model.txt"
 MLFLOW_MODEL = "mlflow_model"
 RAW_MODEL = "raw_requests_model"  # the same model for clients that send raw requests
 CARD = "model_card.md"
@@ -109,12 +105,10 @@ def _save_raw_request_model(folder: Path, model_text: str, spec: dict) -> None:
     one request with a probability."""
     import mlflow.pyfunc
 
-    from tiesignal.export import raw_requests  # its file is the model (models-from-code)
-
     out = folder / RAW_MODEL
     mlflow.pyfunc.save_model(
         str(out),
-        python_model=raw_requests.__file__,
+        python_model=str(RAW_CODE),
         artifacts={
             "feature_spec": str(folder / SPEC),
             "lightgbm_text": str(folder / LIGHTGBM_TEXT),
@@ -131,6 +125,10 @@ def _save_raw_request_model(folder: Path, model_text: str, spec: dict) -> None:
         raise ValueError(f"{RAW_MODEL}: answered {p!r} to a request, not a probability")
 
 
+# the raw-request model's code: its file is the model (models-from-code), copied into every
+# export, so its bytes are the export's; it imports ExportedModel and read_spec from here.
+# Found by path, not imported: that import would close a circle through `scoring`.
+RAW_CODE = Path(__file__).with_name("raw_requests.py")
 # what the raw-request model imports, besides `tiesignal` itself (installed from this repo)
 RAW_REQUIREMENTS = ("lightgbm", "pandas", "pyarrow", "pandera", "scikit-learn", "mlflow")
 
@@ -154,77 +152,6 @@ def _reproducible_mlmodel(path: Path, model_text: str, created: str) -> None:
         for artifact in flavor.get("artifacts", {}).values():
             artifact["uri"] = artifact["path"]
     write_text(yaml.safe_dump(mlmodel, sort_keys=True), path)
-
-
-@dataclass(frozen=True)
-class ExportedModel:
-    """An export folder loaded for scoring. `load` scores with the LightGBM text model
-    compiled to native code by lleaves (equal to LightGBM's to 1e-12, several times
-    faster); the raw-request MLflow model scores with LightGBM itself."""
-
-    compiled: object  # lleaves.Model, or a lightgbm.Booster: the same `predict`
-    spec: dict
-    features: list[Feature]
-
-    @classmethod
-    def load(cls, folder: Path, cache: Path | None = None) -> ExportedModel:
-        folder = Path(folder)
-        if not (folder / SPEC).exists():
-            raise FileNotFoundError(f"{folder}: no exported model here (no {SPEC})")
-        spec, features = read_spec(folder / SPEC)
-        return cls(compile_model(folder / LIGHTGBM_TEXT, cache), spec, features)
-
-    def history(self) -> History:
-        """The state a stream of requests to score starts from: no requests yet, and the
-        track records' prior the model was trained with."""
-        return History(TrackRecordPrior(**self.spec["track_record_prior"]))
-
-    def matrix(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Feature table (from `build_features`) -> this model's input matrix."""
-        return encode(features, self.features, self.spec["category_levels"])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.compiled.predict(np.ascontiguousarray(X.to_numpy(dtype=np.float64)))
-
-
-def read_spec(spec_path: Path) -> tuple[dict, list[Feature]]:
-    """An export's feature spec and its features, refused when this code would compute
-    other features than the model was trained on."""
-    spec = read_json(spec_path)
-    if spec.get("feature_code_version") != FEATURE_CODE_VERSION:
-        raise ValueError(
-            f"{spec_path}: features of version {spec.get('feature_code_version')!r}, but this "
-            f"code computes version {FEATURE_CODE_VERSION!r}; re-export with this code"
-        )
-    needed = ("features", "category_levels", "valid_sent_at", "track_record_prior")
-    missing = [k for k in needed if k not in spec]
-    if missing:
-        raise ValueError(f"{spec_path}: no {', '.join(missing)}; re-export with this code")
-    return spec, features_named([f["name"] for f in spec["features"]])
-
-
-def compile_model(model_file: Path, cache: Path | None = None):
-    """The LightGBM text model as native code, compiled once per model and machine and kept
-    in `cache` (default: ~/.cache/tiesignal, or $XDG_CACHE_HOME/tiesignal)."""
-    import lleaves
-    import llvmlite
-    from llvmlite import binding
-
-    if not Path(model_file).exists():
-        raise FileNotFoundError(f"{model_file}: no LightGBM model here")
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    cache = Path(cache) if cache else base / "tiesignal" / "compiled"
-    key = f"{file_sha256(model_file)[:24]}-{binding.get_host_cpu_name()}-{llvmlite.__version__}"
-    target = cache / f"{key}.o"
-    model = lleaves.Model(model_file=str(model_file))
-    if target.exists():
-        model.compile(cache=str(target))
-        return model
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        model.compile(cache=str(Path(tmp) / "model.o"))  # lleaves writes the object file here
-        os.replace(Path(tmp) / "model.o", target)
-    return model
 
 
 def describe_export(
