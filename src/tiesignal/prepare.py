@@ -65,46 +65,17 @@ def label_and_split(
     if cfg.train_fraction + cfg.valid_fraction >= 1:
         raise ValueError("split.train_fraction + split.valid_fraction must be below 1")
     df = kept.sort_values(["sent_at", "request_id"], kind="stable").reset_index(drop=True)
-    window = pd.Timedelta(days=cfg.label_window_days)
     data_end = max(
         df[c].max() for c in ("sent_at", "accepted_at", "opportunity_at") if df[c].notna().any()
     )
-
-    outcome = "accepted" if target == "accepted" else "opportunity"
-    df[LABEL] = within_window(df, outcome, cfg.label_window_days)
-    reason = pd.Series(pd.NA, index=df.index, dtype="str")
-    reason[df[outcome].isna()] = "no_label"
-    if outcome == "opportunity":
-        reason[df["opportunity"].isna() & df["opportunity_unclear"].fillna(False)] = "unclear"
-    if target == "opportunity_given_accept":  # the recipient's question: accepted ones only
-        reason[reason.isna() & df["accepted"].isna()] = "no_label"
-        reason[reason.isna() & ~df["accepted"].fillna(True).astype(bool)] = "not_accepted"
-    observed_until = df["observed_until"]
-    censored = reason.isna() & (df["sent_at"] > observed_until.fillna(data_end) - window)
-    reason[censored] = "censored"
-
+    reason, censored = _labelled(df, cfg.label_window_days, target, data_end)
     labelled = reason.isna()
     if labelled.sum() < 3:
         raise TooFewRequests(f"only {labelled.sum()} labelled requests (excluded: "
                              f"{_counts(reason.dropna())}): too few to split")  # fmt: skip
     method = cfg.method if labelled.sum() >= cfg.participants_below else "participants"
     if method == "time":
-        times = df.loc[labelled, "sent_at"]
-        valid_from = times.quantile(cfg.train_fraction)
-        test_from = times.quantile(cfg.train_fraction + cfg.valid_fraction)
-        period = np.select([df["sent_at"] < valid_from, df["sent_at"] < test_from], [0, 1], 2)
-        last_period = (
-            pd.Series(np.where(labelled, period, -1), index=df.index)
-            .groupby(df["recipient_id"])
-            .transform("max")
-        )
-        in_later = labelled & (period < last_period)
-        kept_by_policy = {
-            "shared": int(labelled.sum()),
-            "disjoint": int((labelled & ~in_later).sum()),
-        }
-        if cfg.recipients == "disjoint":
-            reason[in_later] = "recipient_in_later_split"
+        period, valid_from, test_from, kept_by_policy = _time_periods(df, labelled, reason, cfg)
     else:
         df["fold"] = participant_folds(df["recipient_id"], df[LABEL].where(labelled), cfg.folds)
         # the first rotation is the pipeline's split: test fold 0, early stopping on fold 1
@@ -116,16 +87,7 @@ def label_and_split(
     df["split"] = split.where(reason.isna(), "excluded")
     df["excluded_reason"] = reason
 
-    counts = df["split"].value_counts()
-    by_split = {
-        s: {
-            "rows": int(counts.get(s, 0)),
-            "positives": int(df.loc[df["split"] == s, LABEL].sum()),
-            "from": df.loc[df["split"] == s, "sent_at"].min(),
-            "to": df.loc[df["split"] == s, "sent_at"].max(),
-        }
-        for s in SPLITS
-    }
+    by_split = _by_split(df)
     folds = _fold_counts(df) if method == "participants" else {}
     _check_enough(by_split, folds, cfg)
     report = {
@@ -146,10 +108,68 @@ def label_and_split(
         "censored_by_source": _counts(df.loc[censored, "source"]),
         # by observation end: an export's date, or the data's end where a source gives none
         "censored_by_observed_until": _counts(
-            observed_until[censored].dt.strftime("%Y-%m-%d").fillna("data end")
+            df.loc[censored, "observed_until"].dt.strftime("%Y-%m-%d").fillna("data end")
         ),
     }
     return Prepared(requests=df, report=report)
+
+
+def _by_split(df: pd.DataFrame) -> dict[str, dict]:
+    """Rows, positives and time span of train, valid and test."""
+    return {
+        s: {
+            "rows": int((df["split"] == s).sum()),
+            "positives": int(df.loc[df["split"] == s, LABEL].sum()),
+            "from": df.loc[df["split"] == s, "sent_at"].min(),
+            "to": df.loc[df["split"] == s, "sent_at"].max(),
+        }
+        for s in SPLITS
+    }
+
+
+def _labelled(
+    df: pd.DataFrame, label_window_days: int, target: str, data_end: pd.Timestamp
+) -> tuple[pd.Series, pd.Series]:
+    """Adds the label column to `df`; returns why each request is left out (NA: it is
+    labelled) and which were censored (sent less than the window before their end)."""
+    window = pd.Timedelta(days=label_window_days)
+    outcome = "accepted" if target == "accepted" else "opportunity"
+    df[LABEL] = within_window(df, outcome, label_window_days)
+    reason = pd.Series(pd.NA, index=df.index, dtype="str")
+    reason[df[outcome].isna()] = "no_label"
+    if outcome == "opportunity":
+        reason[df["opportunity"].isna() & df["opportunity_unclear"].fillna(False)] = "unclear"
+    if target == "opportunity_given_accept":  # the recipient's question: accepted ones only
+        reason[reason.isna() & df["accepted"].isna()] = "no_label"
+        reason[reason.isna() & ~df["accepted"].fillna(True).astype(bool)] = "not_accepted"
+    observed_until = df["observed_until"]
+    censored = reason.isna() & (df["sent_at"] > observed_until.fillna(data_end) - window)
+    reason[censored] = "censored"
+    return reason, censored
+
+
+def _time_periods(df: pd.DataFrame, labelled: pd.Series, reason: pd.Series, cfg: PrepareConfig):
+    """Train, valid and test as consecutive periods at time quantiles of the labelled
+    requests: each row's period, the two cuts, and the rows each recipient policy keeps.
+    Under `recipients: disjoint` a recipient's requests before their last period are left
+    out (`reason`)."""
+    times = df.loc[labelled, "sent_at"]
+    valid_from = times.quantile(cfg.train_fraction)
+    test_from = times.quantile(cfg.train_fraction + cfg.valid_fraction)
+    period = np.select([df["sent_at"] < valid_from, df["sent_at"] < test_from], [0, 1], 2)
+    last_period = (
+        pd.Series(np.where(labelled, period, -1), index=df.index)
+        .groupby(df["recipient_id"])
+        .transform("max")
+    )
+    in_later = labelled & (period < last_period)
+    kept_by_policy = {
+        "shared": int(labelled.sum()),
+        "disjoint": int((labelled & ~in_later).sum()),
+    }
+    if cfg.recipients == "disjoint":
+        reason[in_later] = "recipient_in_later_split"
+    return period, valid_from, test_from, kept_by_policy
 
 
 def participant_folds(recipients: pd.Series, labels: pd.Series, folds: int) -> pd.Series:

@@ -256,41 +256,45 @@ def validate_requests(
         raise InputError(f"{file}: missing required column(s) {', '.join(missing)}")
     earlier = EarlierRows() if earlier is None else earlier
     raw = raw.reset_index(drop=True)
-    reasons: dict[int, tuple[str, str]] = {}  # row -> (column, reason); the first one wins
-
-    def reject(rows: np.ndarray, column: str, why) -> None:
-        for row in rows:
-            if int(row) not in reasons:
-                reasons[int(row)] = (column, why(int(row)) if callable(why) else why)
-
-    for row, why in (malformed or {}).items():
-        reasons[row] = ("(row)", why)
+    reasons = _Reasons({row: ("(row)", why) for row, why in (malformed or {}).items()})
     if columns is None:
         columns = SOURCE_COLUMNS if NOTE_TEXT in raw.columns else CANONICAL_COLUMNS
+    df = _coerced(raw, columns, reasons)
+    for column in required:
+        reasons.add(np.flatnonzero(df[column].isna().to_numpy()), column, "missing value")
+    start = earlier.rows  # before `duplicates` counts this chunk's rows in
+    first = earlier.duplicates(df["request_id"])
+    reasons.add(np.flatnonzero(first >= 0), "request_id",
+                lambda row: f"duplicate request_id (first at row {first[row]})")  # fmt: skip
+    bounds = (pd.Timestamp(min_sent_at, tz="UTC"), pd.Timestamp(max_sent_at, tz="UTC"))
+    _check_schema(df, _schema(*bounds, required, columns, arms), reasons)
+    return _split(raw, df, reasons, file, start)
+
+
+class _Reasons(dict):
+    """row -> (column, reason): why a row is rejected; the first reason it gets wins."""
+
+    def add(self, rows: np.ndarray, column: str, why) -> None:
+        for row in rows:
+            if int(row) not in self:
+                self[int(row)] = (column, why(int(row)) if callable(why) else why)
+
+
+def _coerced(raw: pd.DataFrame, columns: Collection[str], reasons: _Reasons) -> pd.DataFrame:
+    """Every column in its canonical dtype; a value that does not convert rejects its row."""
     coerced = {}
     for column in columns:
         kind = SOURCE_COLUMN_KINDS[column]
         values = raw[column] if column in raw.columns else pd.Series(pd.NA, index=raw.index)
         coerced[column], bad = _coerce(values, kind)
-        reject(np.flatnonzero(bad), column, lambda r, v=values, k=kind: _not_a(v.iloc[r], k))
-    df = pd.DataFrame(coerced)
+        reasons.add(np.flatnonzero(bad), column, lambda r, v=values, k=kind: _not_a(v.iloc[r], k))
+    return pd.DataFrame(coerced)
 
-    for column in required:
-        reject(np.flatnonzero(df[column].isna().to_numpy()), column, "missing value")
-    start = earlier.rows
-    first = earlier.duplicates(df["request_id"])
-    reject(np.flatnonzero(first >= 0), "request_id",
-           lambda row: f"duplicate request_id (first at row {first[row]})")  # fmt: skip
 
+def _check_schema(df: pd.DataFrame, schema, reasons: _Reasons) -> None:
+    """pandera's checks on the rows not rejected yet; each failure rejects its row."""
     from pandera.errors import SchemaErrors
 
-    schema = _schema(
-        pd.Timestamp(min_sent_at, tz="UTC"),
-        pd.Timestamp(max_sent_at, tz="UTC"),
-        required,
-        columns,
-        arms,
-    )
     try:
         schema.validate(df.drop(index=list(reasons)) if reasons else df, lazy=True)
     except SchemaErrors as err:
@@ -301,6 +305,10 @@ def validate_requests(
             if int(row) not in reasons:
                 reasons[int(row)] = _failed(column, check, value)
 
+
+def _split(raw: pd.DataFrame, df: pd.DataFrame, reasons: _Reasons, file: str,
+           start: int) -> Validated:  # fmt: skip
+    """The kept rows, and the rejects numbered in the file (`start`: rows before this chunk)."""
     bad_rows = np.array(sorted(reasons), dtype=np.int64)
     kept = df.drop(index=bad_rows).reset_index(drop=True) if reasons else df
     rejects = pd.DataFrame(
