@@ -255,6 +255,7 @@ def test_a_champion_that_drifted_from_the_model_on_disk_is_found_and_moved_back(
     finds it, and with --fix moves the alias back."""
     import shutil
 
+    import mlflow
     from mlflow import MlflowClient
 
     from tiesignal.cli import main as cli
@@ -263,14 +264,16 @@ def test_a_champion_that_drifted_from_the_model_on_disk_is_found_and_moved_back(
     shutil.copyfile(root / "mlflow.db", tmp_path / "mlflow.db")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
     model = root / "models" / "export" / "model.txt"
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     name = "tiesignal-opportunity"
-    (first,) = client.search_model_versions(f"name = '{name}'")
-    other = client.create_model_version(name, first.source, first.run_id,
-                                        tags={"model_sha256": "0" * 64})  # fmt: skip
-    client.set_registered_model_alias(name, "champion", other.version)
     check = ["champion", "--params", str(tmp_path / "params.yaml"), "--model", str(model)]
     with no_tracking_env(), caplog.at_level(logging.INFO, logger="tiesignal"):
+        mlflow.set_tracking_uri(uri)  # a `models:/` source is looked up in this store
+        client = MlflowClient(uri)
+        (first,) = client.search_model_versions(f"name = '{name}'")
+        other = client.create_model_version(name, first.source, first.run_id,
+                                            tags={"model_sha256": "0" * 64})  # fmt: skip
+        client.set_registered_model_alias(name, "champion", other.version)
         assert cli(check) == 1 and "--fix moves the alias" in caplog.text
         assert cli([*check, "--fix"]) == 0 and ": moved" in caplog.text
         assert cli(check) == 0
