@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What the donation page's tests need beside .venv: Debian's Chromium and the pinned Pyodide
-# (donate/package-lock.json, from the npm registry). Installs what is missing; safe to rerun.
+# What the donation page's browser test needs beside .venv: Debian's Chromium. (The pinned
+# Pyodide comes with the page: `tiesignal donations build`, which the test runs, fetches it
+# with npm ci once.) Installs what is missing; safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +13,4 @@ if ! command -v chromium > /dev/null; then
   else
     echo "setup: no chromium; install Debian's package: sudo apt-get install chromium" >&2
   fi
-fi
-if [ ! -f donate/node_modules/pyodide/pyodide.mjs ]; then
-  echo "setup: fetching the pinned pyodide with npm ci (donate/package-lock.json)"
-  (cd donate && npm ci --ignore-scripts --no-audit --no-fund --silent)
 fi

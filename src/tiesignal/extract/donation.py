@@ -24,6 +24,7 @@ from tiesignal.extract.participant import (
     copies_among,
     extract_participant,
     parse_export,
+    row_counts,
     unusable,
 )
 
@@ -110,10 +111,7 @@ def extract_upload(folder: str, study: dict, now: datetime | None = None) -> dic
         "columns": list(COLUMNS),
         "rows": rows,
         "summary": {
-            "requests": len(rows),
-            "accepted": sum(r["accepted"] for r in result.rows),
-            "opportunities": sum(bool(r["opportunity"]) for r in result.rows),
-            "unclear": sum(r["opportunity_unclear"] for r in result.rows),
+            **row_counts(result.rows),
             "first": sent[0][:10] if sent else None,
             "last": sent[-1][:10] if sent else None,
             "observed_until": rows[0][-1][:10] if rows else None,

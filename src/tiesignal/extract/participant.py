@@ -484,6 +484,17 @@ def _combined(
     return rows, until
 
 
+def row_counts(rows: list[dict]) -> dict[str, int]:
+    """Requests, accepted, labelled, unclear and opportunities among rows."""
+    return {
+        "requests": len(rows),
+        "accepted": sum(bool(r["accepted"]) for r in rows),
+        "labelled": sum(r["opportunity"] is not None for r in rows),
+        "unclear": sum(bool(r["opportunity_unclear"]) for r in rows),
+        "opportunities": sum(bool(r["opportunity"]) for r in rows),
+    }
+
+
 def _report_merged(exports, held_rows, recipient_id, until, until_from, by_rule) -> None:
     """Each export's report: the requests it held, with their merged outcomes."""
     newest = exports[-1]
@@ -493,11 +504,7 @@ def _report_merged(exports, held_rows, recipient_id, until, until_from, by_rule)
             status="used",
             participant_id=recipient_id,
             joined_on="profile URLs" if p.my_key.startswith("in/") else "names",
-            requests=len(mine),
-            accepted=sum(r["accepted"] for r in mine),
-            labelled=sum(r["opportunity"] is not None for r in mine),
-            unclear=sum(r["opportunity_unclear"] for r in mine),
-            opportunities=sum(bool(r["opportunity"]) for r in mine),
+            **row_counts(mine),
             observed_until=None if until is None else f"{until:%Y-%m-%d %H:%M}",
         )
         p.report["observed_until_from"] = (

@@ -16,6 +16,7 @@ from tiesignal.config import DataConfig
 from tiesignal.extract.donation import DonationError, checked, rekeyed, rows_of
 from tiesignal.extract.files import clean
 from tiesignal.extract.keys import Pseudonymizer
+from tiesignal.extract.participant import row_counts
 from tiesignal.ingest.exports import requests_frame
 
 
@@ -54,11 +55,7 @@ def ingest_donations(folder: Path, data: DataConfig, salt: bytes, progress) -> t
             consented_at=body["consented_at"],
             rows_extracted=body.get("rows_extracted"),
             rows_removed=body["rows_removed"],
-            requests=len(rows),
-            accepted=sum(r["accepted"] for r in rows),
-            labelled=sum(r["opportunity"] is not None for r in rows),
-            unclear=sum(bool(r["opportunity_unclear"]) for r in rows),
-            opportunities=sum(bool(r["opportunity"]) for r in rows),
+            **row_counts(rows),
             observed_until=f"{rows[0]['observed_until']:%Y-%m-%d %H:%M}" if rows else None,
         )
         earlier = by_participant.get(participant)

@@ -35,6 +35,7 @@ from tiesignal.extract.files import (
 from tiesignal.extract.keys import Pseudonymizer, name_key, profile_key
 from tiesignal.extract.participant import (
     COLUMNS,
+    TIME_COLUMNS,
     Extracted,
     Settings,
     copies_among,
@@ -187,8 +188,7 @@ def requests_frame(rows: list[dict]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     column = {c: [r[c] for r in rows] for c in COLUMNS}
-    times = {c: pd.Series(column[c], dtype="datetime64[us, UTC]") for c in
-             ("sent_at", "accepted_at", "opportunity_at", "observed_until")}  # fmt: skip
+    times = {c: pd.Series(column[c], dtype="datetime64[us, UTC]") for c in TIME_COLUMNS}
     lists = pa.list_(pa.string())
     return pd.DataFrame(
         {
