@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import sys
 import time
 import traceback
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,8 @@ class Paths:
     truth = property(lambda self: self.raw / "truth.parquet")
     truth_summary = property(lambda self: self.raw / "truth.json")
     interim = property(lambda self: self.root / "data" / "interim")
+    # each interim request's file and row in the source the user gave (schema.ORIGIN_COLUMNS)
+    origins = property(lambda self: self.root / "data" / "origins" / "requests.parquet")
     ingest_report = property(lambda self: self.root / "reports" / "ingest.json")
     prepared = property(lambda self: self.root / "data" / "prepared")
     prepare_report = property(lambda self: self.root / "reports" / "prepare.json")
@@ -107,19 +111,58 @@ def main(stage: Callable[[Any, Paths], Any], root: Path = ROOT) -> None:
     if stale:
         log.info("removed %d temporary file(s) a killed run left: %s", len(stale),
                  ", ".join(str(p.relative_to(root)) for p in stale))  # fmt: skip
-    try:
-        summary = stage(stage_config(stage, read_params(root / "params.yaml")), paths)
-    except EXPECTED as err:
-        log.error("failed: %s", err)
-        raise SystemExit(1) from None
-    except Exception as err:
-        paths.logs.mkdir(parents=True, exist_ok=True)
-        trace = paths.logs / f"{name}.log"
-        trace.write_text(traceback.format_exc(), encoding="utf-8")
-        log.error("failed: %s: %s (traceback in %s)", type(err).__name__, err,
-                  trace.relative_to(root))  # fmt: skip
-        raise SystemExit(1) from None
+    outputs = [root / out for out in stage_outputs(name)]
+    with previous_outputs_kept(outputs, root / ".tiesignal" / "previous" / name, root, log):
+        try:
+            summary = stage(stage_config(stage, read_params(root / "params.yaml")), paths)
+        except EXPECTED as err:
+            log.error("failed: %s", err)
+            raise SystemExit(1) from None
+        except Exception as err:
+            paths.logs.mkdir(parents=True, exist_ok=True)
+            trace = paths.logs / f"{name}.log"
+            trace.write_text(traceback.format_exc(), encoding="utf-8")
+            log.error("failed: %s: %s (traceback in %s)", type(err).__name__, err,
+                      trace.relative_to(root))  # fmt: skip
+            raise SystemExit(1) from None
     log.info("done in %.1fs: %s", time.perf_counter() - start, summary)
+
+
+@contextmanager
+def previous_outputs_kept(
+    outputs: list[Path], aside: Path, root: Path, log: logging.Logger
+) -> Iterator[None]:
+    """DVC leaves a stage's outputs in place (`persist: true` in dvc.yaml); this moves them
+    aside before the stage runs, drops them once it succeeds, and puts them back if it
+    fails (what it wrote removed). So the stage starts from no outputs, as DVC would leave
+    it, and a failed run leaves the previous outputs as they were. A run killed in between
+    left them aside: the next run puts them back first."""
+    if aside.exists():
+        _put_back(outputs, aside, root)
+        log.info("put back the outputs a killed run had moved aside (%s)", aside.relative_to(root))
+    for out in outputs:
+        if out.exists():
+            (aside / out.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+            out.rename(aside / out.relative_to(root))
+    aside.mkdir(parents=True, exist_ok=True)  # even with no outputs yet: this run is under way
+    try:
+        yield
+    except BaseException:
+        _put_back(outputs, aside, root)
+        raise
+    shutil.rmtree(aside)
+
+
+def _put_back(outputs: list[Path], aside: Path, root: Path) -> None:
+    for out in outputs:
+        if out.is_dir() and not out.is_symlink():
+            shutil.rmtree(out)
+        else:
+            out.unlink(missing_ok=True)
+        kept = aside / out.relative_to(root)
+        if kept.exists():
+            kept.rename(out)
+    shutil.rmtree(aside)
 
 
 def stage_outputs(name: str) -> list[str]:
@@ -137,6 +180,6 @@ def logger(stage: str) -> logging.Logger:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("mlflow", "alembic", "urllib3", "git"):  # distributed: tiesignal.cluster
+    for noisy in ("mlflow", "alembic", "urllib3", "git"):  # Dask's: tiesignal.compute
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return logging.getLogger(f"tiesignal.{stage}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.cluster import task_map
+from tiesignal.compute import executor
 from tiesignal.config import (
     ComputeConfig,
     DataConfig,
@@ -59,10 +59,10 @@ def run(cfg: Params, paths: Paths) -> str:
         world = load(WorldConfig, summary["coefficients"], f"{paths.truth_summary}: coefficients")
         truth = Truth(read_parquet(paths.truth), world, summary, learnable_ranking(world, paths))
     levels = read_json(paths.feature_spec)["category_levels"]
-    with task_map(cfg.compute) as fit_map:
+    with executor(cfg.compute) as runner:
         periods = cfg.evaluate if prepared["split_method"] == "time" else None
         result = run_study(cfg.study, cfg.study.model, tables, levels, truth, log.info,
-                           paths.study_cache, fit_map, periods)  # fmt: skip
+                           paths.study_cache, runner, periods)  # fmt: skip
     requests = read_parquet(paths.prepared / "requests.parquet",
                             columns=["request_id", "sender_id", "assignment"])  # fmt: skip
     causal_effects(result, cfg.study, tables, levels, requests, cfg.data.assignment_arms, truth,

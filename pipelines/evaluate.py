@@ -1,22 +1,18 @@
 """Stage `evaluate`: score the test split, compare with the oracle, plot, log to MLflow.
 
-Every split is scored (the drift check compares them) a chunk at a time; under
-compute=dask the Dask workers score the row groups, with the same scores."""
+Every split is scored (the drift check compares them) a part at a time, wherever the
+executor runs the parts: the same scores either way."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass
-from itertools import repeat
-from pathlib import Path
 
 import pandas as pd
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.cluster import dask_client, row_groups_on_cluster
+from tiesignal.compute import executor
 from tiesignal.config import (
     ComputeConfig,
     DataConfig,
@@ -26,20 +22,18 @@ from tiesignal.config import (
 )
 from tiesignal.evaluation.evaluate import (
     evaluate_model,
-    scored_requests,
     scored_rows,
     write_plots,
 )
 from tiesignal.io import (
     file_sha256,
-    parquet_chunks,
     read_json,
     read_parquet,
     write_json,
     write_parquet,
     write_text,
 )
-from tiesignal.models.train import TrainedModel, load_model
+from tiesignal.models.train import load_model
 from tiesignal.schema import SPLITS
 
 log = logging.getLogger("tiesignal.evaluate")
@@ -65,12 +59,10 @@ def run(cfg: Params, paths: Paths) -> str:
     tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
     model = load_model(paths.model)
     levels = read_json(paths.feature_spec)["category_levels"]
-    with ExitStack() as stack:
-        if cfg.compute.kind == "dask":
-            score = scores_on_cluster(stack.enter_context(dask_client(cfg.compute)), model, levels)
-        else:
-            score = scores_here(model, levels, cfg.compute.chunk_rows)
-        scored = {s: score(paths.features / f"{s}.parquet") for s in SPLITS}
+    with executor(cfg.compute) as runner:  # each part of each split scored where it runs
+        parts = {s: runner.parts(paths.features / f"{s}.parquet", scored_rows, (model, levels))
+                 for s in SPLITS}  # fmt: skip
+        scored = {s: pd.concat(p, ignore_index=True) for s, p in parts.items()}
     test = scored["test"]
     p_true = p_intent_unknown = None
     if cfg.data.source == "simulated":  # how far from the Bayes-optimal model?
@@ -94,27 +86,6 @@ def run(cfg: Params, paths: Paths) -> str:
         ev.scores, [paths.evaluate_plots, paths.evaluate_metrics],
     )  # fmt: skip
     return f"{ev.line()} (MLflow run {run_id})"
-
-
-def scores_here(
-    model: TrainedModel, levels: dict[str, list[str]], chunk_rows: int
-) -> Callable[[Path], pd.DataFrame]:
-    """`scored_requests` of a feature file, `chunk_rows` rows at a time in this process."""
-    return lambda path: scored_requests(model, parquet_chunks(path, chunk_rows), levels)
-
-
-def scores_on_cluster(
-    client, model: TrainedModel, levels: dict[str, list[str]]
-) -> Callable[[Path], pd.DataFrame]:
-    """`scored_requests` of a feature file, its row groups scored on the cluster's workers
-    (the model sent to each once); the scores are those of compute=local."""
-    shared = tuple(client.scatter([model, levels], broadcast=True, hash=False))
-
-    def score(path: Path) -> pd.DataFrame:
-        parts = row_groups_on_cluster(client, path.resolve(), scored_rows, repeat(shared))
-        return pd.concat(parts, ignore_index=True)
-
-    return score
 
 
 def _truth_of_test(paths: Paths, test: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -1,40 +1,35 @@
 """Stage `featurize`: observable fields -> every registry feature, per split.
 
-The prepared requests stream through in `compute.chunk_rows` chunks, in time order; the
-history features carry from chunk to chunk. Under compute=dask the Dask workers build the
-features of the file's row groups side by side, each from the history at its start, which
-this stage carries over the few columns the history reads: the same bytes either way."""
+The prepared requests stream through in parts, in time order (`compute.chunk_rows` rows
+here, a row group on a Dask cluster). This stage carries the history over the few columns
+it reads, part by part, and each part's features are built from the history at its start
+wherever the executor runs it: the same bytes either way."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
-import pyarrow as pa
+import pandas as pd
 import pyarrow.compute as pc
 from _stage import Paths, main
 
-from tiesignal.cluster import dask_client, row_groups_on_cluster
+from tiesignal.compute import executor
 from tiesignal.config import ComputeConfig, FeaturizeConfig, PrepareConfig
 from tiesignal.features.build import (
     HISTORY_COLUMNS,
     PRIOR_COLUMNS,
     FeatureTables,
+    History,
     tables_from,
     track_record_prior,
 )
 from tiesignal.io import (
     TableChunks,
     atomic_path,
-    parquet_chunks,
-    parquet_row_groups,
     parquet_rows,
     read_parquet,
-    read_row_group,
-    to_arrow,
     write_json,
 )
 from tiesignal.schema import LABEL, SPLITS
@@ -62,18 +57,21 @@ def run(cfg: Params, paths: Paths) -> dict[str, int]:
         cfg.featurize.track_record_prior_weight,
     )
     builder = FeatureTables(prior)
+
+    def history_at_start(keys: pd.DataFrame) -> tuple[History]:
+        return (builder.history.advance(keys),)
+
     rows = dict.fromkeys(SPLITS, 0)
     positives = dict.fromkeys(SPLITS, 0)
     with ExitStack() as stack:
         outs = {s: TableChunks(stack.enter_context(atomic_path(paths.features / f"{s}.parquet")))
                 for s in SPLITS}  # fmt: skip
-        if cfg.compute.kind == "dask":
-            client = stack.enter_context(dask_client(cfg.compute))
-            chunks = tables_on_cluster(client, source.resolve(), builder)
-        else:
-            chunks = tables_here(source, cfg.compute.chunk_rows, builder)
+        runner = stack.enter_context(executor(cfg.compute))
+        parts = runner.parts(source, tables_from, (builder.prior,), history_at_start,
+                             HISTORY_COLUMNS)  # fmt: skip
         done = 0
-        for requests, tables in chunks:
+        for requests, tables, categories in parts:
+            builder.categories.append(categories)
             for split, table in tables.items():
                 outs[split].write(table)
                 rows[split] += table.num_rows
@@ -86,32 +84,6 @@ def run(cfg: Params, paths: Paths) -> dict[str, int]:
         log.info("  %s: %d rows, %d positives", split, rows[split], positives[split])
     write_json(builder.spec(), paths.feature_spec)
     return rows
-
-
-Tables = dict[str, pa.Table]  # a chunk's rows of each split, with their features
-
-
-def tables_here(
-    source: Path, chunk_rows: int, builder: FeatureTables
-) -> Iterator[tuple[int, Tables]]:
-    """Each chunk's size and tables, in time order, built in this process."""
-    for chunk in parquet_chunks(source, chunk_rows):
-        yield len(chunk), {split: to_arrow(t) for split, t in builder.add(chunk).items()}
-
-
-def tables_on_cluster(client, source: Path, builder: FeatureTables) -> Iterator[tuple[int, Tables]]:
-    """Each row group's size and tables, in time order, built on the cluster's workers
-    from the history at the row group's start, which this process carries."""
-
-    def starts() -> Iterator[tuple]:
-        for group in range(parquet_row_groups(source)):
-            keys = read_row_group(source, group, columns=HISTORY_COLUMNS)
-            yield client.scatter(builder.history.advance(keys), hash=False), builder.prior
-
-    built = row_groups_on_cluster(client, source, tables_from, starts())
-    for requests, tables, categories in built:
-        builder.categories.append(categories)
-        yield requests, tables
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ def run(cfg: Params, paths: Paths) -> dict:
     """Returns the ingest report (also reports/ingest.json)."""
     source = paths.source(cfg.data.path)
     report = ingest_source(
-        cfg.data, cfg.split, source, paths.interim, os.environ, paths.root, log.info,
-        cfg.compute.chunk_rows,
+        cfg.data, cfg.split, source, paths.interim, paths.origins, os.environ, paths.root,
+        log.info, cfg.compute.chunk_rows,
     )  # fmt: skip
     write_json(report, paths.ingest_report)
     _remember_salt(paths, f"{cfg.data.source}:{source}", report)

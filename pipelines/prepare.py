@@ -1,32 +1,26 @@
 """Stage `prepare`: validate against the canonical schema, quarantine, censor, split.
 
-The table streams through in `compute.chunk_rows` chunks: only the columns that labelling
-and splitting read are held whole; the kept rows wait in a scratch file and are written
-in time order by an external sort. Under compute=dask the Dask workers validate the
-file's row groups side by side, with the duplicates this stage finds beforehand over the
-request ids, and write each row group's kept rows to scratch themselves: the same bytes
-either way."""
+The table streams through in parts (`compute.chunk_rows` rows here, a row group on a Dask
+cluster): only the columns that labelling and splitting read are held whole; each part's
+kept rows wait in a scratch file and are written in time order by an external sort. The
+duplicates are found here over the request ids, part by part in file order, so each part
+can be validated wherever the executor runs it: the same bytes either way."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 from _stage import Paths, main
 
-from tiesignal.cluster import dask_client, row_groups_on_cluster
+from tiesignal.compute import executor
 from tiesignal.config import ComputeConfig, DataConfig, PrepareConfig, TargetConfig
 from tiesignal.io import (
-    TableChunks,
-    parquet_chunks,
-    parquet_columns,
-    parquet_row_groups,
     parquet_rows,
-    read_row_group,
+    read_parquet,
     scratch_dir,
     write_in_order,
     write_json,
@@ -36,11 +30,18 @@ from tiesignal.prepare import (
     KEPT_ROW,
     AllRejected,
     added_columns,
+    duplicates_before,
+    in_the_source,
     prepare_chunks,
     validate_and_set_aside,
-    validated_chunks,
 )
-from tiesignal.schema import EarlierRows, FoundDuplicates, Validated, request_ids
+from tiesignal.schema import (
+    ORIGIN_COLUMNS,
+    EarlierRows,
+    FoundDuplicates,
+    InputError,
+    Validated,
+)
 
 log = logging.getLogger("tiesignal.prepare")
 
@@ -60,30 +61,24 @@ def run(cfg: Params, paths: Paths) -> dict:
     total = parquet_rows(source)
     log.info("validating %d rows of %s", total, file)
     arms = tuple(cfg.data.assignment_arms.values())
-    with ExitStack() as stack:
-        scratch = stack.enter_context(scratch_dir(paths.prepared))
-        if cfg.compute.kind == "dask":  # the workers write the kept rows, a file per row group
-            client = stack.enter_context(dask_client(cfg.compute))
-            kept = [scratch / f"kept.{g}.parquet" for g in range(parquet_row_groups(source))]
-            validated = validated_on_cluster(client, source.resolve(), file, cfg.split, arms, kept)
-            spool = None
-        else:
-            spool = TableChunks(scratch / "kept.parquet", spool=True)
-            kept = [spool.path]
-            chunks = parquet_chunks(source, cfg.compute.chunk_rows)
-            validated = validated_chunks(chunks, file, cfg.split, arms)
+    with scratch_dir(paths.prepared) as scratch, executor(cfg.compute) as runner:
+        kept: list[Path] = []  # each part's kept rows, in file order, for the external sort
+        earlier = EarlierRows()
+
+        def before(ids: pd.DataFrame) -> tuple[FoundDuplicates, Path]:
+            kept.append(scratch / f"kept.{len(kept)}.parquet")
+            return duplicates_before(earlier, ids), kept[-1]
+
+        validated = runner.parts(source, validate_and_set_aside, (file, cfg.split, arms),
+                                 before, reads=["request_id"])  # fmt: skip
         try:
-            prepared = prepare_chunks(
-                _progress(validated, total), file, cfg.split, cfg.target.name,
-                keep=spool.write if spool else lambda labelling_columns: None,
-            )  # fmt: skip
-        except AllRejected as err:  # the rejects are written even when nothing is kept
-            write_parquet(err.rejects, paths.prepared / "rejects.parquet")
-            raise
-        finally:
-            if spool:
-                spool.close()
-        write_parquet(prepared.rejects, paths.prepared / "rejects.parquet")
+            prepared = prepare_chunks(_progress(validated, total), file, cfg.split,
+                                      cfg.target.name)  # fmt: skip
+        except AllRejected as err:  # the stage fails, its outputs as they were: the rejects
+            kept = paths.logs / "prepare_rejects.parquet"  # go beside its logs
+            write_parquet(_in_the_source(err.rejects, paths), kept)
+            raise InputError(f"{err}: {kept.relative_to(paths.root)}") from None
+        write_parquet(_in_the_source(prepared.rejects, paths), paths.prepared / "rejects.parquet")
         labelled = prepared.requests
         log.info("writing %d kept rows in time order", len(labelled))
         write_in_order(
@@ -98,29 +93,16 @@ def run(cfg: Params, paths: Paths) -> dict:
     return {k: r[k] for k in ("rows_in", "rows_kept", "rows_rejected")}
 
 
-def validated_on_cluster(
-    client,
-    source: Path,
-    file: str,
-    cfg: PrepareConfig,
-    arms: tuple[str, ...],
-    kept: list[Path],
-) -> Iterator[Validated]:
-    """Each row group validated on the cluster's workers, in file order, with the
-    duplicates this process finds beforehand over the request ids alone; each row group's
-    kept rows go to its file of `kept` (where the workers can write)."""
-    has_ids = "request_id" in parquet_columns(source)  # else the workers say it is missing
-
-    def duplicates() -> Iterator[tuple]:
-        earlier = EarlierRows()
-        for group in range(parquet_row_groups(source)):
-            rows, first = earlier.rows, np.empty(0, dtype=np.int64)
-            if has_ids:
-                ids = request_ids(read_row_group(source, group, ["request_id"]))
-                first = earlier.duplicates(ids)
-            yield file, cfg, FoundDuplicates(rows, first), arms, kept[group]
-
-    return row_groups_on_cluster(client, source, validate_and_set_aside, duplicates())
+def _in_the_source(rejects: pd.DataFrame, paths: Paths) -> pd.DataFrame:
+    """The rejects named by the source's file and row (read only when there are some)."""
+    if rejects.empty:
+        return rejects
+    origins = read_parquet(paths.origins, columns=list(ORIGIN_COLUMNS))
+    rows = parquet_rows(paths.interim / "requests.parquet")
+    if len(origins) != rows:
+        raise InputError(f"{paths.origins.relative_to(paths.root)}: {len(origins)} rows for "
+                         f"{rows} requests; run `dvc repro ingest`")  # fmt: skip
+    return in_the_source(rejects, origins)
 
 
 def _progress(validated: Iterator[Validated], total: int) -> Iterator[Validated]:

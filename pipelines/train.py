@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from _stage import Paths, main
 
 from tiesignal import tracking
-from tiesignal.cluster import dask_client
+from tiesignal.compute import executor
 from tiesignal.config import (
     ComputeConfig,
-    ConfigError,
     FeaturesConfig,
-    LightGBMConfig,
     ModelConfig,
     TargetConfig,
     TrackingConfig,
@@ -29,7 +27,6 @@ from tiesignal.io import (
     read_parquet,
     write_parquet,
 )
-from tiesignal.models.boosted import LightGBMModel
 from tiesignal.models.cross_validation import out_of_fold_scores
 from tiesignal.models.data import model_matrix_in_chunks
 from tiesignal.models.train import save_model, train
@@ -56,8 +53,6 @@ class Summary:
 
 def run(cfg: Params, paths: Paths) -> Summary:
     tracking.connect(cfg.tracking, paths.root)  # fails in seconds if it cannot log
-    if cfg.compute.kind == "dask" and not isinstance(cfg.model, LightGBMConfig):
-        raise ConfigError(f"compute=dask trains model=lightgbm only, not {cfg.model.kind}")
     levels = read_json(paths.feature_spec)["category_levels"]
     chosen = select(cfg.features.groups)
     files = {s: paths.features / f"{s}.parquet" for s in SPLITS}
@@ -69,10 +64,9 @@ def run(cfg: Params, paths: Paths) -> Summary:
     categorical = [f.name for f in chosen if f.kind == "categorical"]
     log.info("training %s on %d rows x %d features (groups: %s)", cfg.model.kind, len(X_train),
              X_train.shape[1], ", ".join(cfg.features.groups))  # fmt: skip
-    if cfg.compute.kind == "dask":
-        model = train_on_dask(cfg, X_train, y_train, X_valid, y_valid, categorical)
-    else:
-        model = train(cfg.model, X_train, y_train, X_valid, y_valid, categorical, log.info)
+    with executor(cfg.compute) as runner:  # LightGBM boosts over a Dask cluster itself
+        model = train(cfg.model, X_train, y_train, X_valid, y_valid, categorical, log.info,
+                      runner.client)  # fmt: skip
     if model.best_iteration == 1:
         log.warning("the model stopped at its first round: no tree beat the base rate on the "
                     "valid split (too few labelled requests or positives?)")  # fmt: skip
@@ -93,14 +87,6 @@ def run(cfg: Params, paths: Paths) -> Summary:
         counts={"n_features": X_train.shape[1], "n_train": len(X_train), "n_valid": len(X_valid)},
     )  # fmt: skip
     return Summary(run_id, model.best_iteration, len(X_train))
-
-
-def train_on_dask(cfg: Params, X_train, y_train, X_valid, y_valid, categorical) -> LightGBMModel:
-    """LightGBM over the Dask cluster `compute` names: the same model within noise, not the
-    same bytes (each worker bags its own rows and sums its own histograms)."""
-    with dask_client(cfg.compute) as client:
-        return LightGBMModel.fit(cfg.model, X_train, y_train, X_valid, y_valid, categorical,
-                                 log.info, client)  # fmt: skip
 
 
 if __name__ == "__main__":

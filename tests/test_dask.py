@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, composed, run_stages, tiny_params
 
 from tiesignal import io
-from tiesignal.cluster import dask_client
+from tiesignal.compute import dask_client
 from tiesignal.config import ComputeConfig, ConfigError, load
 
 
@@ -69,7 +69,8 @@ def test_prepare_featurize_and_evaluate_on_a_dask_cluster_write_the_bytes_writte
     rows.loc[5500, "request_id"] = rows.loc[10, "request_id"]
     rows.loc[2600, "mutual_connections"] = -3
     io.write_parquet(rows, interim)
-    shutil.copytree(here / "data" / "interim", there / "data" / "interim")
+    for made in ("interim", "origins"):
+        shutil.copytree(here / "data" / made, there / "data" / made)
     stages = ("prepare", "featurize")
     run_stages(here, tiny_params("compute.chunk_rows=700"), (*stages, "train", "evaluate"))
     for trained in ("data/raw", "models"):  # the model trained here; the truth to score by
@@ -128,7 +129,7 @@ def test_workers_get_as_many_openmp_threads_as_dask_threads(caplog):
     named in a warning. Loopback only, and no LightGBM sockets: no namespace needed."""
     from distributed import LocalCluster
 
-    from tiesignal.cluster import _omp_threads
+    from tiesignal.compute import _omp_threads
 
     settings = composed("compute=dask")["compute"] | {"workers": 1}
     with dask_client(load(ComputeConfig, settings, "compute")) as client:
@@ -139,7 +140,7 @@ def test_workers_get_as_many_openmp_threads_as_dask_threads(caplog):
     with LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1",
                       dashboard_address=None) as cluster:  # fmt: skip
         remote = load(ComputeConfig, settings | {"address": cluster.scheduler_address}, "compute")
-        with caplog.at_level("WARNING", logger="tiesignal.cluster"), dask_client(remote):
+        with caplog.at_level("WARNING", logger="tiesignal.compute"), dask_client(remote):
             pass
     assert "1 of 1 Dask workers have several threads but OMP_NUM_THREADS=1" in caplog.text
     assert "PRE_SPAWN_ENVIRON__OMP_NUM_THREADS" in caplog.text

@@ -127,7 +127,7 @@ def test_a_participant_donates_from_the_page(tmp_path, tiny_world):
         [Pseudonymizer(SALT)(left_out)])]  # fmt: skip
     assert len(expected) == 2
     for folder in (received, tmp_path / "saved"):
-        requests, rejects, report = ingest_donations(folder, data, SALT, lambda _: None)
+        requests, _, rejects, report = ingest_donations(folder, data, SALT, lambda _: None)
         assert list(report["status"]) == ["used"] and not rejects
         assert report.iloc[0]["rows_removed"] == 1
         pd.testing.assert_frame_equal(canonical(requests), canonical(expected))

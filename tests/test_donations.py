@@ -72,9 +72,16 @@ def test_donations_give_the_rows_researcher_side_ingest_gives(
         path = next(exports.glob(f"{name}*"))
         body = donate([path], study, tmp_path / f"page{i}")
         (donations / f"{i}.json").write_text(json.dumps(body))
-    requests, rejects, files = ingest_donations(donations, data_config, SALT, lambda _: None)
+    requests, origins, rejects, files = ingest_donations(
+        donations, data_config, SALT, lambda _: None
+    )
     assert set(files["status"]) == {"used"} and not rejects
     assert len(requests) == len(researcher.requests) > 50
+    rekey = Pseudonymizer(SALT)  # each request is the row its origin names, re-keyed
+    for file, row, request in zip(*origins.to_dict("list").values(), requests["request_id"],
+                                  strict=True):  # fmt: skip
+        public_id = json.loads((donations / file).read_text())["rows"][row - 1][0]
+        assert rekey(public_id) == request
     pd.testing.assert_frame_equal(canonical(requests), canonical(researcher.requests))
     assert set(requests["source"]) == {"donations"}
 
@@ -102,7 +109,7 @@ def test_bad_donation_files_are_one_problem_each(tmp_path, data_config, study):
     for name, body in files.items():
         (folder / name).write_text(body)
     (folder / "notes.txt").write_text("not a donation")
-    requests, rejects, report = ingest_donations(folder, data_config, SALT, lambda _: None)
+    requests, _, rejects, report = ingest_donations(folder, data_config, SALT, lambda _: None)
     status = report.set_index("file")["status"].to_dict()
     problems = report.set_index("file")["problems"].to_dict()
     assert status["good.json"] == "used" and status["other.json"] == "used"
@@ -124,7 +131,7 @@ def test_a_second_donation_of_a_participant_replaces_the_first(tmp_path, data_co
     folder.mkdir()
     (folder / "a.json").write_text(json.dumps(first))
     (folder / "b.json").write_text(json.dumps(second))
-    requests, _, report = ingest_donations(folder, data_config, SALT, lambda _: None)
+    requests, _, _, report = ingest_donations(folder, data_config, SALT, lambda _: None)
     assert len(requests) == 1
     assert report.set_index("file").loc["a.json", "status"] == "superseded by b.json"
     assert report.set_index("file").loc["b.json", "rows_removed"] == 1

@@ -167,8 +167,8 @@ def test_the_ingest_report_counts_a_merged_request_once(tmp_path, data_config, s
     write_export(tmp_path / "p01", "Export_03-01-2026", participant("p1"))
     write_export(tmp_path, "p02", participant("p2"))
     report = ingest_source(
-        data_config, split_config, tmp_path, tmp_path / "out", {"TIESIGNAL_SALT": SALT.decode()},
-        ROOT, lambda line: None, 1000,
+        data_config, split_config, tmp_path, tmp_path / "out", tmp_path / "origins.parquet",
+        {"TIESIGNAL_SALT": SALT.decode()}, ROOT, lambda line: None, 1000,
     )  # fmt: skip
     table = pd.read_parquet(tmp_path / "out" / "requests.parquet")
     assert report["requests"] == len(table) == 4 and report["requests_superseded"] == 2

@@ -447,7 +447,7 @@ def test_hostile_exports_are_problems_of_their_own_export(tmp_path, data_config)
     limited = dataclasses.replace(data_config, max_file_mb=8)
     out = tmp_path / "interim"
     report = ingest_member_exports(
-        exports, limited, Pseudonymizer(SALT), WINDOW, out, lambda *a: None
+        exports, limited, Pseudonymizer(SALT), WINDOW, out, out / "origins.parquet", lambda *a: None
     )
     table = pd.read_csv(out / "participants.csv", dtype=str, keep_default_na=False)
     by = table.set_index("export")
@@ -575,7 +575,8 @@ def test_quiet_quirks_are_reported_per_export(tmp_path, data_config, split_confi
     write_export(tmp_path, "p02", participant("p2"))
     lines: list[str] = []
     ingest_source(data_config, split_config, tmp_path, tmp_path / "out",
-                  {"TIESIGNAL_SALT": SALT.decode()}, ROOT, lines.append, 1000)  # fmt: skip
+                  tmp_path / "origins.parquet", {"TIESIGNAL_SALT": SALT.decode()}, ROOT,
+                  lines.append, 1000)  # fmt: skip
     summary = [line for line in lines if "(participants.csv, notes)" in line]
     assert "  2 export(s): Connections.csv: N connection(s) with no name or URL" in summary[0]
     assert not any(line.startswith("p0") for line in lines), "used exports: no line each"

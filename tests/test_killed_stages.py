@@ -205,3 +205,43 @@ def test_a_full_disk_or_file_size_limit_names_the_file_and_leaves_nothing(tmp_pa
     last = failed.stderr.strip().splitlines()[-1]
     assert str(out) in last and "could not be written" in last and "too large" in last
     assert list(out.parent.iterdir()) == []
+
+
+def test_outputs_moved_aside_by_a_killed_run_are_put_back_by_the_next(tmp_path):
+    """Issue 32: a stage moves its previous outputs aside while it runs (pipelines/_stage.py);
+    a run killed then leaves them aside and its own half-written outputs in place. The next
+    run puts the previous ones back before it starts, and again if it fails itself."""
+    from _stage import previous_outputs_kept
+
+    folder, report = tmp_path / "data" / "prepared", tmp_path / "reports" / "prepare.json"
+    folder.mkdir(parents=True)
+    (folder / "requests.parquet").write_text("previous")
+    report.parent.mkdir()
+    report.write_text("previous report")
+    aside, log = tmp_path / ".tiesignal" / "previous" / "prepare", logging.getLogger("t")
+    outputs = [folder, report]
+    killed = f"""
+import os, signal, sys
+sys.path[:0] = [{str(ROOT / "pipelines")!r}]
+from pathlib import Path
+from _stage import previous_outputs_kept
+import logging
+outputs = [Path(o) for o in {[str(o) for o in outputs]!r}]
+with previous_outputs_kept(outputs, Path({str(aside)!r}), Path({str(tmp_path)!r}),
+                           logging.getLogger()):
+    Path({str(folder)!r}).mkdir()
+    Path({str(folder / "half.parquet")!r}).write_text("half written")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    assert subprocess.run([sys.executable, "-c", killed]).returncode == -9
+    assert (folder / "half.parquet").exists() and not report.exists() and aside.exists()
+    with pytest.raises(RuntimeError), previous_outputs_kept(outputs, aside, tmp_path, log):
+        assert not folder.exists() and not report.exists(), "each run starts from none"
+        report.write_text("this run's, before it failed")
+        raise RuntimeError("failed")
+    assert sorted(p.name for p in folder.iterdir()) == ["requests.parquet"]
+    assert (folder / "requests.parquet").read_text() == "previous"
+    assert report.read_text() == "previous report" and not aside.exists()
+    with previous_outputs_kept(outputs, aside, tmp_path, log):
+        report.write_text("new")
+    assert report.read_text() == "new" and not folder.exists() and not aside.exists()

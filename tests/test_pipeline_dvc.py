@@ -119,6 +119,32 @@ def test_what_a_killed_write_leaves_is_new_to_neither_git_nor_dvc(repo, reproduc
             path.unlink()
 
 
+def test_a_failed_stage_leaves_its_previous_outputs_in_place(repo, reproduced):
+    """Issue 32: DVC removed a stage's outputs before running it, so a failure left none.
+    Here every row of `prepare` is rejected (a window after every request): the stage
+    fails after writing its rejects, and its outputs are the previous run's, byte for byte."""
+    outputs = [repo / "reports" / "prepare.json",
+               *sorted((repo / "data" / "prepared").iterdir())]  # fmt: skip
+    before = {p: p.read_bytes() for p in outputs}
+    params = repo / "params.yaml"
+    original = params.read_text()
+    params.write_text(original.replace("min_sent_at: '2000-01-01'", "min_sent_at: '2099-01-01'"))
+    try:
+        failed = run(repo, "dvc", "repro", "--single-item", "prepare", check=False)
+        assert failed.returncode != 0 and "rows rejected" in failed.stderr
+        assert {p: p.read_bytes() for p in outputs if p.exists()} == before
+        assert sorted((repo / "data" / "prepared").iterdir()) == outputs[1:]
+        assert not (repo / ".tiesignal" / "previous").exists() or not any(
+            (repo / ".tiesignal" / "previous").iterdir()
+        )
+        status = json.loads(run(repo, "dvc", "status", "--json").stdout)
+        assert "prepare" in status and "featurize" not in status
+        assert "changed outs" not in json.dumps(status), "every output is the lock's"
+    finally:
+        params.write_text(original)
+    assert "up to date" in run(repo, "dvc", "status").stdout
+
+
 def test_plots_render_offline_with_vega_bundled(repo, reproduced):
     run(repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (repo / "plots_html" / "index.html").read_text()

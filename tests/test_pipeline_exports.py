@@ -3,6 +3,7 @@ of everything it wrote and logged for the exports' names, emails, URLs and messa
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -15,6 +16,7 @@ import pytest
 from conftest import STAGES, run_stages, tiny_params
 from test_stages import mlflow_runs
 
+from tiesignal.extract.participant import SENT_AT_FORMATS, parse_time
 from tiesignal.simulate.exports import (
     FALSE_ALARM,
     FILLER_MESSAGES,
@@ -150,3 +152,32 @@ def test_a_changed_salt_is_warned_about_in_one_line(exports_run, caplog, monkeyp
             run_stages(root, params, ("ingest",))
         lines = [r.getMessage() for r in caplog.records if "every pseudonym changed" in r.message]
         assert len(lines) == int(warned), (salt, lines)
+
+
+def test_a_reject_found_after_ingest_names_the_export_file_and_line(exports_run, monkeypatch):
+    """Issue 32: `prepare` named data/interim/requests.parquet and its row. Requests sent
+    before split.min_sent_at (which only prepare checks) name their export's
+    Invitations.csv and its line, where that request's date is."""
+    root, _, _ = exports_run
+    sent = pq.read_table(root / "data" / "interim" / "requests.parquet", columns=["sent_at"])
+    cut = sorted(sent.column(0).to_pylist())[20]  # about 20 requests before it
+    params = tiny_params("data=member_exports", f"data.path={root / 'data' / 'exports'}",
+                         f"split.min_sent_at={cut:%Y-%m-%dT%H:%M:%S}")  # fmt: skip
+    monkeypatch.setenv("TIESIGNAL_SALT", SALT)
+    run_stages(root, params, ("ingest", "prepare"))
+    rejects = pq.read_table(root / "data" / "prepared" / "rejects.parquet").to_pandas()
+    assert 15 <= len(rejects) <= 25 and set(rejects["reject_column"]) == {"sent_at"}
+    for file, line in rejects[["reject_file", "reject_row"]].itertuples(index=False):
+        export, _, inside = file.partition("/")
+        assert inside == "Invitations.csv", file
+        lines = _export_file(root / "data" / "exports" / export, inside).splitlines()
+        column = next(csv.reader(lines[:1])).index("Sent At")
+        sent_at = parse_time(next(csv.reader([lines[line - 1]]))[column], SENT_AT_FORMATS)
+        assert sent_at < cut, (file, line)
+
+
+def _export_file(export: Path, name: str) -> str:
+    if export.is_dir():
+        return next(export.rglob(name)).read_text(encoding="utf-8")
+    with zipfile.ZipFile(export) as archive:
+        return archive.read(next(n for n in archive.namelist() if n.endswith(name))).decode()

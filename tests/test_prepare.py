@@ -157,3 +157,50 @@ def test_unclear_labels_are_left_out_with_their_own_reason(tiny_world, split_con
     ids = raw.loc[vague, "request_id"]
     assert (reasons[ids[5:]] == "unclear").all() and (reasons[ids[:5]] == "no_label").all()
     assert out.report["excluded"]["unclear"] == len(vague) - 5
+
+
+def test_a_table_reject_found_after_ingest_names_the_users_file_and_row(
+    tiny_world, tmp_path, monkeypatch
+):
+    """Issue 32: a reject that `prepare` finds named data/interim/requests.parquet and its
+    row there, a file the user never wrote. Ingest rejects row 3 of the table, so the
+    rows after it move up by one in the canonical table; prepare rejects row 7 (an
+    assignment that is no arm of the study, which only prepare checks) and names it so."""
+    from conftest import run_stages, tiny_params
+
+    from tiesignal.io import read_parquet
+
+    rows = tiny_world[1].sort_values("sent_at", kind="stable").head(3000).reset_index(drop=True)
+    rows.loc[3, "mutual_connections"] = -3
+    rows.loc[7, "assignment"] = "zebra"
+    rows.loc[9, "request_id"] = rows.loc[8, "request_id"]  # a duplicate: ingest rejects it
+    source = tmp_path / "crm.parquet"
+    rows.to_parquet(source)
+    monkeypatch.setenv("TIESIGNAL_SALT", "prepare-origin-test-salt-0123456789")
+    params = tiny_params("data=table", f"data.path={source}")
+    run_stages(tmp_path, params, ("ingest", "prepare"))
+    by_ingest = read_parquet(tmp_path / "data" / "interim" / "rejects.parquet")
+    assert by_ingest["reject_row"].tolist() == [3, 9]
+    by_prepare = read_parquet(tmp_path / "data" / "prepared" / "rejects.parquet")
+    assert by_prepare[["reject_file", "reject_row", "reject_column"]].values.tolist() == [
+        [str(source), 7, "assignment"]
+    ]
+
+
+def test_a_duplicates_first_row_is_named_in_the_source_too():
+    from tiesignal.prepare import in_the_source
+    from tiesignal.schema import origins_frame
+
+    origins = origins_frame(["a/Invitations.csv"] * 2 + ["b/Invitations.csv"], [4, 9, 2])
+    rejects = pd.DataFrame({
+        "reject_file": ["data/interim/requests.parquet"] * 2, "reject_row": [1, 2],
+        "reject_column": ["request_id"] * 2,
+        "reject_reason": ["duplicate request_id (first at row 0)"] * 2,
+    })  # fmt: skip
+    named = in_the_source(rejects, origins)
+    assert named["reject_file"].tolist() == ["a/Invitations.csv", "b/Invitations.csv"]
+    assert named["reject_row"].tolist() == [9, 2]
+    assert named["reject_reason"].tolist() == [
+        "duplicate request_id (first at row 4)",
+        "duplicate request_id (first at a/Invitations.csv row 4)",
+    ]

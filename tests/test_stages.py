@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, STAGES, no_tracking_env, run_stages, stage, tiny_params
-from stage_deps import stage_code
+from stage_deps import SRC, imported_files, stage_code
 
 from tiesignal.features.registry import GROUPS
 from tiesignal.models.train import load_model
@@ -43,6 +43,35 @@ def test_the_import_graph_sees_lazy_imports_and_skips_type_checking(tmp_path):
     assert "src/tiesignal/tracking.py" in files  # imported at the top of the stage
     assert "src/tiesignal/study/variants.py" not in files  # only under TYPE_CHECKING there
     assert "src/tiesignal/simulate/exports.py" not in stage_code("simulate")
+
+
+def test_no_stage_asks_where_it_runs():
+    """The executor `compute` names decides where a stage's parts run (tiesignal.compute);
+    a stage that tested compute.kind or held a Dask client would keep two code paths."""
+    for path in sorted((ROOT / "pipelines").glob("*.py")):
+        code = path.read_text(encoding="utf-8")
+        for asked in ("compute.kind", "dask_client", "distributed", '"dask"'):
+            assert asked not in code, f"{path.name} asks where it runs ({asked})"
+
+
+def test_the_library_imports_in_no_circle():
+    """Modules import down, never back: a circle makes import order matter (packages'
+    __init__ aside, which import what they sit over)."""
+    modules = [p for p in SRC.rglob("*.py") if p.name != "__init__.py"]
+    imports = {m: {f for f in imported_files(m) if f.name != "__init__.py"} for m in modules}
+    done: set[Path] = set()
+
+    def visit(module: Path, path: list[Path]) -> None:
+        if module in path:
+            circle = path[path.index(module) :] + [module]
+            raise AssertionError(" -> ".join(str(m.relative_to(SRC)) for m in circle))
+        if module not in done:
+            for imported in sorted(imports.get(module, ())):
+                visit(imported, [*path, module])
+            done.add(module)
+
+    for module in sorted(modules):
+        visit(module, [])
 
 
 @pytest.mark.parametrize("name", STAGES)
@@ -342,7 +371,8 @@ def _main(name: str, root: Path, caplog) -> tuple[int, str]:
 
 def test_bad_input_and_bad_config_stop_a_stage_with_one_clear_line(pipeline, tmp_path, caplog):
     root, _ = pipeline
-    _copy_tree(root / "data" / "interim", tmp_path / "data" / "interim")
+    for made in ("interim", "origins"):
+        _copy_tree(root / "data" / made, tmp_path / "data" / made)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
     raw = tmp_path / "data" / "interim" / "requests.parquet"
     requests = pd.read_parquet(raw)
@@ -354,8 +384,11 @@ def test_bad_input_and_bad_config_stop_a_stage_with_one_clear_line(pipeline, tmp
     requests.assign(sent_at="not a time").to_parquet(raw)
     code, logged = _main("prepare", tmp_path, caplog)
     assert code == 1 and "all 6000 rows rejected" in logged and "sent_at (6000 rows)" in logged
-    rejects = pd.read_parquet(tmp_path / "data" / "prepared" / "rejects.parquet")
+    assert "the rejects: reports/logs/prepare_rejects.parquet" in logged
+    rejects = pd.read_parquet(tmp_path / "reports" / "logs" / "prepare_rejects.parquet")
     assert len(rejects) == 6000 and set(rejects["reject_column"]) == {"sent_at"}
+    assert set(rejects["reject_file"]) == {"data/raw/requests.parquet"}, "the user's file"
+    assert not (tmp_path / "data" / "prepared").exists(), "a failed stage leaves what it found"
 
     raw.write_bytes(b"PAR1 this is not parquet")
     code, logged = _main("prepare", tmp_path, caplog)

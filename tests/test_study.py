@@ -230,7 +230,7 @@ def test_fits_on_a_dask_cluster_are_the_same_bytes_as_fits_here(split_config, tm
     read, not sent. Loopback only, and no LightGBM sockets: no namespace needed."""
     from distributed import get_task_stream
 
-    from tiesignal.cluster import dask_client, on_cluster
+    from tiesignal.compute import Executor, dask_client
 
     tables, levels, truth = study_inputs(world(), split_config)
     study = study_config(kinds=["only"], seeds=[1, 2], bootstrap_resamples=50)
@@ -238,16 +238,16 @@ def test_fits_on_a_dask_cluster_are_the_same_bytes_as_fits_here(split_config, tm
                "split": "consecutive periods", "target": "opportunity"}  # fmt: skip
     cache = tmp_path / "cache"
 
-    def study_run(name, cfg=study, fit_map=None):
+    def study_run(name, cfg=study, runner=None):
         result = run_study(cfg, model_config(), tables, levels, truth, lambda _: None, cache,
-                           fit_map)  # fmt: skip
+                           runner)  # fmt: skip
         write_outputs(result, cfg, context, tmp_path / name)
         return result
 
     study_run("seed 1 here", dataclasses.replace(study, seeds=[1]))  # into the cache
     compute = load(ComputeConfig, composed("compute=dask")["compute"], "compute")
     with dask_client(compute) as client, get_task_stream(client) as tasks:
-        result = study_run("cluster", fit_map=on_cluster(client))
+        result = study_run("cluster", runner=Executor(client))
     per_seed = 1 + len(GROUPS)
     assert sorted(f.cached for f in result.fits) == [False] * per_seed + [True] * per_seed
     fitted = [t for t in tasks.data if "fit_one" in str(t["key"])]

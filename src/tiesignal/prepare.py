@@ -6,6 +6,7 @@ in exactly one of train / valid / test / excluded, the last with its reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from tiesignal.schema import (
     FoundDuplicates,
     InputError,
     Validated,
+    request_ids,
     validate_requests,
 )
 
@@ -305,16 +307,27 @@ def validate_chunk(
     )
 
 
+def duplicates_before(earlier: EarlierRows, ids: pd.DataFrame) -> FoundDuplicates:
+    """A part's rows before it and its duplicates, as validating the file in order finds
+    them, from its `request_id` column alone: what validating that part elsewhere needs.
+    A file without the column is counted all the same (its validation says it is missing)."""
+    rows = earlier.rows
+    if "request_id" not in ids:
+        earlier.rows += len(ids)
+        return FoundDuplicates(rows, np.full(len(ids), -1, dtype=np.int64))
+    return FoundDuplicates(rows, earlier.duplicates(request_ids(ids)))
+
+
 def validate_and_set_aside(
     chunk: pd.DataFrame,
+    found: FoundDuplicates,
+    kept_file: Path,
     file: str,
     cfg: PrepareConfig,
-    found: FoundDuplicates,
     arms: tuple[str, ...],
-    kept_file: Path,
 ) -> Validated:
-    """`validate_chunk` alone (on a Dask worker), its kept rows written to `kept_file` for
-    the stage's external sort: only their `LABELLING_COLUMNS` come back."""
+    """`validate_chunk` of one part alone, its kept rows written to `kept_file` for the
+    stage's external sort: only their `LABELLING_COLUMNS` come back."""
     checked = validate_chunk(chunk, file, cfg, found, arms)
     kept = TableChunks(kept_file, spool=True)
     kept.write(checked.kept)
@@ -327,13 +340,13 @@ def prepare_chunks(
     file: str,
     cfg: PrepareConfig,
     target: str,
-    keep: Callable[[pd.DataFrame], None],
+    keep: Callable[[pd.DataFrame], None] | None = None,
 ) -> Prepared:
     """Label and split validated chunks (in file order); `report` counts every row in
     exactly one place. Every row rejected is a clear error naming the columns most often
     at fault.
 
-    Each chunk's kept rows go to `keep`, in arrival order; memory holds only the
+    Each chunk's kept rows go to `keep` (if given), in arrival order; memory holds only the
     `LABELLING_COLUMNS` of the whole table. `requests` is those, sorted, with `KEPT_ROW`
     and the columns prepare adds (`with_labels` puts them beside the kept rows)."""
     labelling, rejected = [], []
@@ -345,7 +358,8 @@ def prepare_chunks(
         labelling.append(keys)
         rejected.append(checked.rejects)
         rows_in += checked.rows
-        keep(kept)
+        if keep:
+            keep(kept)
     if not labelling:
         raise InputError(f"{file}: no rows")
     rejects = pd.concat(rejected, ignore_index=True)
@@ -353,8 +367,8 @@ def prepare_chunks(
         top = rejects.groupby(["reject_column"]).size().nlargest(3)
         raise AllRejected(
             rejects,
-            f"{file}: all {rows_in} rows rejected (see the prepare stage's rejects); most "
-            f"often in column(s) {', '.join(f'{c} ({n} rows)' for c, n in top.items())}",
+            f"{file}: all {rows_in} rows rejected, most often in column(s) "
+            f"{', '.join(f'{c} ({n} rows)' for c, n in top.items())}; the rejects",
         )
     prepared = label_and_split(pd.concat(labelling, ignore_index=True), cfg, target)
     report = {
@@ -366,6 +380,35 @@ def prepare_chunks(
     }
     assert report["rows_in"] == report["rows_kept"] + report["rows_rejected"]
     return Prepared(prepared.requests, report, rejects)
+
+
+FIRST_AT = re.compile(r"first at row (\d+)")  # a duplicate's reason (schema.validate_requests)
+
+
+def in_the_source(rejects: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
+    """Rejects numbered in the canonical table, renamed to the file and row each row came
+    from in the source the user gave (`origins`: `ORIGIN_COLUMNS`, in the table's order),
+    a duplicate's first row too: a reject names what the user can open."""
+    if rejects.empty:
+        return rejects
+    files = origins["origin_file"].to_numpy(dtype=object)
+    rows = origins["origin_row"].to_numpy()
+    at = rejects["reject_row"].to_numpy()
+
+    def first_at(match: re.Match, file: str) -> str:
+        first = int(match[1])
+        where = "" if files[first] == file else f"{files[first]} "
+        return f"first at {where}row {rows[first]}"
+
+    reasons = [
+        FIRST_AT.sub(lambda m, f=files[i]: first_at(m, f), reason)
+        for i, reason in zip(at, rejects["reject_reason"], strict=True)
+    ]
+    return rejects.assign(
+        reject_file=pd.array(files[at], dtype="str"),
+        reject_row=rows[at],
+        reject_reason=pd.array(reasons, dtype="str"),
+    )
 
 
 def added_columns(labelled: pd.DataFrame) -> list[str]:

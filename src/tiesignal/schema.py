@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -88,6 +88,9 @@ SCORING_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c != "source")
 # times that cannot precede the request's sending (a frame-wide check each)
 LATER_THAN_SENT = ("accepted_at", "opportunity_at", "observed_until")
 REJECT_COLUMNS = ("reject_file", "reject_row", "reject_column", "reject_reason")
+# each canonical request's file and row in the source the user gave (data/origins/), in the
+# canonical table's order: so a reject found after ingest names them, not an interim file
+ORIGIN_COLUMNS = ("origin_file", "origin_row")
 # spellings of "no value" that spreadsheets and databases write into text cells
 MISSING_SPELLINGS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "nat", "<na>"})
 # the largest count a float holds exactly; a bigger one is a typo or an overflow elsewhere
@@ -222,6 +225,16 @@ class FoundDuplicates:
     def duplicates(self, ids: pd.Series) -> np.ndarray:
         self.rows += len(ids)
         return self.first
+
+
+def origins_frame(files: Sequence[str], rows: Sequence[int]) -> pd.DataFrame:
+    """`ORIGIN_COLUMNS` of requests: the file and row each came from."""
+    return pd.DataFrame(
+        {
+            "origin_file": pd.array(files, dtype="str"),
+            "origin_row": np.asarray(rows, dtype=np.int64),
+        }
+    )
 
 
 def request_ids(raw: pd.DataFrame) -> pd.Series:

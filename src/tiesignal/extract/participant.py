@@ -46,6 +46,9 @@ COLUMNS = (
     "observed_until",
 )  # fmt: skip
 ID_COLUMNS = ("request_id", "sender_id", "recipient_id")
+# a row's (file, line) in the export it was read from: for the rejects of later checks;
+# never donated (a donation holds COLUMNS)
+ORIGIN = "origin"
 TIME_COLUMNS = ("sent_at", "accepted_at", "opportunity_at", "observed_until")
 # a message in this folder was never read as the sender's word; a draft was never sent
 SPAM_FOLDERS = frozenset({"spam"})
@@ -103,7 +106,7 @@ class Extracted:
     """A participant's rows, the rows of their files that could not be used, and a report
     per export."""
 
-    rows: list[dict]  # COLUMNS -> value; times are aware datetimes (UTC)
+    rows: list[dict]  # COLUMNS -> value (times aware, UTC), and its ORIGIN
     rejects: list[Reject]
     reports: list[dict]  # one per export, in the order given
     fingerprint: str | None  # who the participant is, to find the same person twice
@@ -138,6 +141,7 @@ class _Invitation:
     name_key: str | None  # normalized name, to find messages sent under the name
     sent_at: datetime
     note: str | None
+    origin: tuple[str, int]  # (file, line) in its export
     accepted: bool = False
     accepted_at: datetime | None = None
     connected_on: datetime | None = None
@@ -288,7 +292,8 @@ def _read_invitations(invitations: Table, rows: list[int], parsed: Parsed) -> No
         elif parsed.connection_count is None:
             rejects.append((file, line, "(row)", "acceptance unknown: no usable Connections.csv"))
         else:
-            parsed.invitations.append(_Invitation(key, name_key(names[i]), sent_at, notes[i]))
+            invitation = _Invitation(key, name_key(names[i]), sent_at, notes[i], (file, line))
+            parsed.invitations.append(invitation)
     parsed.report["requests_rejected"] = len(rows) - len(parsed.invitations)
 
 
@@ -464,6 +469,7 @@ def _combined(
                 "source": settings.source,
                 **dict(zip(NOTE_COLUMNS, note, strict=True)),
                 "observed_until": None,
+                ORIGIN: f.origin,
             }
         )
     until, until_from = newest.date, newest.date_from

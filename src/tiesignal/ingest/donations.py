@@ -16,12 +16,13 @@ from tiesignal.config import DataConfig
 from tiesignal.extract.donation import DonationError, checked, rekeyed, rows_of
 from tiesignal.extract.files import clean
 from tiesignal.extract.keys import Pseudonymizer
-from tiesignal.extract.participant import row_counts
-from tiesignal.ingest.exports import requests_frame
+from tiesignal.extract.participant import ORIGIN, row_counts
+from tiesignal.ingest.exports import origins_of, requests_frame
 
 
 def ingest_donations(folder: Path, data: DataConfig, salt: bytes, progress) -> tuple:
-    """(requests, rejects as (file, row, column, reason), one report row per file)."""
+    """(requests, each request's file and row, rejects as (file, row, column, reason), one
+    report row per file). A donation's rows are numbered from 1, as its checks number them."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: donations folder does not exist")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".json" and p.is_file())
@@ -45,7 +46,7 @@ def ingest_donations(folder: Path, data: DataConfig, salt: bytes, progress) -> t
             rejects.append((path.name, 0, "(file)", str(err)))
             reports.append(report)
             continue
-        rows = rows_of(body)
+        rows = [{**row, ORIGIN: (path.name, n)} for n, row in enumerate(rows_of(body), start=1)]
         if body["keyed"] == "public":
             rows = rekeyed(rows, rekey)
         participant = rows[0]["recipient_id"] if rows else f"(empty) {path.name}"
@@ -70,4 +71,4 @@ def ingest_donations(folder: Path, data: DataConfig, salt: bytes, progress) -> t
             progress(f"  {i} / {len(files)} donations")
     rows = [row for _, kept in by_participant.values() for row in kept]
     rows.sort(key=lambda r: (r["sent_at"], r["request_id"]))
-    return requests_frame(rows), rejects, pd.DataFrame(reports)
+    return requests_frame(rows), origins_of(rows), rejects, pd.DataFrame(reports)

@@ -35,6 +35,7 @@ from tiesignal.extract.files import (
 from tiesignal.extract.keys import Pseudonymizer, name_key, profile_key
 from tiesignal.extract.participant import (
     COLUMNS,
+    ORIGIN,
     TIME_COLUMNS,
     Extracted,
     Settings,
@@ -43,6 +44,7 @@ from tiesignal.extract.participant import (
     parse_export,
     unusable,
 )
+from tiesignal.schema import origins_frame
 
 LABELS_FILE = "labels.csv"
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Ingested:
     requests: pd.DataFrame  # canonical columns, no raw text
+    origins: pd.DataFrame  # each request's file and line (ORIGIN_COLUMNS)
     rejects: pd.DataFrame  # file, row (line), column, reason; no raw values
     participants: pd.DataFrame  # one row per export: files, rows, rejects, labels, problems
     ignored: list[str]  # entries of the folder that are not exports
@@ -108,10 +111,10 @@ def ingest_exports(
             if on_export is not None:
                 on_export(done, len(found), report)
     reports = {r["export"]: r for g in groups.values() for r in g.reports}  # the last run's
-    frames = [g.requests(rekey) for g in groups.values()]
-    frames = [f for f in frames if len(f)]
+    rows = [row for g in groups.values() for row in rekeyed(g.result.rows, rekey)]
     return Ingested(
-        requests=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        requests=requests_frame(rows),
+        origins=origins_of(rows),
         rejects=rejects_frame(label_rejects + [r for g in groups.values() for r in g.rejects]),
         participants=pd.DataFrame([reports[clean(entry.name)] for entry in found]),
         ignored=ignored,
@@ -133,9 +136,6 @@ class _Group:
     @property
     def rejects(self) -> list:
         return self.result.rejects
-
-    def requests(self, rekey: Pseudonymizer) -> pd.DataFrame:
-        return requests_frame(rekeyed(self.result.rows, rekey))
 
     def set_aside(self, why: str) -> None:
         """Not used as a whole: each report says why, its requests count as rejected."""
@@ -219,6 +219,12 @@ def requests_frame(rows: list[dict]) -> pd.DataFrame:
             "observed_until": times["observed_until"],
         }
     )
+
+
+def origins_of(rows: list[dict]) -> pd.DataFrame:
+    """The file and line each of the core's rows was read from."""
+    files, lines = zip(*(row[ORIGIN] for row in rows), strict=True) if rows else ((), ())
+    return origins_frame(files, lines)
 
 
 def rejects_frame(rows: list[tuple[str, int, str, str]]) -> pd.DataFrame:

@@ -115,7 +115,7 @@ def _boost_on_dask(cfg, client, X_train, y_train, X_valid, y_valid, categorical,
     import dask.array as da
     from lightgbm import DaskLGBMClassifier
 
-    from tiesignal.cluster import worker_threads
+    from tiesignal.compute import worker_threads
 
     workers, threads = worker_threads(client)
     rows = -(-len(X_train) // workers)

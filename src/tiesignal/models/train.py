@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tiesignal.config import LightGBMConfig, LogisticConfig, ModelConfig
+from tiesignal.config import ConfigError, LightGBMConfig, LogisticConfig, ModelConfig
 from tiesignal.io import read_json, write_json
 from tiesignal.models.boosted import LightGBMModel
 from tiesignal.models.linear import LogisticModel
@@ -36,9 +36,18 @@ def train(
     y_valid: np.ndarray,
     categorical: list[str],
     progress: Callable[[str], None] = log.info,
+    client=None,
 ) -> TrainedModel:
+    """`client`: a Dask client whose cluster boosts the model (LightGBM only). That is the
+    local model within noise, not the same bytes: each worker bags its own rows and the
+    histograms are summed in another order."""
     model_class = MODEL_CLASSES[type(cfg)]
-    return model_class.fit(cfg, X_train, y_train, X_valid, y_valid, categorical, progress)
+    data = (X_train, y_train, X_valid, y_valid, categorical, progress)
+    if client is None:
+        return model_class.fit(cfg, *data)
+    if model_class is not LightGBMModel:
+        raise ConfigError(f"compute=dask trains model=lightgbm only, not {cfg.kind}")
+    return model_class.fit(cfg, *data, client)
 
 
 def importance(model: TrainedModel) -> pd.DataFrame:

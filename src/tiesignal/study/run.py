@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tiesignal.cluster import TaskMap
+from tiesignal.compute import Executor
 from tiesignal.config import EvaluateConfig, ModelConfig, StudyConfig
 from tiesignal.evaluation.drift import Drift, drift
 from tiesignal.features.build import encode
@@ -49,15 +49,15 @@ def run_study(
     truth_data: Truth | None,
     progress: Callable[[str], None],
     cache: Path | None = None,
-    fit_map: TaskMap | None = None,
+    runner: Executor | None = None,
     periods: EvaluateConfig | None = None,
 ) -> StudyResult:
-    """`cache`: a folder of fits kept between runs (study/cache.py), or None; `fit_map`:
+    """`cache`: a folder of fits kept between runs (study/cache.py), or None; `runner`:
     where the fits run (`fit_all`); `periods`: the drift check's settings where the splits
     are consecutive periods (a drifted test period shifts the study's comparisons)."""
     X = {s: encode(tables[s], list(FEATURES), levels) for s in SPLITS}
     y = {s: tables[s][LABEL].to_numpy(dtype=bool).astype(np.int8) for s in SPLITS}
-    fits = fit_all(study, model_cfg, X, y, progress, FitCache(cache, data_digest(X, y)), fit_map)
+    fits = fit_all(study, model_cfg, X, y, progress, FitCache(cache, data_digest(X, y)), runner)
     progress("bootstrap intervals and attribution")
     table = summarize(fits, y["test"], study)
     full_models = [f.model.booster for f in fits if f.variant.kind == "full"]

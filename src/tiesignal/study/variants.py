@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tiesignal.cluster import TaskMap
+from tiesignal.compute import Executor
 from tiesignal.config import LightGBMConfig, ModelConfig, StudyConfig
 from tiesignal.features.registry import FEATURES, GROUPS
 from tiesignal.models.boosted import LightGBMModel
@@ -72,12 +71,12 @@ def fit_all(
     y: dict[str, np.ndarray],
     progress: Callable[[str], None],
     cache: FitCache,
-    fit_map: TaskMap | None = None,
+    runner: Executor | None = None,
 ) -> list[Fit]:
     """Every variant with every seed. `X` holds the full encoded matrices per split; a
     variant's model sees only its groups' columns. A fit in `cache` is read, not refitted;
-    the others are independent: one after another here, or `fit_map` runs them side by
-    side, each on one thread. Either way each is the same model."""
+    the others are independent: `runner` runs them (here one after another by default, or
+    side by side on a cluster, each on one thread). Either way each is the same model."""
     if not isinstance(model_cfg, LightGBMConfig):
         raise ValueError("the study explains LightGBM models (SHAP, partial dependence)")
     variants = plan(study.kinds)
@@ -94,7 +93,8 @@ def fit_all(
         else np.arange(n_train)
         for seed in study.seeds
     }
-    threads = model_cfg.num_threads if fit_map is None else 1
+    runner = runner or Executor()
+    threads = runner.task_threads(model_cfg.num_threads)
     jobs, keys = [], []
     for variant in variants:
         columns = [f.name for f in FEATURES if f.group in variant.groups]
@@ -111,9 +111,7 @@ def fit_all(
             fits[i] = Fit(job.variant, job.cfg.seed, hit.model, hit.test_scores, hit.seconds, True)
             _report(progress, i, jobs, fits[i])
     todo = [i for i, fit in enumerate(fits) if fit is None]
-    for done, (model, scores, seconds) in (fit_map or one_after_another)(
-        fit_one, [jobs[i] for i in todo], X, y
-    ):
+    for done, (model, scores, seconds) in runner.map(fit_one, [jobs[i] for i in todo], X, y):
         i = todo[done]
         fits[i] = Fit(jobs[i].variant, jobs[i].cfg.seed, model, scores, seconds)
         cache.put(keys[i], model, scores, seconds)
@@ -136,12 +134,6 @@ def fit_one(
     )  # fmt: skip
     scores = model.predict(X["test"][job.columns])
     return model, scores, time.perf_counter() - start
-
-
-def one_after_another(function: Callable, jobs: list, *shared) -> Iterator[tuple[int, Any]]:
-    """The `TaskMap` of this process."""
-    for i, job in enumerate(jobs):
-        yield i, function(job, *shared)
 
 
 def _report(progress: Callable[[str], None], i: int, jobs: list[FitJob], fit: Fit) -> None:
