@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -148,11 +149,51 @@ def test_a_failed_stage_leaves_its_previous_outputs_in_place(repo, reproduced):
 def test_plots_render_offline_with_vega_bundled(repo, reproduced):
     run(repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (repo / "plots_html" / "index.html").read_text()
-    shutil.rmtree(repo / "plots_html")
     assert "<script src" not in page and 'src="http' not in page, "nothing from the network"
     assert "window.vegaEmbed" in page.rsplit("<body>", 1)[0], "Vega is inlined in the head"
     declared = yaml.safe_load((repo / "dvc.yaml").read_text())["plots"]
     assert page.count("vegaEmbed(") == len(declared), "every plot, the study's too"
+    marks = plotted_marks(repo / "plots_html" / "index.html")
+    shutil.rmtree(repo / "plots_html")
+    assert len(marks) == len(declared) and all(marks.values()), marks  # drift had none
+
+
+PLOT = re.compile(r'<div id = "([^"]+)">\s*<script[^>]*>\s*var spec = (.*?);\s*vegaEmbed\(', re.S)
+MARKS = """async (specs) => {
+  const marks = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const {view} = await vegaEmbed(document.createElement('div'), spec, {renderer: 'none'});
+    let drawn = 0;
+    const walk = (node) => {
+      for (const item of node.items || []) {
+        drawn += node.role === 'mark' && Number.isFinite(item.x) && Number.isFinite(item.y);
+        walk(item);
+      }
+    };
+    walk(view.scenegraph().root);
+    marks[name] = drawn;
+  }
+  return marks;
+}"""
+
+
+def plotted_marks(page: Path) -> dict[str, int]:
+    """Each plot of a `dvc plots show` page, drawn by Vega in headless Chromium (Debian's):
+    how many of its data marks land on the axes (a value the axis cannot place is none)."""
+    from playwright.sync_api import sync_playwright
+    from test_donate_page import CHROMIUM, CHROMIUM_ARGS
+
+    specs = {name: json.loads(spec) for name, spec in PLOT.findall(page.read_text())}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tab = browser.new_page()
+        asked: list[str] = []
+        tab.on("request", lambda request: asked.append(request.url))
+        tab.goto(page.as_uri())
+        marks = tab.evaluate(MARKS, specs)
+        browser.close()
+    assert all(url.startswith("file:") for url in asked), asked
+    return marks
 
 
 def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
