@@ -149,16 +149,12 @@ def _predict(args: argparse.Namespace) -> int:
     rejects = args.rejects or args.out.with_name(f"{args.out.stem}.rejects{args.out.suffix}")
     model = ExportedModel.load(args.model)
     report = score_file(model, args.input, args.out, rejects, args.chunk_size, progress=None)
-    log.info(
-        "scored %d of %d requests (%d rejected, see %s) in %.1fs, %.0f requests/s -> %s",
-        report.rows_scored,
-        report.rows_in,
-        report.rows_rejected,
-        rejects,
-        report.seconds,
-        report.rows_per_second,
-        args.out,
-    )
+    rejected = "none rejected"
+    if report.rows_rejected:
+        rejected = f"{report.rows_rejected} rejected, see {rejects}"
+    log.info("scored %d of %d requests (%s) in %.1fs, %.0f requests/s -> %s",
+             report.rows_scored, report.rows_in, rejected, report.seconds,
+             report.rows_per_second, args.out)  # fmt: skip
     return 0
 
 

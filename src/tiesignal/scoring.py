@@ -56,7 +56,8 @@ def score_file(
     progress: bool | None = None,
 ) -> ScoringReport:
     """Write `request_id, p_opportunity` for every valid row of `source` to `out` (input
-    order), and the rows that cannot be scored to `rejects`; both are written atomically.
+    order), and the rows that cannot be scored to `rejects` (no file when there are none);
+    both are written atomically.
     `progress`: a progress bar on stderr (None: only when stderr is a terminal)."""
     start = time.perf_counter()
     earliest, latest = model.spec["valid_sent_at"]
@@ -100,6 +101,8 @@ def score_file(
             rejected.close()
     if rows_scored == 0:
         raise InputError(f"{source}: all {rows_in} rows rejected (see {rejects})")
+    if rows_rejected == 0:  # no empty rejects file, nor one a run before left at that path
+        rejects.unlink()
     if stream.out_of_order:
         log.warning(
             "%s is not in time order (%d chunks start before the previous one ended): "
