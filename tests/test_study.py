@@ -256,3 +256,28 @@ def test_fits_on_a_dask_cluster_are_the_same_bytes_as_fits_here(split_config, tm
     shutil.rmtree(cache)
     study_run("here")
     assert _files(tmp_path / "cluster") == _files(tmp_path / "here")
+
+
+def test_a_group_absent_from_the_data_is_reported_as_such_not_as_no_effect(split_config, tmp_path):
+    """Issue 33: on member exports (no sender profile) the study said "no detectable
+    effect (+0.0000 [+0.0000, +0.0000])" and showed `only_*` at ROC-AUC 0.5000 for groups
+    the data do not contain at all. Such a group gets no variant and a sentence of its own."""
+    from tiesignal.features.registry import FEATURES
+    from tiesignal.study.report import report_markdown
+
+    tables, levels, _ = study_inputs(world_config(n_requests=6_000, n_members=4_000),
+                                     split_config)  # fmt: skip
+    missing = [f.name for f in FEATURES if f.group == "sender_profile"]
+    tables = {s: t.assign(**dict.fromkeys(missing, np.nan)) for s, t in tables.items()}
+    study = study_config(kinds=["without", "only"], seeds=[1], bootstrap_resamples=50,
+                         pdp_features=[])  # fmt: skip
+    result = run_study(study, model_config(), tables, levels, None, lambda _: None)
+    assert result.absent_groups == ["sender_profile"]
+    assert "sender_profile" not in set(result.table["group"])
+    assert len(result.table) == 1 + 2 * (len(GROUPS) - 1)
+    rows = {s: len(t) for s, t in tables.items()}
+    context = {"source": "member_exports", "label_window_days": 30, "target": "opportunity",
+               "rows": rows, "split": "consecutive periods"}  # fmt: skip
+    report = report_markdown(result, study, context)
+    assert "- sender_profile: not in these data" in report
+    assert "sender_profile: no detectable effect" not in report

@@ -42,7 +42,7 @@ def report_markdown(result, study, context: dict) -> str:
         "![changes with intervals](deltas.png)",
         "",
         "### Findings about prediction",
-        *group_findings(result.table),
+        *group_findings(result.table, result.absent_groups),
         "",
         "## Attribution (full model)",
         "Mean |SHAP| on the log-odds scale from LightGBM's own contributions, averaged over "
@@ -118,10 +118,12 @@ def _method(result, study, context: dict) -> list[str]:
     ]
 
 
-def group_findings(table) -> list[str]:
-    """One sentence per group left out, from its change in test ROC-AUC and its interval."""
+def group_findings(table, absent: list[str] = ()) -> list[str]:
+    """One sentence per group left out, from its change in test ROC-AUC and its interval;
+    one for each group `absent` from the data, which no variant tested."""
     rows = table[table["kind"] == "without"].sort_values("delta_roc_auc")
-    lines = []
+    lines = [f"- {g}: not in these data (none of its features has a value), so not tested; "
+             "say nothing about it from this study." for g in absent]  # fmt: skip
     for r in rows.itertuples():
         change = f"{r.delta_roc_auc:+.4f} [{r.delta_roc_auc_low:+.4f}, {r.delta_roc_auc_high:+.4f}]"
         if r.delta_roc_auc_high < 0:
@@ -138,7 +140,7 @@ def group_findings(table) -> list[str]:
             lines.append(
                 f"- {r.group}: no detectable effect of leaving it out ({change} includes 0)."
             )
-    if not lines:
+    if rows.empty:
         lines.append("- No leave-one-group-out variants were fitted (`study.kinds`).")
     return lines
 

@@ -23,7 +23,7 @@ from tiesignal.study.causal import Effect, estimate_effects
 from tiesignal.study.report import report_markdown
 from tiesignal.study.summary import group_importance, markdown_table, summarize
 from tiesignal.study.truth import Truth, TruthRecovery, recover_truth
-from tiesignal.study.variants import Fit, fit_all
+from tiesignal.study.variants import Fit, absent_groups, fit_all
 
 
 @dataclass
@@ -39,6 +39,7 @@ class StudyResult:
     causal: list[Effect] = field(default_factory=list)  # what causes (study/causal.py)
     causal_notes: list[str] = field(default_factory=list)  # what it skipped, and why
     drift: Drift | None = None  # the test period against training's (time splits only)
+    absent_groups: list[str] = field(default_factory=list)  # no value in these data: not fitted
 
 
 def run_study(
@@ -57,7 +58,12 @@ def run_study(
     are consecutive periods (a drifted test period shifts the study's comparisons)."""
     X = {s: encode(tables[s], list(FEATURES), levels) for s in SPLITS}
     y = {s: tables[s][LABEL].to_numpy(dtype=bool).astype(np.int8) for s in SPLITS}
-    fits = fit_all(study, model_cfg, X, y, progress, FitCache(cache, data_digest(X, y)), runner)
+    absent = absent_groups(X["train"])
+    if absent and set(study.kinds) & {"without", "only"}:
+        progress(f"not in these data (no feature has a value): {', '.join(absent)}; "
+                 "no variant leaves them out or keeps them alone")  # fmt: skip
+    fits = fit_all(study, model_cfg, X, y, progress, FitCache(cache, data_digest(X, y)), runner,
+                   absent)  # fmt: skip
     progress("bootstrap intervals and attribution")
     table = summarize(fits, y["test"], study)
     full_models = [f.model.booster for f in fits if f.variant.kind == "full"]
@@ -87,7 +93,8 @@ def run_study(
         "full_test_roc_auc": float(table.loc[table["variant"] == "full", "test_roc_auc"].iloc[0]),
         "top_group_loo_drop": float(importance.max()) if len(importance) else 0.0,
     }
-    result = StudyResult(fits, y["test"], table, shap_features, shap_groups, dependence, headline)
+    result = StudyResult(fits, y["test"], table, shap_features, shap_groups, dependence, headline,
+                         absent_groups=absent)  # fmt: skip
     if periods is not None:  # the drift check of `evaluate`, on the study's own full model
         result.drift = drift(
             {s: tables[s]["sent_at"] for s in SPLITS}, y,

@@ -36,14 +36,22 @@ class Fit:
     cached: bool = False
 
 
-def plan(kinds: list[str]) -> list[Variant]:
+def absent_groups(X_train: pd.DataFrame) -> list[str]:
+    """The groups none of whose features has a value in the training rows (member exports
+    record no sender profile): leaving one out changes nothing, and alone it is a constant."""
+    columns = {g: [f.name for f in FEATURES if f.group == g] for g in GROUPS}
+    return [g for g in GROUPS if X_train[columns[g]].isna().all(axis=None)]
+
+
+def plan(kinds: list[str], absent: list[str] | tuple = ()) -> list[Variant]:
+    """The full model, and each group left out or alone (`study.kinds`) but the `absent`."""
     unknown = sorted(set(kinds) - {"without", "only"})
     if unknown:
         raise ValueError(f"study.kinds: unknown {unknown}; known: ['only', 'without']")
     out = [Variant("full", "full", "", GROUPS)]
     for kind in ("without", "only"):
         if kind in kinds:
-            for g in GROUPS:
+            for g in (g for g in GROUPS if g not in absent):
                 groups = tuple(x for x in GROUPS if (x != g) == (kind == "without"))
                 out.append(Variant(f"{kind}_{g}", kind, g, groups))
     return out
@@ -72,14 +80,16 @@ def fit_all(
     progress: Callable[[str], None],
     cache: FitCache,
     runner: Executor | None = None,
+    absent: list[str] | tuple = (),
 ) -> list[Fit]:
     """Every variant with every seed. `X` holds the full encoded matrices per split; a
     variant's model sees only its groups' columns. A fit in `cache` is read, not refitted;
     the others are independent: `runner` runs them (here one after another by default, or
-    side by side on a cluster, each on one thread). Either way each is the same model."""
+    side by side on a cluster, each on one thread). Either way each is the same model.
+    Groups `absent` from the data get no variant of their own."""
     if not isinstance(model_cfg, LightGBMConfig):
         raise ValueError("the study explains LightGBM models (SHAP, partial dependence)")
-    variants = plan(study.kinds)
+    variants = plan(study.kinds, absent)
     progress(
         f"fitting {len(variants) * len(study.seeds)} models ({', '.join(study.kinds)}; "
         f"seeds {study.seeds})"
