@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,10 @@ def test_metrics_on_known_cases():
     assert expected_calibration_error(calibrated, p, 10) < 0.005
     assert expected_calibration_error(calibrated, p / 2, 10) > 0.03
     assert calibration_table(calibrated, p, 10)["count"].sum() == p.size
+    with warnings.catch_warnings():  # fewer requests than bins: no empty bin, no NaN
+        warnings.simplefilter("error")
+        few = calibration_table(np.array([0, 1, 0]), np.array([0.1, 0.8, 0.3]), 10)
+    assert few["count"].tolist() == [1, 1, 1] and not few.isna().any(axis=None)
 
 
 @pytest.mark.parametrize("metric, best", [("binary_logloss", np.argmin), ("auc", np.argmax)])

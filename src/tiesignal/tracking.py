@@ -20,6 +20,7 @@ import socket
 import sqlite3
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,7 @@ def connect(cfg: TrackingConfig, root: Path) -> MlflowClient:
     processes on this machine are marked FAILED (once per process and store)."""
     import mlflow
 
+    quiet_mlflow()
     uri = tracking_uri(cfg, root)
     if uri.startswith(("http://", "https://")):
         for variable, value in HTTP_PATIENCE.items():
@@ -96,6 +98,28 @@ def connect(cfg: TrackingConfig, root: Path) -> MlflowClient:
     client = mlflow.MlflowClient(uri)
     _fail_abandoned_runs(uri, cfg.experiment)
     return client
+
+
+# what MLflow prints on every run that says nothing about this one: its own registry
+# resolving a local dataset source it registered twice, the raw-requests model from code
+# (a DataFrame in, whose columns it checks itself), and a progress bar per download
+MLFLOW_NOISE = ("dataset source can be interpreted in multiple ways",
+                "Failed to infer model signature")  # fmt: skip
+
+
+class _Noise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(noise in record.getMessage() for noise in MLFLOW_NOISE)
+
+
+def quiet_mlflow() -> None:
+    """The one place MLflow's noise is filtered, before any stage talks to MLflow."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for noise in MLFLOW_NOISE:
+        warnings.filterwarnings("ignore", f".*{noise}")
+    for name in ("mlflow", "mlflow.pyfunc"):
+        if not any(isinstance(f, _Noise) for f in logging.getLogger(name).filters):
+            logging.getLogger(name).addFilter(_Noise())
 
 
 @contextlib.contextmanager

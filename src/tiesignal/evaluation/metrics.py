@@ -64,9 +64,10 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int) -> float
 
 
 def calibration_table(y: np.ndarray, p: np.ndarray, bins: int) -> pd.DataFrame:
-    """Equal-count bins of predicted probability: mean predicted vs observed rate."""
+    """Equal-count bins of predicted probability: mean predicted vs observed rate (fewer
+    bins than asked when there are fewer requests: no empty bin)."""
     order = np.argsort(p, kind="stable")
-    groups = np.array_split(order, bins)
+    groups = [g for g in np.array_split(order, bins) if len(g)]
     return pd.DataFrame(
         {
             "bin": np.arange(len(groups)),
