@@ -169,8 +169,9 @@ def _simulate_exports(args: argparse.Namespace) -> int:
     world = load_world(params["world"], args.params.resolve().parent)  # the repo of params.yaml
     records = read_parquet(args.requests)
     names = render_exports(
-        world, records, args.out, args.era, args.max_exports, as_zip=not args.folders
-    )
+        world, records, args.out, args.era, args.max_exports, as_zip=not args.folders,
+        progress=lambda done, total: log.info("  %d / %d exports", done, total),
+    )  # fmt: skip
     log.info("wrote %d exports (era %s) to %s", len(names), args.era, args.out)
     return 0
 

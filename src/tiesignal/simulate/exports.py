@@ -143,10 +143,12 @@ def render_exports(
     as_zip: bool = True,
     max_connections: int = 500,
     filler_messages: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
     """Write one export per recipient of `records` (the simulator's requests, with notes)
     into `out`; return the exports' names. Connections beyond `max_connections` are left
-    out, so `recipient_connections` reads as at most that many."""
+    out, so `recipient_connections` reads as at most that many. `progress(done, total)` is
+    called every 100 exports and at the end."""
     if era not in ERAS:
         raise ValueError(f"unknown export era {era!r}; choose one of {', '.join(ERAS)}")
     style = ERAS[era]
@@ -157,9 +159,10 @@ def render_exports(
         "recipient_id", sort=True
     )
     out.mkdir(parents=True, exist_ok=True)
+    total = by_recipient.ngroups if max_exports is None else min(max_exports, by_recipient.ngroups)
     names = []
     for recipient_id, requests in by_recipient:
-        if max_exports is not None and len(names) >= max_exports:
+        if len(names) >= total:
             break
         member = int(str(recipient_id).lstrip("M"))
         files = _export_files(
@@ -168,6 +171,8 @@ def render_exports(
         name = f"{style.name_prefix}_DataExport_{recipient_id}"
         _write(out, name, files, as_zip)
         names.append(name + (".zip" if as_zip else ""))
+        if progress is not None and (len(names) % 100 == 0 or len(names) == total):
+            progress(len(names), total)
     return names
 
 
