@@ -348,11 +348,18 @@ def test_the_raw_request_model_serves_what_predict_scores(exported, trained, tmp
     body = json.dumps({"dataframe_split": {k: as_json[k] for k in ("columns", "data")}})
     bad = raw.head(2).astype(object)
     bad.loc[1, "mutual_connections"] = -3
+    bad["sender_headline"] = "Recruiter for Ana Okafor"  # a person's name in every row
     bad = json.loads(bad.to_json(orient="split", date_format="iso", index=False))
+    no_time = {**bad, "columns": [c if c != "sent_at" else "when" for c in bad["columns"]]}
     with served(folder / "raw_requests_model", tmp_path) as post:
         status, reply = post(body.encode())
         bad_status, bad_reply = post(json.dumps({"dataframe_split": bad}).encode())
+        missing_status, missing_reply = post(json.dumps({"dataframe_split": no_time}).encode())
     assert status == 200, reply
     np.testing.assert_allclose(np.asarray(reply["predictions"]), want, rtol=0, atol=1e-9)
     assert bad_status == 400 and "row 1: mutual_connections" in bad_reply["message"]
-    assert len(bad_reply["message"]) < 300 and raw.loc[0, "sender_id"] not in bad_reply["message"]
+    assert missing_status == 400
+    assert "missing required column(s) sent_at" in missing_reply["message"]
+    for answer in (bad_reply, missing_reply):  # MLflow's server put the request before it
+        text = json.dumps(answer)
+        assert "Okafor" not in text and raw.loc[0, "request_id"] not in text, text

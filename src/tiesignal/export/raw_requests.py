@@ -27,6 +27,24 @@ from tiesignal.scoring import score_in_time_order
 SHOWN_REJECTS = 5  # the message names this many rows that cannot be scored
 
 
+class RequestRejected(MlflowException):
+    """Rows that cannot be scored, named by row, column and reason only. MLflow's server
+    puts the request's data in front of the message of every MlflowException a model
+    raises (ids, names, headlines); this exception's message cannot be rewritten."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+        super().__init__(reason, INVALID_PARAMETER_VALUE)
+
+    @property
+    def message(self) -> str:
+        return self._reason
+
+    @message.setter
+    def message(self, _wrapped: str) -> None:
+        pass
+
+
 class RawRequests(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         spec, features = read_spec(Path(context.artifacts["feature_spec"]))
@@ -41,7 +59,7 @@ class RawRequests(mlflow.pyfunc.PythonModel):
                 SCORING_COLUMNS,
             )  # fmt: skip
         except InputError as err:
-            raise MlflowException(str(err), INVALID_PARAMETER_VALUE) from None
+            raise RequestRejected(str(err)) from None
         rejects = checked.rejects
         if len(rejects):
             shown = [
@@ -52,7 +70,7 @@ class RawRequests(mlflow.pyfunc.PythonModel):
             ]
             more = len(rejects) - SHOWN_REJECTS
             tail = f" (and {more} more rows)" if more > 0 else ""
-            raise MlflowException("; ".join(shown) + tail, INVALID_PARAMETER_VALUE)
+            raise RequestRejected("; ".join(shown) + tail)
         return score_in_time_order(checked.kept, self.model.history(), self.model.matrix,
                                    self.model.predict)  # fmt: skip
 
