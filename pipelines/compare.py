@@ -20,6 +20,7 @@ from tiesignal.config import (
 )
 from tiesignal.io import atomic_dir, read_json, read_parquet, write_json, write_parquet
 from tiesignal.schema import SPLITS
+from tiesignal.study.report import run_description
 from tiesignal.study.run import (
     Truth,
     causal_effects,
@@ -79,6 +80,7 @@ def run(cfg: Params, paths: Paths) -> str:
         tracking.config_params(study=cfg.study), result.headline,
         files, paths.compare_report,
         result.table, truth.summary["coefficients"] if truth else None, result.causal,
+        run_description(result, cfg.study),
     )  # fmt: skip
 
 

@@ -228,6 +228,13 @@ def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
     runs = mlflow_runs(root, study=True)
     (parent,) = [r for r in runs if r["tags"]["study_role"] == "parent"]
     assert parent["id"] == summaries["compare"]
+    # the findings as the parent's description, the report as one page with its plots
+    described = parent["tags"]["mlflow.note.content"]
+    assert described.startswith("**What predicts**") and "without it" in described
+    assert "**What causes: `personalized_note`**" in described
+    page = next((root / "mlruns").rglob("compare/report.html")).read_text()
+    assert page.count('src="data:image/png;base64,') == report.count("](") > 3
+    assert "<table>" in page and 'src="deltas.png"' not in page
     children = [r for r in runs if r["tags"].get("mlflow.parentRunId") == parent["id"]]
     causal = [r for r in children if r["tags"]["study_role"] == "causal"]
     children = [r for r in children if r["tags"]["study_role"] == "variant"]

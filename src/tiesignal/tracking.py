@@ -479,6 +479,7 @@ def log_study(
     summary: pd.DataFrame,
     world: Mapping | None = None,
     causal: list | None = None,
+    description: str = "",
 ) -> str:
     """One parent run and one child per variant and seed, so the UI's compare view lines
     the variants up (group by the `variant`, `kind` or `group` param); the parent holds
@@ -486,7 +487,8 @@ def log_study(
     and as the table `study/summary.json`, and the simulated world's coefficients (`world`,
     as `study/world.json`; params.yaml holds only its size and seed). `causal`: the causal
     section's effects (study/causal.py), one child run each (`study_role` causal), its
-    metrics named by estimand. Returns the parent's id."""
+    metrics named by estimand. `description`: the findings, shown as the parent's
+    description. Returns the parent's id."""
     import mlflow
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -499,7 +501,7 @@ def log_study(
         if column.startswith("delta_") and not column.endswith("seed_sd")
     }
     with start(cfg, root, run_name=f"study-{study_name}") as parent:
-        mlflow.set_tags({**tags, "study_role": "parent"})
+        mlflow.set_tags({**tags, "study_role": "parent", "mlflow.note.content": description})
         mlflow.log_params(params)
         mlflow.log_metrics({**headline, "models": len(fits), **intervals})
         mlflow.log_table(summary, artifact_file="study/summary.json")

@@ -8,7 +8,10 @@ its config, never in fixed prose.
 
 from __future__ import annotations
 
+import base64
 import math
+import re
+from pathlib import Path
 
 from tiesignal.config import TargetConfig, WorldConfig
 from tiesignal.features.registry import GROUPS
@@ -116,6 +119,44 @@ def _method(result, study, context: dict) -> list[str]:
         ),  # fmt: skip
         "",
     ]
+
+
+PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title><style>
+body {{ font-family: sans-serif; max-width: 72rem; margin: 1rem auto; line-height: 1.4 }}
+table {{ border-collapse: collapse }} td, th {{ border: 1px solid #ccc; padding: .2rem .5rem }}
+img {{ max-width: 100% }}
+</style></head><body>
+{body}</body></html>
+"""
+
+
+def report_html(markdown: str, folder: Path) -> str:
+    """The report as one page with its plots inlined: MLflow's artifact viewer shows a
+    Markdown file as text (its images as links) and an HTML file as a page."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+
+    def inlined(image: re.Match) -> str:
+        data = base64.b64encode((folder / image[1]).read_bytes()).decode("ascii")
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="([^"/]+\.png)"', inlined, body)
+    title = markdown.splitlines()[0].lstrip("# ") if markdown else "report"
+    return PAGE.format(title=title, body=body)
+
+
+def run_description(result, study) -> str:
+    """The study's findings in a few lines, for its parent run's description in MLflow:
+    what predicts (each group left out), then what the causal estimates support."""
+    lines = ["**What predicts** (test ROC-AUC without each group):", "",
+             *group_findings(result.table, result.absent_groups)]  # fmt: skip
+    for treatment in study.causal.treatments:
+        by_method = {e.method: e for e in result.causal if e.treatment == treatment}
+        if by_method:
+            lines += ["", f"**What causes: `{treatment}`**", "", *conclusions(by_method)]
+    return "\n".join(lines)
 
 
 def group_findings(table, absent: list[str] = ()) -> list[str]:

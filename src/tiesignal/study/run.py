@@ -20,7 +20,7 @@ from tiesignal.schema import LABEL, SPLITS
 from tiesignal.study import attribution, plots
 from tiesignal.study.cache import FitCache, data_digest
 from tiesignal.study.causal import Effect, estimate_effects
-from tiesignal.study.report import report_markdown
+from tiesignal.study.report import report_html, report_markdown
 from tiesignal.study.summary import group_importance, markdown_table, summarize
 from tiesignal.study.truth import Truth, TruthRecovery, recover_truth
 from tiesignal.study.variants import Fit, absent_groups, fit_all
@@ -160,7 +160,8 @@ def report_context(prepare_report: dict, tables: dict[str, pd.DataFrame]) -> dic
 
 
 def write_outputs(result: StudyResult, study: StudyConfig, context: dict, folder: Path) -> None:
-    """CSV, PNG and the Markdown report into `folder`; the same inputs give the same bytes."""
+    """CSV, PNG and the report (Markdown, and HTML with the plots inlined) into `folder`;
+    the same inputs give the same bytes."""
     write_csv(result.table, folder / "summary.csv")
     write_text(markdown_table(result.table, study.confidence), folder / "summary.md")
     plots.deltas_plot(result.table, folder / "deltas.png")
@@ -182,7 +183,9 @@ def write_outputs(result: StudyResult, study: StudyConfig, context: dict, folder
         write_csv(result.truth.groups, folder / "truth_groups.csv")
         write_csv(result.truth.tie_strength.curves, folder / "tie_strength.csv")
         plots.tie_strength_plot(result.truth.tie_strength.curves, folder / "tie_strength.png")
-    write_text(report_markdown(result, study, context), folder / "report.md")
+    report = report_markdown(result, study, context)
+    write_text(report, folder / "report.md")
+    write_text(report_html(report, folder), folder / "report.html")
 
 
 def _mean_over_models(pairs):
