@@ -86,6 +86,7 @@ def run(cfg: Params, paths: Paths) -> Summary:
         matrices={"train": X_train, "valid": X_valid},
         counts={"n_features": X_train.shape[1], "n_train": len(X_train), "n_valid": len(X_valid)},
     )  # fmt: skip
+    log.info("MLflow run: %s", tracking.run_page(cfg.tracking, paths.root, run_id))
     return Summary(run_id, model.best_iteration, len(X_train))
 
 

@@ -191,3 +191,38 @@ def stop_process_group(process: subprocess.Popen, grace: float = 20.0) -> bool:
                 return True
             time.sleep(0.2)
     return False
+
+
+@contextmanager
+def mlflow_server(store: Path, artifacts: Path, cwd: Path):
+    """A real `mlflow server` of SQLite `store` on a free port of 127.0.0.1, in its own
+    process group, ended as a whole; yields (its URI, the process)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env |= {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
+    server = subprocess.Popen(
+        ["mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{store}",
+         "--default-artifact-root", artifacts.as_uri()],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, ended as a whole
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None and time.time() < deadline, "server not ready"
+                time.sleep(0.5)
+        yield uri, server
+    finally:
+        assert stop_process_group(server)

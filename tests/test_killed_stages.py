@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 
 import mlflow
 import pytest
@@ -144,43 +143,21 @@ main(train.run, Path({root!r}))
 
 
 def test_a_server_lost_mid_run_fails_the_stage_within_a_minute(tmp_path):
-    from conftest import stop_process_group
+    from conftest import mlflow_server
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env |= {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
-    server = subprocess.Popen(
-        ["mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--default-artifact-root", (tmp_path / "artifacts").as_uri()],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, ended as a whole
-    )  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, "server not ready"
-                time.sleep(0.5)
+    store, artifacts = tmp_path / "server.db", tmp_path / "artifacts"
+    with mlflow_server(store, artifacts, tmp_path) as (uri, server):
         params = tiny_params(f"tracking.tracking_uri={uri}")
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
         run_stages(tmp_path, params, ["simulate", "ingest", "prepare", "featurize"])
         script = LOSE_SERVER_WHILE_LOGGING.format(
             pipelines=str(ROOT / "pipelines"), root=str(tmp_path), server_pid=server.pid
         )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
         started = time.monotonic()
         lost = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=600,
                               text=True, env=env)  # fmt: skip
         seconds = time.monotonic() - started
-    finally:
-        assert stop_process_group(server)
     print(f"lost server: the stage failed after {seconds:.1f} s")
     assert lost.returncode == 1, lost.stderr[-3000:]
     assert f"lost the tracking server {uri} during MLflow run" in lost.stderr

@@ -416,3 +416,30 @@ def test_an_unexpected_error_is_one_line_with_the_traceback_in_a_log(tmp_path, c
     assert code == 1 and "TypeError" in logged and "reports/logs/train.log" in logged
     assert "Traceback" not in logged
     assert "Traceback" in (tmp_path / "reports" / "logs" / "train.log").read_text()
+
+
+def test_the_run_link_opens_mlflow_in_its_model_training_view(pipeline, tmp_path):
+    """Issue 33: the experiment opened in MLflow's GenAI view (an empty Traces page) in a
+    real browser: MLflow 3's UI reads the link's `workflowType`, then the browser's last
+    choice (GenAI by default), never the experiment's tags. `train` logs a link that says
+    which view; a fresh Chromium opens it on the run, in the model-training view."""
+    from conftest import mlflow_server
+    from playwright.sync_api import sync_playwright
+    from test_donate_page import CHROMIUM, CHROMIUM_ARGS
+
+    from tiesignal import tracking
+    from tiesignal.config import TrackingConfig, load
+
+    root, summaries = pipeline
+    with mlflow_server(root / "mlflow.db", root / "mlruns", tmp_path) as (uri, _):
+        settings = tiny_params(f"tracking.tracking_uri={uri}")["tracking"]
+        link = tracking.run_page(load(TrackingConfig, settings, "tracking"), root,
+                                 summaries["train"].run_id)  # fmt: skip
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            tab = browser.new_page()
+            tab.goto(link)
+            tab.get_by_text("test_roc_auc").first.wait_for(timeout=60_000)
+            navigation = tab.inner_text("nav")
+            browser.close()
+    assert "Model registry" in navigation and "Observability" not in navigation, navigation

@@ -48,6 +48,24 @@ def tracking_uri(cfg: TrackingConfig, root: Path) -> str:
     return f"sqlite:///{repo_home(root) / 'mlflow.db'}"
 
 
+UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store by default
+
+
+def run_page(cfg: TrackingConfig, root: Path, run_id: str) -> str:
+    """Where the MLflow UI shows a run, in its model-training view: the UI opens the
+    GenAI view unless the link says `workflowType=machine_learning` (MLflow 3.x reads the
+    link, then the browser's last choice, never the experiment's tags). A local store is
+    served by `mlflow ui` first."""
+    import mlflow
+
+    uri = tracking_uri(cfg, root)
+    experiment = mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id
+    page = f"#/experiments/{experiment}/runs/{run_id}?workflowType=machine_learning"
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{page}"
+    return f"{UI}/{page} (after `mlflow ui --backend-store-uri {uri}`)"
+
+
 log = logging.getLogger(__name__)
 # who runs a run: a RUNNING run whose process is gone was killed, and is marked FAILED
 HOST_TAG, PID_TAG = "tiesignal.host", "tiesignal.pid"
