@@ -84,6 +84,7 @@ def run(cfg: Params, paths: Paths) -> str:
     run_id = tracking.log_evaluation(
         cfg.tracking, paths.root, file_sha256(paths.model / model.file_name), model.kind,
         ev.scores, [paths.evaluate_plots, paths.evaluate_metrics],
+        {"test": paths.features / "test.parquet"},
     )  # fmt: skip
     return f"{ev.line()} (MLflow run {run_id})"
 

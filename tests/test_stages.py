@@ -443,3 +443,28 @@ def test_the_run_link_opens_mlflow_in_its_model_training_view(pipeline, tmp_path
             navigation = tab.inner_text("nav")
             browser.close()
     assert "Model registry" in navigation and "Observability" not in navigation, navigation
+
+
+def test_an_evaluate_only_run_carries_its_training_runs_params_tags_and_datasets(
+    pipeline, tmp_path
+):
+    """Issue 33: a run `evaluate` logs on its own (the model came from DVC's cache, or was
+    evaluated before) had no params, no git_commit or data digests and no datasets, so it
+    could not be compared with the others in the UI."""
+    import mlflow
+
+    root, summaries = pipeline
+    copy = tmp_path / "root"
+    _copy_tree(root, copy)
+    run_stages(copy, tiny_params(), ("evaluate",))  # evaluated before: a run of its own
+    client = mlflow.MlflowClient(f"sqlite:///{copy / 'mlflow.db'}")
+    trained = client.get_run(summaries["train"].run_id)
+    (own,) = [r for r in mlflow_runs(copy) if r["tags"].get("training_run") == trained.info.run_id]
+    evaluated = client.get_run(own["id"])
+    assert evaluated.data.params == trained.data.params and len(trained.data.params) > 10
+    tags = evaluated.data.tags
+    assert tags["git_commit"] and len(tags["data.test.sha256"]) == 64
+    assert tags["data.train.sha256"] == trained.data.tags["data.train.sha256"]
+    assert "model_uri" not in tags and "test_roc_auc" in evaluated.data.metrics
+    names = sorted(d.dataset.name for d in evaluated.inputs.dataset_inputs)
+    assert names == sorted(d.dataset.name for d in trained.inputs.dataset_inputs) and names

@@ -445,11 +445,14 @@ def log_evaluation(
     model_kind: str,
     scores: dict[str, float],
     artifacts: list[Path],
+    data: Mapping[str, Path],
 ) -> str:
     """Test metrics and plots, added to the training run this workspace recorded for this
     model file, once; otherwise (the model came from DVC's cache, or was evaluated
-    already) to a run of their own that names the training run. Never to another
-    experiment's run, and without reopening one. Returns the run's id."""
+    already) to a run of their own that names the training run and carries its params,
+    tags and datasets, so it compares beside the others in the UI. Never to another
+    experiment's run, and without reopening one. `data`: the files evaluated (tagged by
+    digest). Returns the run's id."""
     import mlflow
 
     metrics = {f"test_{k}": v for k, v in scores.items()}
@@ -458,15 +461,27 @@ def log_evaluation(
         _log_evaluation(connect(cfg, root), record["run_id"], metrics, artifacts)
         write_json({**record, "evaluated": True}, root / RUN_RECORD)
         return record["run_id"]
-    if record is not None:
-        trained = record["run_id"]
-    else:
-        found = training_run(cfg, root, model_sha256)
-        trained = found.info.run_id if found is not None else "unknown"
+    client = connect(cfg, root)
+    trained = (client.get_run(record["run_id"]) if record is not None
+               else training_run(cfg, root, model_sha256))  # fmt: skip
+    tags = {**run_tags(root, data), "model_sha256": model_sha256,
+            "training_run": trained.info.run_id if trained is not None else "unknown"}  # fmt: skip
     with start(cfg, root, run_name=f"{model_kind}-evaluate") as run:
-        mlflow.set_tags({"model_sha256": model_sha256, "training_run": trained})
-        _log_evaluation(mlflow.MlflowClient(), run.info.run_id, metrics, artifacts)
+        if trained is not None:
+            mlflow.log_params(trained.data.params)
+            tags = {**_carried(trained.data.tags), **tags}
+            client.log_inputs(run.info.run_id, datasets=trained.inputs.dataset_inputs)
+        mlflow.set_tags(tags)
+        _log_evaluation(client, run.info.run_id, metrics, artifacts)
         return run.info.run_id
+
+
+def _carried(tags: Mapping[str, str]) -> dict[str, str]:
+    """A training run's own tags, for an evaluate-only run: not MLflow's or the process's,
+    nor those of the model it holds (the evaluate-only run holds none)."""
+    model = ("model_uri", "repeat_of")
+    return {k: v for k, v in tags.items()
+            if not k.startswith(("mlflow.", "tiesignal.")) and k not in model}  # fmt: skip
 
 
 def _log_evaluation(client, run_id: str, metrics: dict, artifacts: list[Path]) -> None:
