@@ -42,7 +42,8 @@ def run(cfg: Params, paths: Paths) -> Agreement:
         model, feature_spec, read_json(paths.prepare_report), read_json(paths.evaluate_metrics),
         {"registered_model": cfg.export.registered_model, "alias": cfg.export.alias,
          "feature_set": cfg.features.name,
-         "valid_sent_at": [cfg.split.min_sent_at, cfg.split.max_sent_at]},
+         "valid_sent_at": [cfg.split.min_sent_at, cfg.split.max_sent_at],
+         "serving_limits": cfg.export.serving_limits()},
     )  # fmt: skip
     log.info("exporting %d features, checking agreement on %d test rows", len(spec["features"]),
              len(X_test))  # fmt: skip

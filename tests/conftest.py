@@ -126,6 +126,7 @@ def split_config() -> PrepareConfig:
 
 
 RANGE = ("2000-01-01", "2100-01-01")
+SERVING_LIMITS = {"max_rows_per_call": 100, "max_cell_chars": 2000}  # what one call may hold
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +154,7 @@ def trained(tiny_world, split_config):
     model = train(cfg, X["train"], y["train"], X["valid"], y["valid"], categorical, print)
     text = model.booster.model_to_string(num_iteration=model.best_iteration)
     spec = {**describe(chosen, levels), "label": LABEL, "valid_sent_at": list(RANGE),
-            "data_end": prepared.report["data_end"],
+            "data_end": prepared.report["data_end"], "serving_limits": SERVING_LIMITS,
             "track_record_prior": feature_spec["track_record_prior"]}  # fmt: skip
     metrics = {"roc_auc": 0.8, "pr_auc": 0.1}
     card = model_card(

@@ -18,7 +18,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import stop_process_group
+from conftest import SERVING_LIMITS, stop_process_group
 
 from tiesignal.cli import main as cli
 from tiesignal.export.bundle import write_export
@@ -351,15 +351,26 @@ def test_the_raw_request_model_serves_what_predict_scores(exported, trained, tmp
     bad["sender_headline"] = "Recruiter for Ana Okafor"  # a person's name in every row
     bad = json.loads(bad.to_json(orient="split", date_format="iso", index=False))
     no_time = {**bad, "columns": [c if c != "sent_at" else "when" for c in bad["columns"]]}
+    huge = json.loads(raw.head(2).assign(sender_headline="Ana Okafor " * 100_000)
+                      .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
+    many = json.loads(trained["raw"].head(SERVING_LIMITS["max_rows_per_call"] + 1)
+                      .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
     with served(folder / "raw_requests_model", tmp_path) as post:
         status, reply = post(body.encode())
         bad_status, bad_reply = post(json.dumps({"dataframe_split": bad}).encode())
         missing_status, missing_reply = post(json.dumps({"dataframe_split": no_time}).encode())
+        huge_status, huge_reply = post(json.dumps({"dataframe_split": huge}).encode())
+        many_status, many_reply = post(json.dumps({"dataframe_split": many}).encode())
+    assert huge_status == 400 and huge_reply["message"] == (
+        "row 0: sender_headline: longer than 2000 characters; "
+        "row 1: sender_headline: longer than 2000 characters"
+    )
+    assert many_status == 400 and "101 rows in one call; at most 100" in many_reply["message"]
     assert status == 200, reply
     np.testing.assert_allclose(np.asarray(reply["predictions"]), want, rtol=0, atol=1e-9)
     assert bad_status == 400 and "row 1: mutual_connections" in bad_reply["message"]
     assert missing_status == 400
     assert "missing required column(s) sent_at" in missing_reply["message"]
-    for answer in (bad_reply, missing_reply):  # MLflow's server put the request before it
+    for answer in (bad_reply, missing_reply, huge_reply):  # never the request MLflow wraps
         text = json.dumps(answer)
         assert "Okafor" not in text and raw.loc[0, "request_id"] not in text, text

@@ -592,11 +592,22 @@ class StudyConfig:
 
 @dataclass(frozen=True)
 class ExportConfig:
-    """Where the exported model is registered, and how closely ONNX must match LightGBM."""
+    """Where the exported model is registered, how closely ONNX must match LightGBM, and
+    what one call to the served raw-requests model may hold."""
 
     registered_model: str
     alias: str
     onnx_tolerance: float
+    max_rows_per_call: int
+    max_cell_chars: int
+
+    def __post_init__(self) -> None:
+        for name in ("max_rows_per_call", "max_cell_chars"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"export.{name}: must be at least 1, got {getattr(self, name)!r}")
+
+    def serving_limits(self) -> dict[str, int]:
+        return {"max_rows_per_call": self.max_rows_per_call, "max_cell_chars": self.max_cell_chars}
 
 
 # ---------------------------------------------------------------- loader

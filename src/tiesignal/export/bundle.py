@@ -163,7 +163,7 @@ def describe_export(
 ) -> tuple[dict, str]:
     """The feature spec and model card of a trained model (`feature_spec`: featurize's,
     for every feature); `about` holds what the card says of its provenance (registry
-    name, alias, feature set) and `valid_sent_at`."""
+    name, alias, feature set), `valid_sent_at` and `serving_limits`."""
     chosen = features_named(model.features)
     spec = {
         **describe(chosen, feature_spec["category_levels"]),
@@ -172,6 +172,7 @@ def describe_export(
         "target": prepare_report["target"],
         "label_window_days": prepare_report["label_window_days"],
         "valid_sent_at": about["valid_sent_at"],  # what `predict` accepts
+        "serving_limits": about["serving_limits"],  # what one served call may hold
         "data_end": prepare_report["data_end"],  # the last request the model's data holds
     }
     card = model_card(

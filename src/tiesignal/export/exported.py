@@ -62,7 +62,9 @@ def read_spec(spec_path: Path) -> tuple[dict, list[Feature]]:
             f"{spec_path}: features of version {spec.get('feature_code_version')!r}, but this "
             f"code computes version {FEATURE_CODE_VERSION!r}; re-export with this code"
         )
-    needed = ("features", "category_levels", "valid_sent_at", "track_record_prior")
+    needed = (
+        "features", "category_levels", "valid_sent_at", "track_record_prior", "serving_limits",
+    )  # fmt: skip
     missing = [k for k in needed if k not in spec]
     if missing:
         raise ValueError(f"{spec_path}: no {', '.join(missing)}; re-export with this code")

@@ -53,6 +53,7 @@ class RawRequests(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         requests = pd.DataFrame(model_input)
+        _within_limits(requests, self.model.spec["serving_limits"])
         try:
             checked = validate_requests(
                 requests, "request", *self.model.spec["valid_sent_at"], REQUIRED_TO_SCORE,
@@ -73,6 +74,26 @@ class RawRequests(mlflow.pyfunc.PythonModel):
             raise RequestRejected("; ".join(shown) + tail)
         return score_in_time_order(checked.kept, self.model.history(), self.model.matrix,
                                    self.model.predict)  # fmt: skip
+
+
+def _within_limits(requests: pd.DataFrame, limits: dict[str, int]) -> None:
+    """Refuse a call larger than export.max_rows_per_call, or with a text cell longer than
+    export.max_cell_chars (named by row and column), before any work on it."""
+    most = limits["max_rows_per_call"]
+    if len(requests) > most:
+        raise RequestRejected(f"{len(requests)} rows in one call; at most {most} "
+                              "(export.max_rows_per_call)")  # fmt: skip
+    longest = limits["max_cell_chars"]
+    too_long = [
+        f"row {row}: {column}: longer than {longest} characters"
+        for column in requests.columns
+        if requests[column].dtype == object or pd.api.types.is_string_dtype(requests[column])
+        for row in np.flatnonzero(requests[column].astype("str").str.len().to_numpy() > longest)
+    ]
+    if too_long:
+        more = len(too_long) - SHOWN_REJECTS
+        tail = f" (and {more} more)" if more > 0 else ""
+        raise RequestRejected("; ".join(too_long[:SHOWN_REJECTS]) + tail)
 
 
 mlflow.models.set_model(RawRequests())
