@@ -24,11 +24,16 @@ from typing import Any
 
 import yaml
 
-from tiesignal.config import ConfigError, WorldConfig, load, load_world
-from tiesignal.io import remove_stale_temps, repo_home
-from tiesignal.schema import InputError
-
 ROOT = Path(__file__).resolve().parent.parent
+# a stage runs its own checkout's library, whichever environment is active: a study
+# workspace run with the main `.venv`, or a queued experiment in DVC's temporary copy,
+# would otherwise import the `tiesignal` that environment installed (another checkout's)
+sys.path.insert(0, str(ROOT / "src"))
+
+from tiesignal.config import ConfigError, WorldConfig, load, load_world  # noqa: E402
+from tiesignal.io import remove_stale_temps, repo_home  # noqa: E402
+from tiesignal.schema import InputError  # noqa: E402
+
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 # one line, no traceback (ConnectionError: a tracking server that does not answer)
 EXPECTED = (ConfigError, InputError, FileNotFoundError, ValueError, ConnectionError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -62,6 +63,11 @@ def test_a_study_workspace_runs_real_data_without_touching_the_checkout(project)
     assert git(repo, "status", "--porcelain", "--ignored") == ""
     changed = git(folder, "status", "--porcelain")
     assert "params.yaml" in changed and "conf/experiment/study.yaml" in changed
+    # the README's cleanup, as written: the worktree and its branch are gone
+    git(repo, "worktree", "remove", "--force", str(folder))
+    git(repo, "branch", "-D", ws.branch)
+    assert not folder.exists() and str(folder) not in git(repo, "worktree", "list")
+    assert ws.branch not in git(repo, "branch", "--list")
 
 
 def test_a_workspace_is_not_made_without_a_salt_or_inside_the_repo(project, tmp_path, caplog):
@@ -83,3 +89,15 @@ def test_a_workspace_is_not_made_without_a_salt_or_inside_the_repo(project, tmp_
         args = ["study", "init", str(folder), "--data", "member_exports", "--path", str(exports)]
         assert main(args) == 1
     assert "secret salt" in caplog.text and not folder.exists()
+
+
+def test_a_workspace_runs_its_own_code_whichever_environment_is_active(project):
+    """Issue 33: with the main checkout's `.venv` active, a study workspace's stages
+    silently ran the main checkout's `tiesignal` (the environment's editable install).
+    A stage imports its own checkout's library first."""
+    repo, _ = project
+    script = ("import sys; sys.path.insert(0, 'pipelines'); import _stage, tiesignal; "
+              "print(tiesignal.__file__)")  # fmt: skip
+    ran = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert ran.stdout.strip() == str(repo / "src" / "tiesignal" / "__init__.py")
