@@ -1,5 +1,5 @@
-"""`tiesignal study init`: a real-data study in a worktree of its own, so that its runs
-never rewrite the repo's tracked files."""
+"""`tiesignal study init`: a real-data study in a clone of its own, so that its runs
+never rewrite the repo's tracked files and its refs never show in the repo."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def test_a_study_workspace_runs_real_data_without_touching_the_checkout(project)
     ws = init_study(repo, folder, "member_exports", exports, participant_folds=True, env=SALT)
     assert ws.branch == "study/study-2026" and ws.folder == folder
     assert git(folder, "branch", "--show-current").strip() == "study/study-2026"
-    assert str(folder) in git(repo, "worktree", "list")
+    assert git(folder, "rev-parse", "HEAD") == git(repo, "rev-parse", "HEAD")
+    assert git(folder, "remote").strip() == "", "nothing of the study reaches the repo"
     params = yaml.safe_load((folder / "params.yaml").read_text())
     assert params["data"]["source"] == "member_exports"
     assert params["data"]["path"] == str(exports)
@@ -63,11 +64,12 @@ def test_a_study_workspace_runs_real_data_without_touching_the_checkout(project)
     assert git(repo, "status", "--porcelain", "--ignored") == ""
     changed = git(folder, "status", "--porcelain")
     assert "params.yaml" in changed and "conf/experiment/study.yaml" in changed
-    # the README's cleanup, as written: the worktree and its branch are gone
-    git(repo, "worktree", "remove", "--force", str(folder))
-    git(repo, "branch", "-D", ws.branch)
-    assert not folder.exists() and str(folder) not in git(repo, "worktree", "list")
-    assert ws.branch not in git(repo, "branch", "--list")
+    # its own refs: a commit and a DVC experiment there show nowhere in the repo
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "study settings")
+    git(folder, "update-ref", "refs/exps/ab/cdef/exp-study", "HEAD")  # where DVC keeps one
+    refs = git(repo, "for-each-ref", "--format=%(refname)")
+    assert "study" not in refs and "refs/exps" not in refs, refs
 
 
 def test_a_workspace_is_not_made_without_a_salt_or_inside_the_repo(project, tmp_path, caplog):

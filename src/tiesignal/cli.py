@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     ).add_subparsers(dest="study_command", required=True)
     init = study.add_parser(
         "init",
-        help="make a study workspace: a git worktree on its own branch, set up for your data",
-        description="Check the salt and the data, then make DIR a git worktree of this repo "
+        help="make a study workspace: a git clone on its own branch, set up for your data",
+        description="Check the salt and the data, then make DIR a git clone of this repo "
         "on the branch study/<DIR's name>, with conf/experiment/study.yaml choosing your data "
         "for every `dvc repro` and `dvc exp run` there. Runs in DIR never write into this "
         "checkout.",

@@ -1,7 +1,7 @@
-"""A study workspace: a git worktree of this repo, outside its folder and on a branch of
-its own, set up for one real-data study. Every run there writes its own `params.yaml`,
-`dvc.lock`, reports, MLflow store and DVC cache; the repo's checkout is never touched,
-and the study's branch reaches `main` only by a deliberate merge."""
+"""A study workspace: a git clone of this repo, outside its folder, with no remote and on a
+branch of its own, set up for one real-data study. Every run there writes its own
+`params.yaml`, `dvc.lock`, reports, MLflow store and DVC cache, and its own git refs (its
+branch, its DVC experiments): nothing of it shows in the repo, which is never touched."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def init_study(
     env: Mapping[str, str] = os.environ,
 ) -> Workspace:
     """Check everything a real-data run will need (the salt, the data), then make the
-    worktree and lay the study's settings over `conf/` as an experiment file that every
+    clone and lay the study's settings over `conf/` as an experiment file that every
     `dvc repro` and `dvc exp run` there uses."""
     repo, folder = repo.resolve(), folder.expanduser().resolve()
     if source not in SOURCES:
@@ -62,8 +62,11 @@ def init_study(
         raise InputError(f"{config}: has no `optional experiment: null` default to set")
 
     branch = f"study/{folder.name}"
-    commit = _git(repo, "rev-parse", "--short", "HEAD")
-    _git(repo, "worktree", "add", "--quiet", "-b", branch, str(folder), "HEAD")
+    commit = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "clone", "--quiet", str(repo), str(folder))  # objects hard-linked: cheap
+    _git(folder, "checkout", "--quiet", "-b", branch, commit)
+    _git(folder, "remote", "remove", "origin")  # nothing of the study reaches the repo
+    commit = commit[:7]
     (folder / SETTINGS).write_text(_settings(source, data_path, participant_folds), "utf-8")
     config = folder / "conf" / "config.yaml"
     text = config.read_text(encoding="utf-8")
