@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser(
         "champion",
         help="check that the registry's alias names the model in models/export (--fix: move it)",
-        description="`dvc repro` skips a cached `export`, so after a run with other params "
-        "the registry's alias (export.alias) can name a model that is no longer in "
-        "models/export. This finds that drift; --fix moves the alias to the model on disk.",
+        description="`dvc checkout` or `dvc exp apply` can restore models/export without "
+        "running `export`, so the registry's alias (export.alias) can name a model that is "
+        "no longer in models/export. This finds that drift; --fix moves the alias to the "
+        "model on disk.",
     )
     check.add_argument("--fix", action="store_true", help="move the alias to the model on disk")
     check.add_argument("--params", type=Path, default=Path("params.yaml"))

@@ -90,7 +90,7 @@ class Executor:
         file order. `before` runs here, part by part in order, on the columns `reads` names
         (those the file has): what a part needs of the parts before it (a running count,
         the duplicates so far). Memory holds a few parts, whatever the file's size."""
-        reads = [c for c in reads if c in parquet_columns(source)]
+        reads = [c for c in reads if c in parquet_columns(source)] if reads else []
         if self.client is None:
             for rows in parquet_chunks(source, self.chunk_rows):
                 own = before(rows[reads]) if before else ()

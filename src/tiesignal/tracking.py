@@ -597,13 +597,8 @@ def register(
 
     client = connect(cfg, root)
     name = export.registered_model
-    same_model = client.search_model_versions(
-        f"name = '{name}' and tags.model_sha256 = '{model_sha256}'",
-        order_by=["version_number ASC"],
-    )
-    if same_model:
-        version = same_model[0].version
-    else:
+    version = _version_holding(client, name, model_sha256)
+    if version is None:
         record = recorded_run(root, model_sha256)
         trained = client.get_run(record["run_id"]) if record else None
         trained = trained or training_run(cfg, root, model_sha256)
@@ -620,6 +615,15 @@ def register(
     return Registered(name, str(version), alias_moved=not in_experiment)
 
 
+def _version_holding(client, name: str, model_sha256: str) -> str | None:
+    """The first registry version of `name` whose model file has this hash, or None."""
+    same_model = client.search_model_versions(
+        f"name = '{name}' and tags.model_sha256 = '{model_sha256}'",
+        order_by=["version_number ASC"],
+    )
+    return str(same_model[0].version) if same_model else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Champion:
     alias_version: str | None  # where the alias points (None: nowhere)
@@ -633,18 +637,15 @@ class Champion:
 
 def champion(cfg: TrackingConfig, export: ExportConfig, root: Path, model_sha256: str,
              fix: bool) -> Champion:  # fmt: skip
-    """Whether the alias names the model on disk: `dvc repro` can skip a cached `export`
-    after another run moved the alias, leaving a server of `@alias` with a model that is
-    no longer the project's. With `fix`, the alias moves back to the model on disk."""
+    """Whether the alias names the model on disk: `dvc checkout` or `dvc exp apply` can
+    restore `models/export` without running `export`, leaving a server of `@alias` with a
+    model that is no longer the project's. With `fix`, the alias moves back to the model
+    on disk."""
     from mlflow.exceptions import MlflowException
 
     client = connect(cfg, root)
     name = export.registered_model
-    same_model = client.search_model_versions(
-        f"name = '{name}' and tags.model_sha256 = '{model_sha256}'",
-        order_by=["version_number ASC"],
-    )
-    on_disk = str(same_model[0].version) if same_model else None
+    on_disk = _version_holding(client, name, model_sha256)
     try:
         aliased = str(client.get_model_version_by_alias(name, export.alias).version)
     except MlflowException:  # no such alias, or no such model

@@ -63,15 +63,9 @@ class RawRequests(mlflow.pyfunc.PythonModel):
             raise RequestRejected(str(err)) from None
         rejects = checked.rejects
         if len(rejects):
-            shown = [
-                f"row {row}: {column}: {reason}"
-                for row, column, reason in rejects[["reject_row", "reject_column", "reject_reason"]]
-                .head(SHOWN_REJECTS)
-                .itertuples(index=False)
-            ]
-            more = len(rejects) - SHOWN_REJECTS
-            tail = f" (and {more} more rows)" if more > 0 else ""
-            raise RequestRejected("; ".join(shown) + tail)
+            first = rejects[["reject_row", "reject_column", "reject_reason"]].head(SHOWN_REJECTS)
+            shown = [f"row {row}: {column}: {why}" for row, column, why in first.itertuples(False)]
+            raise RequestRejected(_listed(shown, len(rejects), "rows"))
         return score_in_time_order(checked.kept, self.model.history(), self.model.matrix,
                                    self.model.predict)  # fmt: skip
 
@@ -91,9 +85,13 @@ def _within_limits(requests: pd.DataFrame, limits: dict[str, int]) -> None:
         for row in np.flatnonzero(requests[column].astype("str").str.len().to_numpy() > longest)
     ]
     if too_long:
-        more = len(too_long) - SHOWN_REJECTS
-        tail = f" (and {more} more)" if more > 0 else ""
-        raise RequestRejected("; ".join(too_long[:SHOWN_REJECTS]) + tail)
+        raise RequestRejected(_listed(too_long[:SHOWN_REJECTS], len(too_long), "cells"))
+
+
+def _listed(shown: list[str], total: int, what: str) -> str:
+    """The problems shown (the first `SHOWN_REJECTS`), and how many more of `total` there are."""
+    more = total - len(shown)
+    return "; ".join(shown) + (f" (and {more} more {what})" if more > 0 else "")
 
 
 mlflow.models.set_model(RawRequests())
