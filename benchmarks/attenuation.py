@@ -43,7 +43,7 @@ def measure(requests: int, *model: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         run_stages(Path(folder), params, STAGES)
-        metrics = json.loads((Path(folder) / "metrics" / "compare.json").read_text())
+        metrics = json.loads((Path(folder) / "reports" / "compare" / "figures.json").read_text())
         report = (Path(folder) / "reports" / "compare" / "report.md").read_text()
     rise = next(line for line in report.splitlines() if line.startswith("| all |"))
     return {

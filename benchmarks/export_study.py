@@ -61,7 +61,7 @@ def main() -> dict:
             ),  # fmt: skip
         }
         ingest = json.loads((clone / "reports" / "ingest.json").read_text())
-        evaluate = json.loads((clone / "metrics" / "evaluate.json").read_text())
+        evaluate = json.loads((clone / "reports" / "evaluate.json").read_text())
     record = {
         "date": date.today().isoformat(),
         "exports": ingest["exports"],

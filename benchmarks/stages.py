@@ -90,7 +90,7 @@ def bench(n_requests: int, stages: tuple[str, ...], settings: list[str],
     ]
     variant_stages = dict(measured[len(stages) :])
     stages = dict(measured[: len(stages)])
-    metrics_file = repo / "metrics" / "evaluate.json"
+    metrics_file = repo / "reports" / "evaluate.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     shutil.rmtree(repo)
     return {

@@ -65,7 +65,9 @@ class Paths:
     model = property(lambda self: self.root / "models" / "train")
     # out-of-fold scores, under cross-validation over participants only
     cross_validation = property(lambda self: self.model / "cross_validation.parquet")
+    # metrics/: the few figures `dvc exp show` lines up; reports/: every figure (outputs)
     evaluate_metrics = property(lambda self: self.root / "metrics" / "evaluate.json")
+    evaluate_scores = property(lambda self: self.root / "reports" / "evaluate.json")
     evaluate_plots = property(lambda self: self.root / "plots" / "evaluate")
     evaluate_report = property(lambda self: self.root / "reports" / "evaluate.md")
     predictions = property(lambda self: self.root / "data" / "predictions" / "test.parquet")
@@ -75,9 +77,10 @@ class Paths:
     )
     compare_report = property(lambda self: self.root / "reports" / "compare")
     compare_metrics = property(lambda self: self.root / "metrics" / "compare.json")
+    compare_figures = property(lambda self: self.compare_report / "figures.json")
     compare_scores = property(lambda self: self.root / "data" / "compare" / "test_scores.parquet")
     export = property(lambda self: self.root / "models" / "export")
-    export_metrics = property(lambda self: self.root / "metrics" / "export.json")
+    export_agreement = property(lambda self: self.root / "reports" / "export.json")
     logs = property(lambda self: self.root / "reports" / "logs")  # git-ignored
     # not outputs: git- and DVC-ignored, shared by the workspace and its queued experiments
     study_cache = property(lambda self: repo_home(self.root) / ".tiesignal" / "study_cache")

@@ -24,6 +24,7 @@ from tiesignal.study.report import run_description
 from tiesignal.study.run import (
     Truth,
     causal_effects,
+    compared,
     report_context,
     run_study,
     test_scores,
@@ -71,7 +72,9 @@ def run(cfg: Params, paths: Paths) -> str:
     context = report_context(prepared, tables)
     with atomic_dir(paths.compare_report) as tmp:
         write_outputs(result, cfg.study, context, tmp)
-    write_json({k: round(v, 6) for k, v in result.headline.items()}, paths.compare_metrics)
+        write_json({k: round(v, 6) for k, v in result.headline.items()},
+                   tmp / paths.compare_figures.name)  # fmt: skip
+    write_json(compared(result), paths.compare_metrics)
     write_parquet(test_scores(result, tables["test"]), paths.compare_scores)
     for line in (paths.compare_report / "summary.md").read_text(encoding="utf-8").splitlines():
         log.info("%s", line)

@@ -79,11 +79,12 @@ def run(cfg: Params, paths: Paths) -> str:
                         p_intent_unknown)  # fmt: skip
     write_parquet(ev.predictions, paths.predictions)
     write_text(ev.report(), paths.evaluate_report)
-    write_json({k: round(v, 6) for k, v in ev.scores.items()}, paths.evaluate_metrics)
+    write_json({k: round(v, 6) for k, v in ev.scores.items()}, paths.evaluate_scores)
+    write_json({k: round(v, 6) for k, v in ev.compared().items()}, paths.evaluate_metrics)
     write_plots(ev, paths.evaluate_plots)
     run_id = tracking.log_evaluation(
         cfg.tracking, paths.root, file_sha256(paths.model / model.file_name), model.kind,
-        ev.scores, [paths.evaluate_plots, paths.evaluate_metrics],
+        ev.scores, [paths.evaluate_plots, paths.evaluate_scores],
         {"test": paths.features / "test.parquet"},
     )  # fmt: skip
     return f"{ev.line()} (MLflow run {run_id})"

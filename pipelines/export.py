@@ -39,7 +39,7 @@ def run(cfg: Params, paths: Paths) -> Agreement:
     test = read_parquet(paths.features / "test.parquet")
     X_test, _ = model_matrix(test, features_named(model.features), feature_spec["category_levels"])
     spec, card = describe_export(
-        model, feature_spec, read_json(paths.prepare_report), read_json(paths.evaluate_metrics),
+        model, feature_spec, read_json(paths.prepare_report), read_json(paths.evaluate_scores),
         {"registered_model": cfg.export.registered_model, "alias": cfg.export.alias,
          "feature_set": cfg.features.name,
          "valid_sent_at": [cfg.split.min_sent_at, cfg.split.max_sent_at],
@@ -50,7 +50,7 @@ def run(cfg: Params, paths: Paths) -> Agreement:
     model_file = paths.model / model.file_name
     text = model_file.read_text(encoding="utf-8")
     agreement = write_export(paths.export, text, spec, card, X_test, cfg.export.onnx_tolerance)
-    write_json(vars(agreement), paths.export_metrics)
+    write_json(vars(agreement), paths.export_agreement)
     registered = tracking.register(cfg.tracking, cfg.export, paths.root, file_sha256(model_file))
     log.info("registered %s version %s%s", registered.name, registered.version,
              f" as @{cfg.export.alias}" if registered.alias_moved else

@@ -126,7 +126,11 @@ def split_config() -> PrepareConfig:
 
 
 RANGE = ("2000-01-01", "2100-01-01")
-SERVING_LIMITS = {"max_rows_per_call": 100, "max_cell_chars": 2000}  # what one call may hold
+SERVING_LIMITS = {
+    "max_rows_per_call": 100,
+    "max_cell_chars": 2000,
+    "max_call_chars": 20000,
+}  # what one call may hold
 
 
 @pytest.fixture(scope="session")

@@ -92,7 +92,7 @@ def test_compare_runs_to_the_end_on_a_world_without_tie_strength(tmp_path):
     overrides = [f"+world.{k}={v}" for k, v in WORLDS["tie_off"].items()]
     summaries = run_stages(tmp_path, tiny_params(*overrides, "study.kinds=[without]"))
     assert summaries["compare"]
-    metrics = json.loads((tmp_path / "metrics" / "compare.json").read_text())
+    metrics = json.loads((tmp_path / "reports" / "compare" / "figures.json").read_text())
     assert metrics["tie_inverted_u_true"] == 0.0
     assert "## Truth recovery" in (tmp_path / "reports" / "compare" / "report.md").read_text()
 

@@ -95,7 +95,7 @@ def test_prepare_featurize_and_evaluate_on_a_dask_cluster_write_the_bytes_writte
     def digests(root):
         made = [p for f in ("prepared", "features") for p in (root / "data" / f).iterdir()]
         made += [root / f for f in ("reports/prepare.json", "data/predictions/test.parquet",
-                                    "metrics/evaluate.json", "reports/evaluate.md")]  # fmt: skip
+                                    "reports/evaluate.json", "reports/evaluate.md")]  # fmt: skip
         return {
             p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in made
         }

@@ -19,7 +19,7 @@ CRASH = ("+world.opportunity.late_shift_logit=-0.693", "+world.opportunity.late_
 def test_a_market_crash_in_the_test_period_raises_the_drift_flag(tmp_path, world, flagged):
     stages = ("simulate", "ingest", "prepare", "featurize", "train", "evaluate", "export")
     run_stages(tmp_path, tiny_params(*world), stages)
-    metrics = json.loads((tmp_path / "metrics" / "evaluate.json").read_text())
+    metrics = json.loads((tmp_path / "reports" / "evaluate.json").read_text())
     assert metrics["drift_flag"] == float(flagged), metrics
     report = (tmp_path / "reports" / "evaluate.md").read_text()
     assert ("Drift flagged" in report) == flagged

@@ -355,17 +355,22 @@ def test_the_raw_request_model_serves_what_predict_scores(exported, trained, tmp
                       .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
     many = json.loads(trained["raw"].head(SERVING_LIMITS["max_rows_per_call"] + 1)
                       .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
+    wordy = json.loads(raw.head(30).assign(sender_headline="Senior Recruiter " * 100)
+                       .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
     with served(folder / "raw_requests_model", tmp_path) as post:
         status, reply = post(body.encode())
         bad_status, bad_reply = post(json.dumps({"dataframe_split": bad}).encode())
         missing_status, missing_reply = post(json.dumps({"dataframe_split": no_time}).encode())
         huge_status, huge_reply = post(json.dumps({"dataframe_split": huge}).encode())
         many_status, many_reply = post(json.dumps({"dataframe_split": many}).encode())
+        wordy_status, wordy_reply = post(json.dumps({"dataframe_split": wordy}).encode())
     assert huge_status == 400 and huge_reply["message"] == (
         "row 0: sender_headline: longer than 2000 characters; "
         "row 1: sender_headline: longer than 2000 characters"
     )
     assert many_status == 400 and "101 rows in one call; at most 100" in many_reply["message"]
+    assert wordy_status == 400, "every cell within its limit, the call above its own"
+    assert "characters of text in one call; at most 20000" in wordy_reply["message"]
     assert status == 200, reply
     np.testing.assert_allclose(np.asarray(reply["predictions"]), want, rtol=0, atol=1e-9)
     assert bad_status == 400 and "row 1: mutual_connections" in bad_reply["message"]

@@ -4,6 +4,8 @@ tested in process in test_stages.py."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -69,6 +71,13 @@ def repo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def reproduced(repo: Path) -> subprocess.CompletedProcess:
     return run(repo, "dvc", "repro")
+
+
+@pytest.fixture(scope="module")
+def baseline(repo: Path, reproduced) -> str:
+    """The reproduced pipeline committed: what experiments are compared with."""
+    commit_all(repo, "lock")
+    return run(repo, "git", "rev-parse", "HEAD").stdout.strip()
 
 
 def test_repro_runs_every_stage_and_a_second_repro_nothing(repo, reproduced):
@@ -198,8 +207,7 @@ def plotted_marks(page: Path) -> dict[str, int]:
     return marks
 
 
-def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
-    commit_all(repo, "lock")
+def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, baseline):
     run(repo, "dvc", "exp", "run", "-S", "model.learning_rate=0.1", "-n", "fast-lr")
     assert yaml.safe_load((repo / "params.yaml").read_text())["model"]["learning_rate"] == 0.1
 
@@ -236,11 +244,27 @@ def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, reproduced):
     assert aliases == [("tiesignal-opportunity", "champion", 1)], "only `dvc repro` promotes"
 
 
-def test_the_experiment_table_shows_what_differs_and_fits_120_columns(repo, reproduced):
+def test_the_experiment_table_shows_what_differs_and_fits_120_columns(repo, baseline):
+    # only this test's experiments, from the baseline (the tests before ran others)
+    run(repo, "dvc", "queue", "remove", "--all")
+    run(repo, "dvc", "exp", "remove", "--all-commits")
+    run(repo, "git", "checkout", "--", ".")
     # a changed world coefficient is a column of its own
     run(repo, "dvc", "exp", "run", "-S", "+world.opportunity.late_shift_logit=-0.693",
-        "-n", "crash")  # fmt: skip
+        "-n", "crash", "evaluate")  # fmt: skip
     run(repo, "dvc", "exp", "run", "-S", "model.learning_rate=0.2", "-n", "faster", "evaluate")
+    # DVC's own table: declared metrics are the few compared, so what changed fits
+    table = run(repo, "dvc", "exp", "show", "--no-pager", "--only-changed",
+                env={"COLUMNS": "120"}).stdout  # fmt: skip
+    assert max(map(len, table.splitlines())) <= 120, table
+    for shown in ("faster", "crash", "roc_auc", "log_loss", "model.learning_rate", "0.2"):
+        assert shown in table, table
+    heading = next(line for line in table.splitlines() if "Experiment" in line)
+    assert "…" not in heading.split("model.learning_rate")[0], "every changed metric shown"
+    rows = csv.DictReader(io.StringIO(run(repo, "dvc", "exp", "show", "--csv").stdout))
+    for row in rows:  # each experiment's line holds its own test ROC-AUC (5 digits)
+        line = next(x for x in table.splitlines() if (row["Experiment"] or row["rev"]) in x)
+        assert format(float(row["roc_auc"]), ".5g") in line.split(), (row, line)
     header = run(repo, "dvc", "exp", "show", "--csv").stdout.splitlines()[0].split(",")
     world = [c for c in header if c.startswith("world.")]
     assert "world.opportunity.late_shift_logit" in world and len(world) <= 9, world

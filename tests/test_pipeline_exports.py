@@ -63,7 +63,7 @@ def test_every_stage_runs_on_member_exports_and_skips_the_truth(exports_run):
     assert ingest["requests"] > 2000 and ingest["opportunities"] > 20
     prepare = json.loads((root / "reports" / "prepare.json").read_text())
     assert prepare["sources"] == {"member_exports": ingest["requests"]}
-    metrics = json.loads((root / "metrics" / "evaluate.json").read_text())
+    metrics = json.loads((root / "reports" / "evaluate.json").read_text())
     assert 0.5 < metrics["roc_auc"] <= 1 and "oracle_roc_auc" not in metrics
     report = (root / "reports" / "compare" / "report.md").read_text()
     assert "truth" in report.lower()

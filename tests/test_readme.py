@@ -1,6 +1,6 @@
 """The figures the README quotes stay true: each is tied to where it comes from (a metric
 that `dvc repro` commits, a benchmark's recorded result) by a marker right after it,
-`0.849<!--= metrics/compare.json:full_test_roc_auc -->` (`*100` for points), and must
+`0.849<!--= reports/compare/figures.json:full_test_roc_auc -->` (`*100` for points), and must
 read as that value rounded as written. A changed model or world fails this test until
 the README says what the new outputs say."""
 

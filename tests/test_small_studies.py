@@ -82,7 +82,7 @@ def test_the_study_runs_under_cross_validation_over_participants(cross_validated
     fold0 = oof[oof["fold"] == 0].set_index("request_id")["p_opportunity"]
     assert np.allclose(fold0.loc[test["request_id"]], test["p_opportunity"])
 
-    metrics = json.loads((root / "metrics" / "evaluate.json").read_text())
+    metrics = json.loads((root / "reports" / "evaluate.json").read_text())
     assert metrics["cv_recipients"] == 5 and metrics["cv_folds"] == 4
     assert metrics["cv_rows"] == len(labelled)
     assert metrics["cv_roc_auc_low"] <= metrics["cv_roc_auc"] <= metrics["cv_roc_auc_high"]

@@ -126,8 +126,10 @@ def test_outputs_hold_what_each_stage_promises(pipeline):
     root, summaries = pipeline
     report = json.loads((root / "reports" / "prepare.json").read_text())
     assert report["rows_in"] == report["rows_kept"] + report["rows_rejected"] == 6000
-    metrics = json.loads((root / "metrics" / "evaluate.json").read_text())
+    metrics = json.loads((root / "reports" / "evaluate.json").read_text())
     assert 0.5 < metrics["roc_auc"] <= metrics["oracle_roc_auc"] + 0.05
+    compared = json.loads((root / "metrics" / "evaluate.json").read_text())
+    assert compared == {k: metrics[k] for k in ("roc_auc", "pr_auc", "brier", "log_loss")}
     # beside it, the oracle that does not know the sender's intent, on the same test rows
     blind = metrics["oracle_intent_unknown_roc_auc"]
     assert 0.5 < blind < metrics["oracle_roc_auc"]
@@ -223,8 +225,17 @@ def test_compare_writes_the_study_report_and_parent_child_runs(pipeline):
     root, summaries = pipeline
     report = (root / "reports" / "compare" / "report.md").read_text()
     assert "## Truth recovery (simulated world)" in report and "without_tie_strength" in report
-    headline = json.loads((root / "metrics" / "compare.json").read_text())
+    headline = json.loads((root / "reports" / "compare" / "figures.json").read_text())
     assert -1 <= headline["spearman_loo_vs_truth"] <= 1
+    # declared metrics: only what `dvc exp show` lines up, each the same as in the report
+    compared = json.loads((root / "metrics" / "compare.json").read_text())
+    assert set(compared) == {"without", "personalized_note"}, compared
+    deltas = pd.read_csv(root / "reports" / "compare" / "summary.csv").set_index("variant")
+    assert compared["without"] == {
+        g: deltas.loc[f"without_{g}", "delta_roc_auc"] for g in deltas["group"].dropna().unique()
+    }
+    note = compared["personalized_note"]
+    assert note["naive_difference"] == headline["causal_personalized_note_naive_difference"]
     runs = mlflow_runs(root, study=True)
     (parent,) = [r for r in runs if r["tags"]["study_role"] == "parent"]
     assert parent["id"] == summaries["compare"]

@@ -178,7 +178,7 @@ def test_the_report_names_every_group_and_the_truth(null_timing, tmp_path):
         "Skipped: these data have no simulated truth"
         in (tmp_path / "real" / "report.md").read_text()
     )
-    json.dumps(result.headline)  # plain numbers, ready for metrics/compare.json
+    json.dumps(result.headline)  # plain numbers, ready for reports/compare/figures.json
 
 
 def _files(folder):

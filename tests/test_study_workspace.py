@@ -10,6 +10,7 @@ import sys
 import pytest
 import yaml
 from conftest import STAGES, copy_project, run_stages, simulate, world_config
+from test_pipeline_dvc import plotted_marks, run
 
 from tiesignal.cli import main
 from tiesignal.schema import InputError
@@ -57,8 +58,19 @@ def test_a_study_workspace_runs_real_data_without_touching_the_checkout(project)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TIESIGNAL_SALT", SALT["TIESIGNAL_SALT"])
         run_stages(folder, params, STAGES[1:])
-    metrics = json.loads((folder / "metrics" / "evaluate.json").read_text())
+    metrics = json.loads((folder / "reports" / "evaluate.json").read_text())
     assert metrics["cv_recipients"] == 5
+    assert not list(folder.glob("data/raw/*.parquet")), "no world simulated, no truth written"
+    # its pipeline has no world: `dvc repro` there would neither simulate nor read a truth
+    dry = run(folder, "dvc", "repro", "--dry").stdout
+    assert "Running stage 'compare'" in dry and "simulate" not in dry and "truth" not in dry
+    # and every plot it declares draws (none of a truth, none by month under folds)
+    run(folder, sys.executable, "scripts/plots_template.py")  # as scripts/setup.sh does there
+    shown = run(folder, "dvc", "plots", "show", "-o", str(repo.parent / "plots"))
+    assert "failed to load" not in shown.stdout + shown.stderr, shown.stderr
+    marks = plotted_marks(repo.parent / "plots" / "index.html")
+    declared = yaml.safe_load((folder / "dvc.yaml").read_text())["plots"]
+    assert len(marks) == len(declared) == 7 and all(marks.values()), marks
     assert (folder / "mlflow.db").exists() and not (repo / "mlflow.db").exists()
     # nothing changed, added or even git-ignored (data, models, MLflow) in the checkout
     assert git(repo, "status", "--porcelain", "--ignored") == ""

@@ -31,7 +31,7 @@ def test_each_target_trains_and_evaluates_end_to_end(target, tmp_path):
         assert used["accepted"].all() and prepare["excluded"]["not_accepted"] > 1000
 
     # the oracle is the true probability of this target, on the test rows
-    metrics = json.loads((tmp_path / "metrics" / "evaluate.json").read_text())
+    metrics = json.loads((tmp_path / "reports" / "evaluate.json").read_text())
     truth = read_parquet(tmp_path / "data" / "raw" / "truth.parquet")
     column = {"accepted": "p_accept", "opportunity_given_accept": "p_opportunity_given_accept"}
     test = read_parquet(tmp_path / "data" / "features" / "test.parquet")

@@ -600,14 +600,16 @@ class ExportConfig:
     onnx_tolerance: float
     max_rows_per_call: int
     max_cell_chars: int
+    max_call_chars: int  # every text cell of one call together
 
     def __post_init__(self) -> None:
-        for name in ("max_rows_per_call", "max_cell_chars"):
+        for name in ("max_rows_per_call", "max_cell_chars", "max_call_chars"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"export.{name}: must be at least 1, got {getattr(self, name)!r}")
 
     def serving_limits(self) -> dict[str, int]:
-        return {"max_rows_per_call": self.max_rows_per_call, "max_cell_chars": self.max_cell_chars}
+        return {"max_rows_per_call": self.max_rows_per_call, "max_cell_chars": self.max_cell_chars,
+                "max_call_chars": self.max_call_chars}  # fmt: skip
 
 
 # ---------------------------------------------------------------- loader

@@ -18,11 +18,19 @@ import yaml
 
 from tiesignal.ingest.pseudonym import load_salt
 from tiesignal.schema import InputError
+from tiesignal.study import TRUTH_FILES
 
 SOURCES = ("member_exports", "donations", "table")
 FOLDER_SOURCES = ("member_exports", "donations")  # a folder of exports or of donation files
 SETTINGS = Path("conf/experiment/study.yaml")
 NO_EXPERIMENT = "  - optional experiment: null\n"
+WORLD_STAGE = "simulate"  # the simulated world and its truth: nothing a real study needs
+PERIODS_ONLY = ("drift.csv",)  # `evaluate` writes the drift by month where splits are periods
+PIPELINE_HEADER = """\
+# This study workspace's pipeline, written by `tiesignal study init` from the repo's
+# dvc.yaml (its comments are there): real data, so no `simulate` stage, no dependency on
+# a simulated world's truth and no plot of one. `dvc repro` and `dvc exp run` use it.
+"""
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,39 @@ def init_study(
     _git(folder, "remote", "remove", "origin")  # nothing of the study reaches the repo
     commit = commit[:7]
     (folder / SETTINGS).write_text(_settings(source, data_path, participant_folds), "utf-8")
+    pipeline = yaml.safe_load((folder / "dvc.yaml").read_text("utf-8"))
+    pipeline = real_data_pipeline(pipeline, periods=not participant_folds)
+    dumped = yaml.safe_dump(pipeline, sort_keys=False, allow_unicode=True, width=100)
+    (folder / "dvc.yaml").write_text(PIPELINE_HEADER + dumped, "utf-8")
     config = folder / "conf" / "config.yaml"
     text = config.read_text(encoding="utf-8")
     config.write_text(text.replace(NO_EXPERIMENT, "  - optional experiment: study\n"), "utf-8")
     subprocess.run([sys.executable, "scripts/compose_params.py"], cwd=folder, check=True,
                    capture_output=True)  # fmt: skip
     return Workspace(folder, branch, commit)
+
+
+def real_data_pipeline(pipeline: dict, periods: bool = True) -> dict:
+    """dvc.yaml without the world: its stage, every dependency on what that stage writes,
+    and every plot of it or of what the study writes only against a world's truth (or,
+    where the splits are folds of participants, `periods=False`, of the months)."""
+    stages = dict(pipeline["stages"])
+    world = {_path(out) for out in stages.pop(WORLD_STAGE)["outs"]}
+    for name, stage in stages.items():
+        stages[name] = {**stage, "deps": [d for d in stage["deps"] if _path(d) not in world]}
+
+    def of_truth(plot: dict) -> bool:
+        (spec,) = plot.values()
+        files = [*spec.get("y", {}), *(spec["x"] if isinstance(spec.get("x"), dict) else [])]
+        unwritten = TRUTH_FILES if periods else (*TRUTH_FILES, *PERIODS_ONLY)
+        return any(f in world or Path(f).name in unwritten for f in files)
+
+    plots = [plot for plot in pipeline.get("plots", []) if not of_truth(plot)]
+    return {**pipeline, "stages": stages, "plots": plots}
+
+
+def _path(entry: str | dict) -> str:
+    return entry if isinstance(entry, str) else next(iter(entry))
 
 
 def _settings(source: str, data_path: Path, participant_folds: bool) -> str:

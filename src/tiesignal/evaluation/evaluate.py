@@ -25,6 +25,9 @@ FIRST_ROUND_ONLY = [
     "positives to learn from; see reports/prepare.json).",
     "",
 ]
+# the test metrics `dvc exp show` lines up (metrics/evaluate.json); every other figure of the
+# evaluation is in reports/evaluate.json, so the table of experiments fits a terminal
+COMPARED = ("roc_auc", "pr_auc", "brier", "log_loss")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Evaluation:
     confidence: float = 0.95
     target: str = "opportunity"
     stopped_at_first_round: bool = False  # boosting found nothing that beat the base rate
+
+    def compared(self) -> dict[str, float]:
+        return {k: self.scores[k] for k in COMPARED}
 
     def report(self) -> str:
         """reports/evaluate.md: the test metrics, and whether the test period drifted or

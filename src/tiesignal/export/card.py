@@ -7,7 +7,7 @@ from tiesignal.schema import SPLITS
 
 
 def model_card(spec: dict, metrics: dict, data: dict, model: dict) -> str:
-    """Markdown from the feature spec, the test metrics (metrics/evaluate.json), the prepare
+    """Markdown from the feature spec, the test metrics (reports/evaluate.json), the prepare
     report (reports/prepare.json) and facts about the model (kind, trees, registry name)."""
     simulated = set(data.get("sources", {})) == {"simulated"}
     lines = [
@@ -140,7 +140,7 @@ def _split(data: dict, metrics: dict) -> str:
 
 
 def _drift(metrics: dict) -> str:
-    """The drift flag of `evaluate` (metrics/evaluate.json), in one line."""
+    """The drift flag of `evaluate` (reports/evaluate.json), in one line."""
     if "cv_roc_auc" in metrics:
         return "- Not judged: the splits are folds of participants, not periods."
     if not metrics.get("drift_flag"):

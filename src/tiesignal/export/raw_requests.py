@@ -71,21 +71,31 @@ class RawRequests(mlflow.pyfunc.PythonModel):
 
 
 def _within_limits(requests: pd.DataFrame, limits: dict[str, int]) -> None:
-    """Refuse a call larger than export.max_rows_per_call, or with a text cell longer than
-    export.max_cell_chars (named by row and column), before any work on it."""
+    """Refuse a call larger than export.max_rows_per_call, with a text cell longer than
+    export.max_cell_chars (named by row and column), or with more text in all than
+    export.max_call_chars, before any work on it. (MLflow's server has read and parsed
+    the body by then: a limit on its bytes belongs to a proxy in front, README.)"""
     most = limits["max_rows_per_call"]
     if len(requests) > most:
         raise RequestRejected(f"{len(requests)} rows in one call; at most {most} "
                               "(export.max_rows_per_call)")  # fmt: skip
+    lengths = {
+        column: requests[column].astype("str").str.len().fillna(0).to_numpy(dtype=np.int64)
+        for column in requests.columns
+        if requests[column].dtype == object or pd.api.types.is_string_dtype(requests[column])
+    }
     longest = limits["max_cell_chars"]
     too_long = [
         f"row {row}: {column}: longer than {longest} characters"
-        for column in requests.columns
-        if requests[column].dtype == object or pd.api.types.is_string_dtype(requests[column])
-        for row in np.flatnonzero(requests[column].astype("str").str.len().to_numpy() > longest)
+        for column, chars in lengths.items()
+        for row in np.flatnonzero(chars > longest)
     ]
     if too_long:
         raise RequestRejected(_listed(too_long[:SHOWN_REJECTS], len(too_long), "cells"))
+    total, most = sum(int(chars.sum()) for chars in lengths.values()), limits["max_call_chars"]
+    if total > most:
+        raise RequestRejected(f"{total} characters of text in one call; at most {most} "
+                              "(export.max_call_chars)")  # fmt: skip
 
 
 def _listed(shown: list[str], total: int, what: str) -> str:

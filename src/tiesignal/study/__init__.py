@@ -6,3 +6,7 @@ paired-bootstrap interval over test requests beside its spread over seeds. Attri
 (mean |SHAP|, partial dependence) explains the full model, and on simulated data the
 answers are checked against the world's truth.
 """
+
+# what the study writes only where the data come with a world's truth (the simulator's):
+# a real-data pipeline plots none of them (workspace.real_data_pipeline)
+TRUTH_FILES = ("truth_groups.csv", "tie_strength.csv", "tie_strength.png")

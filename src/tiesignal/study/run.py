@@ -17,7 +17,7 @@ from tiesignal.features.build import encode
 from tiesignal.features.registry import FEATURES
 from tiesignal.io import write_csv, write_text
 from tiesignal.schema import LABEL, SPLITS
-from tiesignal.study import attribution, plots
+from tiesignal.study import TRUTH_FILES, attribution, plots
 from tiesignal.study.cache import FitCache, data_digest
 from tiesignal.study.causal import Effect, estimate_effects
 from tiesignal.study.report import report_html, report_markdown
@@ -135,6 +135,20 @@ def causal_effects(
         result.headline.update(effect.metrics())
 
 
+def compared(result: StudyResult) -> dict[str, dict[str, float]]:
+    """The study's figures that `dvc exp show` lines up (metrics/compare.json): the change
+    in test ROC-AUC without each group, and each causal estimate of each treatment; every
+    figure is in `result.headline` (reports/compare/figures.json)."""
+    out = {"without": {}}
+    for row in result.table[result.table["kind"] == "without"].itertuples():
+        if np.isfinite(row.delta_roc_auc):
+            out["without"][row.group] = round(float(row.delta_roc_auc), 6)
+    for effect in result.causal:
+        if effect.finding and np.isfinite(effect.value):
+            out.setdefault(effect.treatment, {})[effect.method] = round(float(effect.value), 6)
+    return out
+
+
 def test_scores(result: StudyResult, test: pd.DataFrame) -> pd.DataFrame:
     """Every model's score of every test request, for analysis beyond the report."""
     scores = pd.DataFrame({"request_id": test["request_id"], LABEL: result.y_test == 1})
@@ -168,8 +182,12 @@ def write_outputs(result: StudyResult, study: StudyConfig, context: dict, folder
     write_csv(result.shap_features, folder / "shap_features.csv")
     write_csv(result.shap_groups, folder / "shap_groups.csv")
     plots.group_shap_plot(result.shap_groups, folder / "shap_groups.png")
+    # every feature's curve in one table, a panel each in `dvc plots` (.dvc/plots/by_feature.json)
+    curves = [curve.assign(feature=f) for f, (curve, _) in result.dependence.items()]
+    columns = ["feature", "value", "mean_log_odds"]
+    write_csv(pd.concat(curves)[columns] if curves else pd.DataFrame(columns=columns),
+              folder / "partial_dependence.csv")  # fmt: skip
     for feature, (curve, ice) in result.dependence.items():
-        write_csv(curve, folder / f"pdp_{feature}.csv")
         write_csv(ice, folder / f"ice_{feature}.csv")
         plots.dependence_plot(curve, ice, feature, folder / f"pdp_{feature}.png")
     benchmarks = [dataclasses.asdict(b) | {"treatment": e.treatment}
@@ -180,9 +198,10 @@ def write_outputs(result: StudyResult, study: StudyConfig, context: dict, folder
         if effect.benchmarks:
             plots.sensitivity_plot(effect, folder / f"sensitivity_{effect.treatment}.png")
     if result.truth is not None:
-        write_csv(result.truth.groups, folder / "truth_groups.csv")
-        write_csv(result.truth.tie_strength.curves, folder / "tie_strength.csv")
-        plots.tie_strength_plot(result.truth.tie_strength.curves, folder / "tie_strength.png")
+        groups, curves, curves_plot = (folder / name for name in TRUTH_FILES)
+        write_csv(result.truth.groups, groups)
+        write_csv(result.truth.tie_strength.curves, curves)
+        plots.tie_strength_plot(result.truth.tie_strength.curves, curves_plot)
     report = report_markdown(result, study, context)
     write_text(report, folder / "report.md")
     write_text(report_html(report, folder), folder / "report.html")

@@ -1,0 +1,141 @@
+"""Latency of single-row calls to `mlflow models serve`, as a client sees it: the
+raw-requests model (validation, features, LightGBM: what a client sending requests gets)
+beside the numeric MLflow model (a LightGBM flavor over the feature matrix: the server's
+own floor). Each server runs on 127.0.0.1 in its own process group and is ended with it.
+Calls alternate between the two servers, one at a time, so a drift of the machine's
+speed falls on both; medians (p50), p90 and p99 are recorded.
+
+    bash scripts/repro.sh && .venv/bin/python benchmarks/serving.py [CALLS]
+
+Results are appended to benchmarks/results/serving.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tiesignal.schema import SCORING_COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPORT = ROOT / "models" / "export"
+RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
+MODELS = ("raw_requests_model", "mlflow_model")
+
+
+@contextmanager
+def served(model: Path, log: Path):
+    """`mlflow models serve` of `model` on a free port; yields its /invocations URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    with open(log, "w") as stderr:
+        server = subprocess.Popen(
+            ["mlflow", "models", "serve", "-m", str(model), "--env-manager", "local",
+             "-h", "127.0.0.1", "-p", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"{model.name} did not start: {log}") from None
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/invocations"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def bodies(calls: int) -> dict[str, list[bytes]]:
+    """One JSON body per call and model: consecutive raw requests of the default world,
+    and for the numeric model the same number of rows of the test features' input example."""
+    raw = pd.read_parquet(ROOT / "data" / "raw" / "requests.parquet").tail(calls)
+    raw = raw[[c for c in SCORING_COLUMNS if c in raw.columns]].reset_index(drop=True)
+    example = json.loads((EXPORT / "mlflow_model" / "serving_input_example.json").read_text())
+    numeric = example["dataframe_split"]
+
+    def one(frame: pd.DataFrame) -> bytes:
+        split = json.loads(frame.to_json(orient="split", date_format="iso", index=False))
+        return json.dumps({"dataframe_split": {k: split[k] for k in ("columns", "data")}}).encode()
+
+    return {
+        "raw_requests_model": [one(raw.iloc[[i]]) for i in range(calls)],
+        "mlflow_model": [
+            json.dumps(
+                {
+                    "dataframe_split": {
+                        "columns": numeric["columns"],
+                        "data": [numeric["data"][i % len(numeric["data"])]],
+                    }
+                }
+            ).encode()  # fmt: skip
+            for i in range(calls)
+        ],
+    }
+
+
+def call(url: str, body: bytes) -> float:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        reply.read()
+        assert reply.status == 200
+    return time.perf_counter() - start
+
+
+def main(calls: int = 300, warmup: int = 20) -> dict:
+    work = ROOT / "benchmarks" / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    sent = bodies(calls + warmup)
+    seconds: dict[str, list[float]] = {name: [] for name in MODELS}
+    with ExitStack() as stack:
+        urls = {m: stack.enter_context(served(EXPORT / m, work / f"serve-{m}.log")) for m in MODELS}
+        for i in range(calls + warmup):
+            for name in MODELS:
+                took = call(urls[name], sent[name][i])
+                if i >= warmup:
+                    seconds[name].append(took)
+    milliseconds = {
+        name: {
+            q: round(float(np.percentile(s, p)) * 1000, 1)
+            for q, p in (("p50", 50), ("p90", 90), ("p99", 99))
+        }  # fmt: skip
+        for name, s in seconds.items()
+    }
+    record = {
+        "date": date.today().isoformat(),
+        "calls": calls,
+        "cores": os.cpu_count(),
+        "single_row_ms": milliseconds,
+        "ratio_p50": round(milliseconds[MODELS[0]]["p50"] / milliseconds[MODELS[1]]["p50"], 2),
+    }
+    history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    RESULTS.write_text(json.dumps([*history, record], indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(*map(int, sys.argv[1:2])), indent=2))
