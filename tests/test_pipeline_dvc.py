@@ -216,8 +216,14 @@ def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, baseline):
     assert refused.returncode != 0 and "model.num_leaves" in refused.stderr + refused.stdout
     assert "Traceback" not in refused.stderr
 
-    # a queued sweep up to `train`: each queued run logs its own training run
+    # a queued sweep up to `train`: each queued run logs its own training run, and runs the
+    # code it was queued with (not this environment's installed copy, nor the workspace's
+    # when the queue starts): here a marker that only the queued snapshot has
+    trainer = repo / "src" / "tiesignal" / "models" / "train.py"
+    code = trainer.read_text()
+    trainer.write_text(code + '\nlogging.getLogger(__name__).warning("queued snapshot code")\n')
     run(repo, "dvc", "exp", "run", "--queue", "-S", "features=all,no_timing", "train")
+    trainer.write_text(code)
     run(repo, "dvc", "queue", "start", "-j", "1")
     deadline = time.time() + 600
     while time.time() < deadline:
@@ -227,6 +233,9 @@ def test_exp_run_with_a_param_override_and_a_queued_sweep(repo, baseline):
         time.sleep(5)
     run(repo, "dvc", "queue", "stop", check=False)
     assert status.count("Success") == 2, status
+    tasks = [line.split()[0] for line in status.splitlines() if "Success" in line]
+    for task in tasks:
+        assert "queued snapshot code" in run(repo, "dvc", "queue", "logs", task).stdout, task
 
     shown = json.loads(run(repo, "dvc", "exp", "show", "--json").stdout)
     assert "fast-lr" in json.dumps(shown)
