@@ -24,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from conftest import free_port  # noqa: E402
 from test_donate_page import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from test_donations import free_port, wait_for_port  # noqa: E402
+from test_donations import wait_for_port  # noqa: E402
 
 from tiesignal.config import DataConfig, composed, load  # noqa: E402
 from tiesignal.donate import build_page  # noqa: E402

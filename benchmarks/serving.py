@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -30,43 +27,12 @@ import pandas as pd
 from tiesignal.schema import SCORING_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import model_server  # noqa: E402
+
 EXPORT = ROOT / "models" / "export"
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
 MODELS = ("raw_requests_model", "mlflow_model")
-
-
-@contextmanager
-def served(model: Path, log: Path):
-    """`mlflow models serve` of `model` on a free port; yields its /invocations URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    with open(log, "w") as stderr:
-        server = subprocess.Popen(
-            ["mlflow", "models", "serve", "-m", str(model), "--env-manager", "local",
-             "-h", "127.0.0.1", "-p", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"{model.name} did not start: {log}") from None
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/invocations"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def bodies(calls: int) -> dict[str, list[bytes]]:
@@ -112,7 +78,9 @@ def main(calls: int = 300, warmup: int = 20) -> dict:
     sent = bodies(calls + warmup)
     seconds: dict[str, list[float]] = {name: [] for name in MODELS}
     with ExitStack() as stack:
-        urls = {m: stack.enter_context(served(EXPORT / m, work / f"serve-{m}.log")) for m in MODELS}
+        servers = {m: stack.enter_context(model_server(EXPORT / m, ROOT, work / f"serve-{m}.log"))
+                   for m in MODELS}  # fmt: skip
+        urls = {m: f"{base}/invocations" for m, (base, _) in servers.items()}
         for i in range(calls + warmup):
             for name in MODELS:
                 took = call(urls[name], sent[name][i])

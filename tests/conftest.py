@@ -7,9 +7,12 @@ import importlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -198,36 +201,64 @@ def stop_process_group(process: subprocess.Popen, grace: float = 20.0) -> bool:
     return False
 
 
-@contextmanager
-def mlflow_server(store: Path, artifacts: Path, cwd: Path):
-    """A real `mlflow server` of SQLite `store` on a free port of 127.0.0.1, in its own
-    process group, ended as a whole; yields (its URI, the process)."""
-    import socket
-    import urllib.request
-
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on (now)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env |= {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
-    server = subprocess.Popen(
-        ["mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{store}",
-         "--default-artifact-root", artifacts.as_uri()],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, ended as a whole
-    )  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def local_server(
+    command: Callable[[int], list[str]],
+    ready: str,
+    cwd: Path,
+    env: Mapping[str, str] = {},
+    log: Path | None = None,
+    within: float = 180,
+):
+    """`command(port)` on a free port of 127.0.0.1 (with this environment's executables,
+    and no MLFLOW_ setting of the caller's), in its own process group, ended as a whole;
+    yields (its base URL, the process) once GET `ready` answers. Its stderr goes to `log`."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | dict(env)
+    environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{environ['PATH']}"
+    with open(log or os.devnull, "w") as stderr:
+        server = subprocess.Popen(
+            command(port), cwd=cwd, env=environ, stdout=subprocess.DEVNULL, stderr=stderr,
+            start_new_session=True,  # its own process group, ended as a whole
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180
+        deadline = time.time() + within
         while True:
             try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2):
+                with urllib.request.urlopen(f"{base}{ready}", timeout=2):
                     break
             except OSError:
-                assert server.poll() is None and time.time() < deadline, "server not ready"
+                said = log.read_text()[-2000:] if log else ""
+                assert server.poll() is None, f"the server stopped: {said}"
+                assert time.time() < deadline, f"server not ready in {within:.0f} s: {said}"
                 time.sleep(0.5)
-        yield uri, server
+        yield base, server
     finally:
-        assert stop_process_group(server)
+        assert stop_process_group(server), "a process of the server's group outlived SIGKILL"
+
+
+def model_server(model: Path, cwd: Path, log: Path):
+    """`mlflow models serve` of `model` in this environment; yields (base URL, process)."""
+    command = ["mlflow", "models", "serve", "-m", str(model), "--env-manager", "local"]
+    return local_server(lambda port: [*command, "-h", "127.0.0.1", "-p", str(port)], "/ping",
+                        cwd, log=log, within=120)  # fmt: skip
+
+
+@contextmanager
+def mlflow_server(store: Path, artifacts: Path, cwd: Path):
+    """A real `mlflow server` of SQLite `store`; yields (its URI, the process)."""
+    with local_server(
+        lambda port: ["mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                      "--workers", "1", "--backend-store-uri", f"sqlite:///{store}",
+                      "--default-artifact-root", artifacts.as_uri()],
+        "/health", cwd, env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    ) as (uri, server):  # fmt: skip
+        yield uri, server

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
-from conftest import ROOT, composed
-from test_donations import canonical, free_port, wait_for_port
+from conftest import ROOT, composed, free_port
+from test_donations import canonical, wait_for_port
 from test_ingest import (
     OLD_CONNECTIONS,
     OLD_INVITATIONS,

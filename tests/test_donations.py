@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT, composed
+from conftest import ROOT, composed, free_port
 from test_ingest import SALT, WINDOW, participant, write_export
 
 from tiesignal.config import DataConfig, load
@@ -168,12 +168,6 @@ def _preamble(path: Path) -> int:
     lines = path.read_text(encoding="utf-8").splitlines()
     return next((i for i, line in enumerate(lines) if "," in line and "Notes:" not in line
                  and not line.startswith('"')), 0)  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, seconds: float = 60) -> None:

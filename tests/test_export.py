@@ -6,19 +6,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SERVING_LIMITS, stop_process_group
+from conftest import SERVING_LIMITS, model_server
 
 from tiesignal.cli import main as cli
 from tiesignal.export.bundle import write_export
@@ -279,49 +275,22 @@ def test_predict_refuses_a_model_of_another_feature_version(exported, tmp_path, 
 @pytest.mark.integration
 @contextlib.contextmanager
 def served(model_dir, tmp_path):
-    """`mlflow models serve` of `model_dir` on a free port of 127.0.0.1, in its own process
-    group, ended as a whole; yields a function that POSTs a JSON body and returns
-    (status, parsed reply)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
-    log = tmp_path / f"serve-{port}.log"
-    with open(log, "w") as stderr:
-        server = subprocess.Popen(
-            ["mlflow", "models", "serve", "-m", str(model_dir),
-             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-            start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    """`mlflow models serve` of `model_dir` (`model_server`); yields a function that POSTs a
+    JSON body and returns (status, parsed reply)."""
+    log = tmp_path / f"serve-{Path(model_dir).name}.log"
+    with model_server(model_dir, tmp_path, log) as (base, _):
 
-    def post(body: bytes) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            f"{base}/invocations", data=body, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
-
-    try:
-        deadline = time.time() + 120
-        while True:
+        def post(body: bytes) -> tuple[int, dict]:
+            request = urllib.request.Request(
+                f"{base}/invocations", data=body, headers={"Content-Type": "application/json"}
+            )
             try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, log.read_text()[-2000:]
-            assert time.time() < deadline, "server not ready in 120 s"
-            time.sleep(0.5)
+                with urllib.request.urlopen(request, timeout=30) as reply:
+                    return reply.status, json.loads(reply.read())
+            except urllib.error.HTTPError as err:
+                return err.code, json.loads(err.read())
+
         yield post
-    finally:
-        assert stop_process_group(server), "a process of the server's group outlived SIGKILL"
 
 
 def test_mlflow_models_serve_answers_probabilities_and_stops_with_its_group(exported, tmp_path):
