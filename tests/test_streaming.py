@@ -15,7 +15,7 @@ from conftest import run_stages, tiny_params
 
 from tiesignal import io
 from tiesignal.config import ASSIGNMENT_ARMS
-from tiesignal.evaluation.evaluate import scored_requests
+from tiesignal.evaluation.evaluate import scored_rows
 from tiesignal.features.build import feature_tables
 from tiesignal.features.registry import FEATURES
 from tiesignal.io import TableChunks, atomic_path, write_in_order, write_parquet
@@ -151,7 +151,8 @@ def test_train_and_evaluate_read_their_tables_in_chunks(tiny_requests, split_con
     booster = lgb.Booster(model_str=trained["text"])
     model = LightGBMModel([f.name for f in chosen], categorical, booster)
     test = tables["test"]
-    whole = scored_requests(model, [test], levels)
-    pd.testing.assert_frame_equal(scored_requests(model, _in_chunks(test, 97), levels), whole)
+    whole = scored_rows(test, model, levels)
+    parts = [scored_rows(part, model, levels) for part in _in_chunks(test, 97)]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
     expected = model.predict(model_matrix(test, chosen, levels)[0])
     assert whole["p_opportunity"].tolist() == expected.tolist()

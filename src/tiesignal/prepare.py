@@ -301,7 +301,7 @@ def validate_chunk(
     arms: tuple[str, ...],
 ) -> Validated:
     """One chunk of a file validated after the chunks before it (`EarlierRows`), or alone
-    with its duplicates found beforehand (`FoundDuplicates`: on a Dask worker)."""
+    with its duplicates found beforehand (`FoundDuplicates`: a part the executor runs)."""
     return validate_requests(
         chunk, file, cfg.min_sent_at, cfg.max_sent_at, earlier=earlier, arms=arms
     )

@@ -3,7 +3,6 @@ and, on simulated data, the distance to the oracle that knows the true probabili
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,33 +103,20 @@ class Evaluation:
         return text
 
 
-def scored_requests(
-    model: TrainedModel, chunks: Iterable[pd.DataFrame], levels: dict[str, list[str]]
-) -> pd.DataFrame:
-    """A split's requests as the model scores them, a feature table chunk at a time:
-    `request_id`, `sent_at`, `label` and `p_opportunity`, all evaluation needs of it."""
-    chosen = features_named(model.features)
-    parts = []
-    for table in chunks:
-        X, y = model_matrix(table, chosen, levels)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "request_id": table["request_id"],
-                    "sent_at": table["sent_at"],
-                    "label": y,
-                    "p_opportunity": model.predict(X),
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
-
-
 def scored_rows(
     table: pd.DataFrame, model: TrainedModel, levels: dict[str, list[str]]
 ) -> pd.DataFrame:
-    """`scored_requests` of one feature table, where it is scored alone (a Dask worker)."""
-    return scored_requests(model, [table], levels)
+    """A part of a split's feature table as the model scores it, wherever the executor runs
+    it: `request_id`, `sent_at`, `label` and `p_opportunity`, all evaluation needs of it."""
+    X, y = model_matrix(table, features_named(model.features), levels)
+    return pd.DataFrame(
+        {
+            "request_id": table["request_id"],
+            "sent_at": table["sent_at"],
+            "label": y,
+            "p_opportunity": model.predict(X),
+        }
+    )
 
 
 def evaluate_model(
@@ -142,10 +128,10 @@ def evaluate_model(
     target: str = "opportunity",
     p_intent_unknown: np.ndarray | None = None,
 ) -> Evaluation:
-    """`scored`: each split's `scored_requests`; `p_true`: each test request's true
-    P(opportunity), on simulated data, and `p_intent_unknown` the same to an oracle that
-    does not know the sender's intent (the latent no field records); `out_of_fold`: the
-    scores of a cross-validation over participants, where there was one."""
+    """`scored`: each split's `scored_rows`, its parts together; `p_true`: each test
+    request's true P(opportunity), on simulated data, and `p_intent_unknown` the same to an
+    oracle that does not know the sender's intent (the latent no field records);
+    `out_of_fold`: the scores of a cross-validation over participants, where there was one."""
     test = scored["test"]
     y, p = test["label"].to_numpy(), test["p_opportunity"].to_numpy()
     predictions = pd.DataFrame(

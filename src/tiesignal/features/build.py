@@ -318,9 +318,10 @@ class FeatureTables:
 def tables_from(
     requests: pd.DataFrame, history: History, prior: TrackRecordPrior
 ) -> tuple[int, dict[str, pa.Table], pd.DataFrame]:
-    """`FeatureTables.add` of one chunk from the history at its start (`History.advance`),
-    where it runs alone (a Dask worker): its rows, its tables per split as the Arrow tables
-    they are written as, and the distinct categorical values of its training rows."""
+    """`FeatureTables.add` of one part from the history at its start (`History.advance`),
+    wherever the executor runs it (here or on a Dask worker): its rows, its tables per
+    split as the Arrow tables they are written as, and the distinct categorical values of
+    its training rows."""
     tables = FeatureTables(prior, history)
     built = {s: to_arrow(t) for s, t in tables.add(requests).items()}
     return len(requests), built, tables.categories[0]
