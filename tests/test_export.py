@@ -326,8 +326,14 @@ def test_the_raw_request_model_serves_what_predict_scores(exported, trained, tmp
                       .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
     wordy = json.loads(raw.head(30).assign(sender_headline="Senior Recruiter " * 100)
                        .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
+    alone = [json.loads(raw.iloc[[i]].to_json(orient="split", date_format="iso", index=False))
+             for i in range(3)]  # fmt: skip
     with served(folder / "raw_requests_model", tmp_path) as post:
         status, reply = post(body.encode())
+        alone_replies = [post(json.dumps({"dataframe_split": one}).encode()) for one in alone]
+        bad_alone_status, bad_alone_reply = post(
+            json.dumps({"dataframe_split": {**bad, "data": bad["data"][1:]}}).encode()
+        )
         bad_status, bad_reply = post(json.dumps({"dataframe_split": bad}).encode())
         missing_status, missing_reply = post(json.dumps({"dataframe_split": no_time}).encode())
         huge_status, huge_reply = post(json.dumps({"dataframe_split": huge}).encode())
@@ -343,8 +349,27 @@ def test_the_raw_request_model_serves_what_predict_scores(exported, trained, tmp
     assert status == 200, reply
     np.testing.assert_allclose(np.asarray(reply["predictions"]), want, rtol=0, atol=1e-9)
     assert bad_status == 400 and "row 1: mutual_connections" in bad_reply["message"]
+    # a row alone (the plain way) scores as predict scores a file of that row alone; the
+    # first row in time order has no earlier requests in the call either
+    assert [s for s, _ in alone_replies] == [200] * 3
+    assert alone_replies[0][1]["predictions"][0] == pytest.approx(want[0], abs=1e-9)
+    for i, (_, one) in enumerate(alone_replies):
+        raw.iloc[[i]].to_parquet(tmp_path / "one.parquet")
+        assert predict(folder, tmp_path / "one.parquet", tmp_path / "one_scores.parquet") == 0
+        alone_want = pd.read_parquet(tmp_path / "one_scores.parquet")["p_opportunity"].iloc[0]
+        assert one["predictions"][0] == pytest.approx(alone_want, abs=1e-9)
+    assert bad_alone_status == 400, "a bad row alone is named as the common way names it"
+    assert (
+        bad_alone_reply["message"]
+        == "row 0: mutual_connections: failed greater_than_or_equal_to(0): -3"
+    )
     assert missing_status == 400
     assert "missing required column(s) sent_at" in missing_reply["message"]
-    for answer in (bad_reply, missing_reply, huge_reply):  # never the request MLflow wraps
+    for answer in (
+        bad_reply,
+        missing_reply,
+        huge_reply,
+        bad_alone_reply,
+    ):  # never the request MLflow wraps
         text = json.dumps(answer)
         assert "Okafor" not in text and raw.loc[0, "request_id"] not in text, text

@@ -5,8 +5,10 @@ project's environment: the code imports `tiesignal`) answers requests in the can
 schema, with names, not codes: the same validation and feature code as `tiesignal
 predict`, and the same probabilities. History features (a sender's earlier requests,
 template reuse) count the requests of the same call, in time order, as `predict` counts
-those of its file. Rows that cannot be scored make the call fail with a short message
-naming row, column and reason (no value of a person).
+those of its file. A call of one plainly valid row is scored without pandas
+(`schema.plain_request`, `ExportedModel.score_lone`: the same probability, a fraction of
+the time). Rows that cannot be scored make the call fail with a short message naming
+row, column and reason (no value of a person).
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from tiesignal.export.bundle import ExportedModel, read_spec
-from tiesignal.schema import REQUIRED_TO_SCORE, SCORING_COLUMNS, InputError, validate_requests
+from tiesignal.schema import (
+    REQUIRED_TO_SCORE,
+    SCORING_COLUMNS,
+    InputError,
+    plain_request,
+    validate_requests,
+)
 from tiesignal.scoring import score_in_time_order
 
 SHOWN_REJECTS = 5  # the message names this many rows that cannot be scored
@@ -54,11 +62,16 @@ class RawRequests(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         requests = pd.DataFrame(model_input)
         _within_limits(requests, self.model.spec["serving_limits"])
+        valid_sent_at = self.model.spec["valid_sent_at"]
+        if len(requests) == 1 and requests.columns.is_unique:  # an online client's call
+            cells = {column: requests[column].array[0] for column in requests.columns}
+            plain = plain_request(cells, *valid_sent_at, REQUIRED_TO_SCORE, SCORING_COLUMNS)
+            if plain is not None:
+                return np.array([self.model.score_lone(plain)])
         try:
             checked = validate_requests(
-                requests, "request", *self.model.spec["valid_sent_at"], REQUIRED_TO_SCORE,
-                SCORING_COLUMNS,
-            )  # fmt: skip
+                requests, "request", *valid_sent_at, REQUIRED_TO_SCORE, SCORING_COLUMNS
+            )
         except InputError as err:
             raise RequestRejected(str(err)) from None
         rejects = checked.rejects
@@ -79,10 +92,10 @@ def _within_limits(requests: pd.DataFrame, limits: dict[str, int]) -> None:
     if len(requests) > most:
         raise RequestRejected(f"{len(requests)} rows in one call; at most {most} "
                               "(export.max_rows_per_call)")  # fmt: skip
-    lengths = {
-        column: requests[column].astype("str").str.len().fillna(0).to_numpy(dtype=np.int64)
-        for column in requests.columns
-        if requests[column].dtype == object or pd.api.types.is_string_dtype(requests[column])
+    lengths = {  # cell by cell: a call is small, and one row is the common call
+        column: np.fromiter(map(_chars, values.array), np.int64, len(values))
+        for column, values in requests.items()
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
     }
     longest = limits["max_cell_chars"]
     too_long = [
@@ -96,6 +109,13 @@ def _within_limits(requests: pd.DataFrame, limits: dict[str, int]) -> None:
     if total > most:
         raise RequestRejected(f"{total} characters of text in one call; at most {most} "
                               "(export.max_call_chars)")  # fmt: skip
+
+
+def _chars(cell) -> int:
+    """Characters of a cell's text (a list as its text); 0 for no value."""
+    if cell is None or cell is pd.NA or (isinstance(cell, float) and cell != cell):
+        return 0
+    return len(cell if isinstance(cell, str) else str(cell))
 
 
 def _listed(shown: list[str], total: int, what: str) -> str:

@@ -6,6 +6,7 @@ volume) are taken over earlier requests in time order, never later ones.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 
 import numpy as np
@@ -150,12 +151,10 @@ def _track_records(out: pd.DataFrame, r: pd.DataFrame, records: TrackRecords | N
     seen = records.as_of(r)
     prior = records.prior
     values = {
-        "sender_acceptance_rate": records.rate(*seen["sender_acceptance"], prior.acceptance_rate),
-        "sender_opportunity_rate": records.rate(
-            *seen["sender_opportunity"], prior.opportunity_rate
-        ),
+        "sender_acceptance_rate": prior.rate(*seen["sender_acceptance"], prior.acceptance_rate),
+        "sender_opportunity_rate": prior.rate(*seen["sender_opportunity"], prior.opportunity_rate),
         "sender_outcomes_seen": seen["sender_opportunity"][1],
-        "recipient_acceptance_rate": records.rate(
+        "recipient_acceptance_rate": prior.rate(
             *seen["recipient_acceptance"], prior.acceptance_rate
         ),
         "recipient_outcomes_seen": seen["recipient_acceptance"][1],
@@ -170,22 +169,26 @@ def _rate(outcomes: pd.Series) -> float:
     return round(float(rate), 6) if pd.notna(rate) else 0.0
 
 
+# role -> what a headline (lowercased) says to state it; the first role found wins
+HEADLINE_ROLE_CUES = {
+    "talent_acquisition": ("talent acquisition", "sourcer"),
+    "recruiter": ("recruit",),
+    "hiring_manager": ("hiring manager", "head of", "manager"),
+}
+
+
 def headline_role(headlines: pd.Series) -> pd.Series:
     """The sender's role as their headline states it: a hint at the sender type.
     Worked out once per distinct headline (a sender's headline repeats on every request)."""
     codes, distinct = pd.factorize(headlines)
-    text = pd.Series(distinct, dtype="str").str.lower()
-    role = np.select(
-        [
-            text.str.contains("talent acquisition|sourcer", regex=True, na=False),
-            text.str.contains("recruit", regex=False, na=False),
-            text.str.contains("hiring manager|head of|manager", regex=True, na=False),
-        ],
-        ["talent_acquisition", "recruiter", "hiring_manager"],
-        "other",
-    )
-    by_row = np.append(role, "none")[codes]  # code -1 (no headline) -> the appended "none"
-    return pd.Series(by_row, index=headlines.index, dtype="str")
+    lowered = pc.utf8_lower(pa.array(distinct, pa.string())).to_pylist()
+    role = np.array([_role_stated(text) for text in lowered] + ["none"], dtype=object)
+    return pd.Series(role[codes], index=headlines.index, dtype="str")  # -1: no headline
+
+
+def _role_stated(lowered: str) -> str:
+    found = (role for role, cues in HEADLINE_ROLE_CUES.items() if any(c in lowered for c in cues))
+    return next(found, "other")
 
 
 def category_levels(features: pd.DataFrame, chosen: list[Feature]) -> dict[str, list[str]]:
@@ -217,6 +220,98 @@ def encode(
         else:
             out[f.name] = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     return pd.DataFrame(out, index=features.index)
+
+
+def lone_request_features(
+    request: Mapping[str, object], prior: TrackRecordPrior | None
+) -> dict[str, float | str | None]:
+    """`build_features` of one request scored on its own (no earlier requests: a
+    single-row call to the served model), from `schema.plain_request`'s values: the same
+    numbers without pandas' fixed cost per operation, which is most of such a call's
+    time. Categoricals are labels (None: missing), the rest floats (NaN: missing).
+    Tests hold every feature to `build_features`'s."""
+    r = request
+    number = {c: np.nan if r[c] is None else float(r[c]) for c in _LONE_NUMBERS}
+    industries, industry = r["sender_industries"], r["recipient_industry"]
+    skills, headline = r["recipient_skills"], r["sender_headline"]
+    in_industry = (
+        np.nan if industries is None or industry is None
+        else float(_same(industries, [industry]).any())
+    )  # fmt: skip
+    skill_overlap = (
+        np.nan if skills is None or headline is None
+        else float(mentions_table(skills, [headline]).sum())
+    )  # fmt: skip
+    note_length = number["note_length"]
+    no_prior = prior is None  # track records missing, as `build_features` leaves them
+    rates = [np.nan] * 3 if no_prior else [
+        prior.rate(0.0, 0.0, prior.acceptance_rate),  # nothing seen: the base rates
+        prior.rate(0.0, 0.0, prior.opportunity_rate),
+        prior.rate(0.0, 0.0, prior.acceptance_rate),
+    ]  # fmt: skip
+    seen = np.nan if no_prior else 0.0
+    sent = r["sent_at"]
+    features = {
+        "has_note": note_length if np.isnan(note_length) else float(note_length > 0),
+        "note_length": note_length,
+        "note_mentions_name": number["note_mentions_name"],
+        "note_mentions_company": number["note_mentions_company"],
+        "note_skill_mentions": number["note_skill_mentions"],
+        "note_template_reuse": 0.0,
+        "sender_connections": number["sender_connections"],
+        "recipient_connections": number["recipient_connections"],
+        "mutual_connections": number["mutual_connections"],
+        "sender_in_recipient_industry": in_industry,
+        "sender_industry_count": np.nan if industries is None else float(len(industries)),
+        "headline_skill_overlap": skill_overlap,
+        "sender_account_age_days": number["sender_account_age_days"],
+        "sender_profile_completeness": number["sender_profile_completeness"],
+        "sender_headline_role": "none" if headline is None else _role_stated(_lower(headline)),
+        "sender_prior_requests": 0.0,
+        "sender_acceptance_rate": rates[0],
+        "sender_opportunity_rate": rates[1],
+        "sender_outcomes_seen": seen,
+        "recipient_industry": industry,
+        "recipient_seniority": r["recipient_seniority"],
+        "recipient_open_to_work": number["recipient_open_to_work"],
+        "recipient_accepts_messages": number["recipient_accepts_messages"],
+        "recipient_profile_completeness": number["recipient_profile_completeness"],
+        "recipient_skill_count": np.nan if skills is None else float(len(skills)),
+        "recipient_acceptance_rate": rates[2],
+        "recipient_outcomes_seen": seen,
+        "sent_hour": float(sent.hour),
+        "sent_weekday": float(sent.weekday()),
+        "sent_month": float(sent.month),
+    }
+    assert list(features) == [f.name for f in FEATURES], "build order must match the registry"
+    return features
+
+
+# the columns `lone_request_features` reads as numbers (flags as 0/1)
+_LONE_NUMBERS = (
+    "note_length", "note_mentions_name", "note_mentions_company", "note_skill_mentions",
+    "sender_connections", "recipient_connections", "mutual_connections",
+    "sender_account_age_days", "sender_profile_completeness", "recipient_open_to_work",
+    "recipient_accepts_messages", "recipient_profile_completeness",
+)  # fmt: skip
+
+
+def encode_lone(
+    features: Mapping[str, float | str | None], chosen: list[Feature], levels: dict[str, list[str]]
+) -> np.ndarray:
+    """`encode` of one request's `lone_request_features`: its model matrix row, [1, n]."""
+    row = [
+        (levels[f.name].index(features[f.name]) if features[f.name] in levels[f.name] else np.nan)
+        if f.kind == "categorical"
+        else features[f.name]
+        for f in chosen
+    ]
+    return np.array([row], dtype=np.float64)
+
+
+def _lower(text: str) -> str:
+    """Lowercase as Arrow (and pandas' string columns) does it."""
+    return pc.utf8_lower(pa.array([text], pa.string()))[0].as_py()
 
 
 def _list_len(lists: pa.Array, index: pd.Index) -> pd.Series:

@@ -26,6 +26,11 @@ class TrackRecordPrior:
     acceptance_rate: float  # base rates, from the training split
     opportunity_rate: float
 
+    def rate(self, positive, observed, base: float):
+        """A rate shrunk toward `base` (arrays, or one request's floats)."""
+        w = self.prior_weight
+        return (positive + w * base) / (observed + w)
+
 
 # record -> (whose record, which outcome)
 RECORDS = {
@@ -96,10 +101,6 @@ class TrackRecords:
         theirs = renumbered[pending.person]
         mine = theirs >= 0
         handed.pending[who] = _Events(theirs[mine], pending.at[mine], pending.values[mine])
-
-    def rate(self, positive: np.ndarray, observed: np.ndarray, base: float) -> np.ndarray:
-        w = self.prior.prior_weight
-        return (positive + w * base) / (observed + w)
 
     def _numbers(self, who: str, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """Each request's person as a number, new people numbered after the known ones;
