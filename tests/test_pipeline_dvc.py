@@ -258,9 +258,9 @@ def test_the_experiment_table_shows_what_differs_and_fits_120_columns(repo, base
     run(repo, "dvc", "queue", "remove", "--all")
     run(repo, "dvc", "exp", "remove", "--all-commits")
     run(repo, "git", "checkout", "--", ".")
-    # a changed world coefficient is a column of its own
+    # a changed world is a column of its own (the shift's logit over its last months)
     run(repo, "dvc", "exp", "run", "-S", "+world.opportunity.late_shift_logit=-0.693",
-        "-n", "crash", "evaluate")  # fmt: skip
+        "-S", "+world.opportunity.late_shift_months=3", "-n", "crash", "evaluate")  # fmt: skip
     run(repo, "dvc", "exp", "run", "-S", "model.learning_rate=0.2", "-n", "faster", "evaluate")
     # DVC's own table: declared metrics are the few compared, so what changed fits
     table = run(repo, "dvc", "exp", "show", "--no-pager", "--only-changed",
@@ -270,13 +270,16 @@ def test_the_experiment_table_shows_what_differs_and_fits_120_columns(repo, base
         assert shown in table, table
     heading = next(line for line in table.splitlines() if "Experiment" in line)
     assert "…" not in heading.split("model.learning_rate")[0], "every changed metric shown"
-    rows = csv.DictReader(io.StringIO(run(repo, "dvc", "exp", "show", "--csv").stdout))
+    rows = list(csv.DictReader(io.StringIO(run(repo, "dvc", "exp", "show", "--csv").stdout)))
     for row in rows:  # each experiment's line holds its own test ROC-AUC (5 digits)
         line = next(x for x in table.splitlines() if (row["Experiment"] or row["rev"]) in x)
         assert format(float(row["roc_auc"]), ".5g") in line.split(), (row, line)
+    auc = {row["Experiment"] or row["rev"]: row["roc_auc"] for row in rows}
+    assert len({auc["crash"], auc["faster"], auc["master"]}) == 3, "each change moved the metric"
     header = run(repo, "dvc", "exp", "show", "--csv").stdout.splitlines()[0].split(",")
     world = [c for c in header if c.startswith("world.")]
-    assert "world.opportunity.late_shift_logit" in world and len(world) <= 9, world
+    shifted = {"world.opportunity.late_shift_logit", "world.opportunity.late_shift_months"}
+    assert shifted <= set(world) and len(world) <= 10, "the world's size, seed and the shift"
     table = run(repo, sys.executable, "scripts/exp_table.py", "--width", "120").stdout
     assert max(map(len, table.splitlines())) <= 120, table
     for shown in ("faster", "crash", "roc_auc", "model.learning_rate", "late_shift_logit", "0.2"):
