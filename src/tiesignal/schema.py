@@ -128,8 +128,8 @@ def _schema(
     columns: tuple[str, ...],
     arms: tuple[str, ...] | None,
 ) -> pa.DataFrameSchema:
-    """The checks of `validate_requests`, built once per bounds and columns (a serving
-    call is one row: building them would be a tenth of its time)."""
+    """The checks of `validate_requests`, built once per bounds and columns: a served
+    single-row call reads them (`plain_request`), and building them would take longer."""
     import pandera.pandas as pa  # only validation needs it, not the constants above
 
     nonneg = pa.Check.ge(0)
@@ -446,12 +446,17 @@ _PLAIN_TIME = re.compile(
 )
 
 
+def no_value(cell) -> bool:
+    """A cell holding no value: None, pandas' NA or NaT, or a float NaN."""
+    if cell is None or cell is pd.NA or cell is pd.NaT:
+        return True
+    return isinstance(cell, float | np.floating) and math.isnan(cell)
+
+
 def _plain(value, kind: str):
     """`value` as `_coerce` would convert it, if it is plain for `kind`; None for no value;
     `_NOT_PLAIN` otherwise."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating) and math.isnan(value):
+    if no_value(value):
         return None
     number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
         value, bool | np.bool_

@@ -27,6 +27,7 @@ from tiesignal.schema import (
     REQUIRED_TO_SCORE,
     SCORING_COLUMNS,
     InputError,
+    no_value,
     plain_request,
     validate_requests,
 )
@@ -113,7 +114,7 @@ def _within_limits(requests: pd.DataFrame, limits: dict[str, int]) -> None:
 
 def _chars(cell) -> int:
     """Characters of a cell's text (a list as its text); 0 for no value."""
-    if cell is None or cell is pd.NA or (isinstance(cell, float) and cell != cell):
+    if no_value(cell):
         return 0
     return len(cell if isinstance(cell, str) else str(cell))
 
