@@ -41,10 +41,14 @@ class ExportedModel:
         spec, features = read_spec(folder / SPEC)
         return cls(compile_model(folder / LIGHTGBM_TEXT, cache), spec, features)
 
+    @property
+    def prior(self) -> TrackRecordPrior:
+        """The track records' prior the model was trained with."""
+        return TrackRecordPrior(**self.spec["track_record_prior"])
+
     def history(self) -> History:
-        """The state a stream of requests to score starts from: no requests yet, and the
-        track records' prior the model was trained with."""
-        return History(TrackRecordPrior(**self.spec["track_record_prior"]))
+        """The state a stream of requests to score starts from: no requests yet."""
+        return History(self.prior)
 
     def matrix(self, features: pd.DataFrame) -> pd.DataFrame:
         """Feature table (from `build_features`) -> this model's input matrix."""
@@ -56,8 +60,7 @@ class ExportedModel:
     def score_lone(self, request: Mapping[str, object]) -> float:
         """P(opportunity) of one request scored on its own, from `schema.plain_request`'s
         values: what scoring a table of this one request gives, in a fraction of the time."""
-        prior = TrackRecordPrior(**self.spec["track_record_prior"])
-        features = lone_request_features(request, prior)
+        features = lone_request_features(request, self.prior)
         return float(
             self.predict(encode_lone(features, self.features, self.spec["category_levels"]))[0]
         )
