@@ -31,7 +31,7 @@ from tiesignal.schema import SCORING_COLUMNS, SOURCE_COLUMN_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import model_server  # noqa: E402
+from conftest import as_split, model_server  # noqa: E402
 
 EXPORT = ROOT / "models" / "export"
 LIST_COLUMNS = [c for c in SCORING_COLUMNS if SOURCE_COLUMN_KINDS[c] == "list"]
@@ -52,8 +52,7 @@ def bodies(calls: int) -> dict[str, list[bytes]]:
     numeric = example["dataframe_split"]
 
     def one(frame: pd.DataFrame) -> bytes:
-        split = json.loads(frame.to_json(orient="split", date_format="iso", index=False))
-        return json.dumps({"dataframe_split": {k: split[k] for k in ("columns", "data")}}).encode()
+        return json.dumps({"dataframe_split": as_split(frame)}).encode()
 
     as_text = raw.assign(**{c: raw[c].map("; ".join, na_action="ignore") for c in LIST_COLUMNS})
     return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import os
 import shutil
 import signal
@@ -250,6 +251,13 @@ def model_server(model: Path, cwd: Path, log: Path):
     command = ["mlflow", "models", "serve", "-m", str(model), "--env-manager", "local"]
     return local_server(lambda port: [*command, "-h", "127.0.0.1", "-p", str(port)], "/ping",
                         cwd, log=log, within=120)  # fmt: skip
+
+
+def as_split(frame: pd.DataFrame) -> dict:
+    """`frame` as a client puts it in a `dataframe_split` body for `mlflow models serve`:
+    its columns and rows as JSON gives them (ISO times, no index)."""
+    split = json.loads(frame.to_json(orient="split", date_format="iso", index=False))
+    return {"columns": split["columns"], "data": split["data"]}
 
 
 @contextmanager

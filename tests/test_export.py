@@ -14,7 +14,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SERVING_LIMITS, model_server
+from conftest import SERVING_LIMITS, as_split, model_server
 
 from tiesignal.cli import main as cli
 from tiesignal.export.bundle import write_export
@@ -313,21 +313,16 @@ def test_the_raw_request_model_serves_what_predict_scores(exported, trained, tmp
     raw.to_parquet(tmp_path / "raw.parquet")
     assert predict(folder, tmp_path / "raw.parquet", tmp_path / "scores.parquet") == 0
     want = pd.read_parquet(tmp_path / "scores.parquet")["p_opportunity"].to_numpy()
-    as_json = json.loads(raw.to_json(orient="split", date_format="iso", index=False))
-    body = json.dumps({"dataframe_split": {k: as_json[k] for k in ("columns", "data")}})
+    body = json.dumps({"dataframe_split": as_split(raw)})
     bad = raw.head(2).astype(object)
     bad.loc[1, "mutual_connections"] = -3
     bad["sender_headline"] = "Recruiter for Ana Okafor"  # a person's name in every row
-    bad = json.loads(bad.to_json(orient="split", date_format="iso", index=False))
+    bad = as_split(bad)
     no_time = {**bad, "columns": [c if c != "sent_at" else "when" for c in bad["columns"]]}
-    huge = json.loads(raw.head(2).assign(sender_headline="Ana Okafor " * 100_000)
-                      .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
-    many = json.loads(trained["raw"].head(SERVING_LIMITS["max_rows_per_call"] + 1)
-                      .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
-    wordy = json.loads(raw.head(30).assign(sender_headline="Senior Recruiter " * 100)
-                       .to_json(orient="split", date_format="iso", index=False))  # fmt: skip
-    alone = [json.loads(raw.iloc[[i]].to_json(orient="split", date_format="iso", index=False))
-             for i in range(3)]  # fmt: skip
+    huge = as_split(raw.head(2).assign(sender_headline="Ana Okafor " * 100_000))
+    many = as_split(trained["raw"].head(SERVING_LIMITS["max_rows_per_call"] + 1))
+    wordy = as_split(raw.head(30).assign(sender_headline="Senior Recruiter " * 100))
+    alone = [as_split(raw.iloc[[i]]) for i in range(3)]
     with served(folder / "raw_requests_model", tmp_path) as post:
         status, reply = post(body.encode())
         alone_replies = [post(json.dumps({"dataframe_split": one}).encode()) for one in alone]

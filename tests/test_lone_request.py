@@ -5,18 +5,16 @@ common way rejects is never taken the plain way."""
 
 from __future__ import annotations
 
-import json
-
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import as_split
 
 from tiesignal.export.bundle import read_spec
 from tiesignal.export.exported import ExportedModel
 from tiesignal.features.build import build_features, lone_request_features
 from tiesignal.features.registry import FEATURES
-from tiesignal.features.track_record import TrackRecordPrior
 from tiesignal.schema import (
     REQUIRED_TO_SCORE,
     SCORING_COLUMNS,
@@ -38,8 +36,7 @@ def model(exported) -> ExportedModel:
 
 def as_served(raw: pd.DataFrame) -> list[pd.DataFrame]:
     """Each row alone, as `mlflow models serve` builds it from a JSON `dataframe_split`."""
-    rows = raw[[c for c in SCORING_COLUMNS if c in raw.columns]].reset_index(drop=True)
-    split = json.loads(rows.to_json(orient="split", date_format="iso", index=False))
+    split = as_split(raw[[c for c in SCORING_COLUMNS if c in raw.columns]])
     return [pd.DataFrame([row], columns=split["columns"]) for row in split["data"]]
 
 
@@ -53,7 +50,7 @@ def compared(model: ExportedModel, frame: pd.DataFrame) -> bool:
         return False
     assert checked.rejects.empty, (cells, checked.rejects["reject_reason"].tolist())
     built = build_features(checked.kept, model.history())
-    lone = lone_request_features(plain, TrackRecordPrior(**model.spec["track_record_prior"]))
+    lone = lone_request_features(plain, model.prior)
     for feature in FEATURES:
         want, got = built[feature.name].iloc[0], lone[feature.name]
         if pd.isna(want):
